@@ -1,0 +1,51 @@
+//! Errors of the storage layer.
+
+/// Result with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in a store, split by whose fault it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database URL or path is not usable (bad scheme, unsupported backend).
+    #[error("database {url}: {reason}")]
+    Config {
+        /// The URL as given (credentials removed).
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The store holds demo data and real data was offered, or the reverse.
+    #[error("{0}")]
+    MixedContent(String),
+    /// A migration cannot be applied or rolled back.
+    #[error("migration {version}: {reason}")]
+    Migration {
+        /// Migration version.
+        version: i64,
+        /// What failed.
+        reason: String,
+    },
+    /// The schema is older than this program expects: run `ntsb db migrate`.
+    #[error("the database schema is at version {found}, this program needs {needed}: run `ntsb db migrate`")]
+    SchemaOutOfDate {
+        /// Version found.
+        found: i64,
+        /// Version needed.
+        needed: i64,
+    },
+    /// The underlying database failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Stored data could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// Filesystem error around the database file.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path involved.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
