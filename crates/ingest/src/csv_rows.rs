@@ -5,9 +5,9 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use ntsb_model::SourceKind;
 use ntsb_model::normalize;
 use ntsb_model::records::{Record, Reject, SourcedRecord};
-use ntsb_model::SourceKind;
 
 use crate::error::{Error, Result};
 use crate::{Item, RecordStream};
@@ -33,7 +33,8 @@ pub fn fold_column(name: &str) -> String {
 impl Header {
     /// Builds a header from column names.
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> Self {
-        let names: Vec<String> = names.into_iter().map(|s| s.as_ref().trim_start_matches('\u{feff}').trim().to_string()).collect();
+        let names: Vec<String> =
+            names.into_iter().map(|s| s.as_ref().trim_start_matches('\u{feff}').trim().to_string()).collect();
         let mut index = HashMap::new();
         for (i, n) in names.iter().enumerate() {
             index.entry(fold_column(n)).or_insert(i);
@@ -135,7 +136,8 @@ impl<'a> Row<'a> {
     pub fn ev_id(&mut self, column: &str) -> String {
         let raw = self.raw(column).trim();
         if !normalize::is_ev_id(raw) {
-            let why = if raw.is_empty() { "is required".to_string() } else { format!("{raw:?} is not an NTSB event id") };
+            let why =
+                if raw.is_empty() { "is required".to_string() } else { format!("{raw:?} is not an NTSB event id") };
             self.note(column, why);
         }
         raw.to_string()
@@ -209,14 +211,33 @@ where
     F: FnMut(&mut Row) -> Vec<Record>,
 {
     /// Starts a stream over `input`; `required` columns must be in the header.
-    pub fn new(input: R, path: &Path, file: String, table: &'static str, kind: SourceKind, required: &[&str], map: F) -> Result<Self> {
+    pub fn new(
+        input: R,
+        path: &Path,
+        file: String,
+        table: &'static str,
+        kind: SourceKind,
+        required: &[&str],
+        map: F,
+    ) -> Result<Self> {
         let mut reader = csv_reader(input);
         let header = read_header(&mut reader, path)?;
         let missing: Vec<&str> = required.iter().copied().filter(|c| header.find(c).is_none()).collect();
         if !missing.is_empty() {
             return Err(Error::malformed(path, format!("missing required column(s): {}", missing.join(", "))));
         }
-        Ok(CsvStream { reader, header, file, table, path: path.to_path_buf(), kind, map, pending: VecDeque::new(), record: csv::StringRecord::new(), done: false })
+        Ok(CsvStream {
+            reader,
+            header,
+            file,
+            table,
+            path: path.to_path_buf(),
+            kind,
+            map,
+            pending: VecDeque::new(),
+            record: csv::StringRecord::new(),
+            done: false,
+        })
     }
 
     /// The file's header.
@@ -246,11 +267,20 @@ where
                     if self.record.iter().all(|f| f.trim().is_empty()) {
                         continue;
                     }
-                    let mut row = Row { record: &self.record, header: &self.header, file: &self.file, line, table: self.table, problem: None };
+                    let mut row = Row {
+                        record: &self.record,
+                        header: &self.header,
+                        file: &self.file,
+                        line,
+                        table: self.table,
+                        problem: None,
+                    };
                     let records = (self.map)(&mut row);
                     match row.reject() {
                         Some(reject) => self.pending.push_back(Item::Reject(reject)),
-                        None => self.pending.extend(records.into_iter().map(|record| Item::Record(SourcedRecord { line, record }))),
+                        None => self
+                            .pending
+                            .extend(records.into_iter().map(|record| Item::Record(SourcedRecord { line, record }))),
                     }
                 }
                 Err(err) => match row_error(err, &self.file, self.table, &self.path) {

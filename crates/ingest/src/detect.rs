@@ -59,7 +59,9 @@ impl AvallTable {
             Occurrences
         } else if h.has_all(&["narr_accp"]) || h.has_all(&["narr_accf"]) || h.has_all(&["narr_cause"]) {
             Narratives
-        } else if h.has_all(&["aircraft_key"]) && (h.has_all(&["acft_make"]) || h.has_all(&["regis_no"]) || h.has_all(&["damage"])) {
+        } else if h.has_all(&["aircraft_key"])
+            && (h.has_all(&["acft_make"]) || h.has_all(&["regis_no"]) || h.has_all(&["damage"]))
+        {
             Aircraft
         } else {
             return None;
@@ -165,8 +167,17 @@ impl Format {
 
     /// Names accepted by `--format`.
     pub const NAMES: &'static [&'static str] = &[
-        "access", "access-zip", "avall-csv", "aviationdata", "carol-csv", "carol-json", "narratives-jsonl",
-        "safety-recs", "crosswalk", "reports", "code-table",
+        "access",
+        "access-zip",
+        "avall-csv",
+        "aviationdata",
+        "carol-csv",
+        "carol-json",
+        "narratives-jsonl",
+        "safety-recs",
+        "crosswalk",
+        "reports",
+        "code-table",
     ];
 
     /// Load order: code tables, identifiers, events, CAROL, aircraft-level
@@ -233,7 +244,11 @@ pub fn detect(path: &Path) -> Result<std::result::Result<Format, String>> {
         return Ok(Ok(Format::Access));
     }
     if head.starts_with(b"PK\x03\x04") {
-        return Ok(if zip_holds_access(path)? { Ok(Format::AccessZip) } else { Err("a zip archive without an Access database".into()) });
+        return Ok(if zip_holds_access(path)? {
+            Ok(Format::AccessZip)
+        } else {
+            Err("a zip archive without an Access database".into())
+        });
     }
     if head.starts_with(b"PAR1") {
         return Ok(Err("a Parquet table (a derived feature table, not an NTSB record format)".into()));
@@ -244,12 +259,21 @@ pub fn detect(path: &Path) -> Result<std::result::Result<Format, String>> {
     let text = String::from_utf8_lossy(&head);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('[') {
-        return Ok(if trimmed.contains("\"NtsbNo\"") { Ok(Format::CarolJson) } else { Err("a JSON array without CAROL fields".into()) });
+        return Ok(if trimmed.contains("\"NtsbNo\"") {
+            Ok(Format::CarolJson)
+        } else {
+            Err("a JSON array without CAROL fields".into())
+        });
     }
     if trimmed.starts_with('{') {
         let first = trimmed.lines().next().unwrap_or("");
-        let keys_ok = first.contains("\"ev_id\"") && (first.contains("\"narrative\"") || first.contains("\"probable_cause\""));
-        return Ok(if keys_ok { Ok(Format::NarrativeJsonl) } else { Err("JSON lines without ev_id and narrative fields".into()) });
+        let keys_ok =
+            first.contains("\"ev_id\"") && (first.contains("\"narrative\"") || first.contains("\"probable_cause\""));
+        return Ok(if keys_ok {
+            Ok(Format::NarrativeJsonl)
+        } else {
+            Err("JSON lines without ev_id and narrative fields".into())
+        });
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if matches!(ext.as_str(), "md" | "txt" | "yaml" | "yml" | "pdf") {
@@ -297,7 +321,8 @@ pub(crate) fn csv_format(h: &Header) -> Option<Format> {
 
 fn zip_holds_access(path: &Path) -> Result<bool> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let archive = zip::ZipArchive::new(file).map_err(|e| Error::malformed(path, format!("corrupt zip archive: {e}")))?;
+    let archive =
+        zip::ZipArchive::new(file).map_err(|e| Error::malformed(path, format!("corrupt zip archive: {e}")))?;
     Ok(archive.file_names().any(|n| {
         let l = n.map(|n| n.to_ascii_lowercase()).unwrap_or_default();
         l.ends_with(".mdb") || l.ends_with(".accdb")
@@ -330,7 +355,7 @@ pub fn forced_format(name: &str, path: &Path) -> Result<Format> {
             return Err(Error::UnknownFormat {
                 path: path.display().to_string(),
                 reason: format!("--format {other:?} is not one of {}", Format::NAMES.join(", ")),
-            })
+            });
         }
     };
     Ok(f)
@@ -359,7 +384,9 @@ pub fn discover(paths: &[PathBuf], forced: Option<&str>) -> Result<Discovery> {
         } else {
             let format = match forced {
                 Some(name) => forced_format(name, path)?,
-                None => detect(path)?.map_err(|reason| Error::UnknownFormat { path: path.display().to_string(), reason })?,
+                None => {
+                    detect(path)?.map_err(|reason| Error::UnknownFormat { path: path.display().to_string(), reason })?
+                }
             };
             out.files.push(Detected { path: path.clone(), format });
         }
@@ -370,10 +397,8 @@ pub fn discover(paths: &[PathBuf], forced: Option<&str>) -> Result<Discovery> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -14,16 +14,17 @@
 #![deny(missing_docs)]
 
 pub mod csv_rows;
+pub mod demo;
 mod detect;
 mod error;
 pub mod formats;
 
-pub use detect::{detect, discover, forced_format, AvallTable, CodeTableKind, Detected, Discovery, Format, Skipped};
+pub use detect::{AvallTable, CodeTableKind, Detected, Discovery, Format, Skipped, detect, discover, forced_format};
 pub use error::{Error, Result};
 pub use formats::open;
 
-use ntsb_model::records::{Reject, SourcedRecord};
 use ntsb_model::SourceKind;
+use ntsb_model::records::{Reject, SourcedRecord};
 
 /// One item read from a source: a record to store, or a row refused with a reason.
 #[derive(Debug, Clone, PartialEq)]

@@ -51,7 +51,8 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
 pub fn time_of_day(raw: &str) -> Option<String> {
     let s = raw.trim();
     let t = s.split_once('T').map(|(_, t)| t)?;
-    let t = NaiveDateTime::parse_from_str(&format!("2000-01-01T{}", t.trim_end_matches('Z')), "%Y-%m-%dT%H:%M:%S").ok()?;
+    let t =
+        NaiveDateTime::parse_from_str(&format!("2000-01-01T{}", t.trim_end_matches('Z')), "%Y-%m-%dT%H:%M:%S").ok()?;
     Some(t.format("%H:%M").to_string())
 }
 
@@ -103,19 +104,65 @@ pub fn coordinate_pair(lat: Option<f64>, lon: Option<f64>) -> (Option<f64>, Opti
 
 /// US state and territory codes NTSB uses, with their names.
 pub const US_STATES: &[(&str, &str)] = &[
-    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
-    ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
-    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
-    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
-    ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
-    ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
-    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
-    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
-    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
-    ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
-    ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
-    ("PR", "Puerto Rico"), ("GU", "Guam"), ("VI", "Virgin Islands"), ("AS", "American Samoa"),
-    ("MP", "Northern Mariana Islands"), ("GM", "Gulf of Mexico"), ("AO", "Atlantic Ocean"), ("PO", "Pacific Ocean"),
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("DC", "District of Columbia"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
+    ("PR", "Puerto Rico"),
+    ("GU", "Guam"),
+    ("VI", "Virgin Islands"),
+    ("AS", "American Samoa"),
+    ("MP", "Northern Mariana Islands"),
+    ("GM", "Gulf of Mexico"),
+    ("AO", "Atlantic Ocean"),
+    ("PO", "Pacific Ocean"),
 ];
 
 /// Normalises a US state given as a code (`id`, `ID`) or a name (`Idaho`,
@@ -129,10 +176,7 @@ pub fn state_code(raw: &str) -> Option<String> {
         let up = s.to_ascii_uppercase();
         return US_STATES.iter().any(|(c, _)| *c == up).then_some(up);
     }
-    US_STATES
-        .iter()
-        .find(|(_, name)| name.eq_ignore_ascii_case(s))
-        .map(|(c, _)| (*c).to_string())
+    US_STATES.iter().find(|(_, name)| name.eq_ignore_ascii_case(s)).map(|(c, _)| (*c).to_string())
 }
 
 /// Takes the state from a `"City, ST"` location such as AviationData's
@@ -159,8 +203,27 @@ pub fn is_united_states(country: &str) -> bool {
 /// Corporate words dropped from make names so `CESSNA AIRCRAFT CO` and `Cessna`
 /// group together.
 const MAKE_NOISE: &[&str] = &[
-    "AIRCRAFT", "AIRPLANE", "AIRPLANES", "CO", "CO.", "COMPANY", "CORP", "CORP.", "CORPORATION", "INC", "INC.",
-    "INCORPORATED", "LLC", "LTD", "LTD.", "MFG", "MANUFACTURING", "INDUSTRIES", "INDUSTRIE", "THE", "&",
+    "AIRCRAFT",
+    "AIRPLANE",
+    "AIRPLANES",
+    "CO",
+    "CO.",
+    "COMPANY",
+    "CORP",
+    "CORP.",
+    "CORPORATION",
+    "INC",
+    "INC.",
+    "INCORPORATED",
+    "LLC",
+    "LTD",
+    "LTD.",
+    "MFG",
+    "MANUFACTURING",
+    "INDUSTRIES",
+    "INDUSTRIE",
+    "THE",
+    "&",
 ];
 
 /// Normalises an aircraft make for grouping: upper case, single spaces, trailing
@@ -224,7 +287,10 @@ pub fn real(raw: &str) -> Result<Option<f64>, ()> {
 /// a letter, 5 digits (`20080124X00101`).
 pub fn is_ev_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 14 && b[..8].iter().all(u8::is_ascii_digit) && b[8].is_ascii_alphabetic() && b[9..].iter().all(u8::is_ascii_digit)
+    b.len() == 14
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8].is_ascii_alphabetic()
+        && b[9..].iter().all(u8::is_ascii_digit)
 }
 
 /// The case number without the per-aircraft suffix AviationData adds to

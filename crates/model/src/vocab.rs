@@ -76,7 +76,12 @@ impl InjuryLevel {
     }
 
     /// The highest level implied by injury counts; `None` when no count is known.
-    pub fn from_counts(fatal: Option<i64>, serious: Option<i64>, minor: Option<i64>, uninjured: Option<i64>) -> Option<Self> {
+    pub fn from_counts(
+        fatal: Option<i64>,
+        serious: Option<i64>,
+        minor: Option<i64>,
+        uninjured: Option<i64>,
+    ) -> Option<Self> {
         let pos = |c: Option<i64>| c.is_some_and(|n| n > 0);
         if pos(fatal) {
             Some(InjuryLevel::Fatal)

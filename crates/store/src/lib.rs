@@ -29,8 +29,8 @@ mod types;
 pub use error::{Error, Result};
 pub use types::*;
 
-use ntsb_model::records::{Reject, SourcedRecord};
 use ntsb_model::SourceKind;
+use ntsb_model::records::{Reject, SourcedRecord};
 
 /// The storage interface every backend implements.
 pub trait Store: Send + Sync {
@@ -45,7 +45,13 @@ pub trait Store: Send + Sync {
     fn begin_load(&self, source: &LoadSource) -> Result<LoadId>;
     /// Upserts a batch of records from one file in one transaction. Records whose
     /// event is unknown come back as rejects (already recorded in the ledger).
-    fn write_batch(&self, load: LoadId, kind: SourceKind, file: &str, records: Vec<SourcedRecord>) -> Result<BatchOutcome>;
+    fn write_batch(
+        &self,
+        load: LoadId,
+        kind: SourceKind,
+        file: &str,
+        records: Vec<SourcedRecord>,
+    ) -> Result<BatchOutcome>;
     /// Records rejects found by a reader (malformed rows) against a load.
     fn record_rejects(&self, load: LoadId, rejects: &[Reject]) -> Result<()>;
     /// Closes a ledger entry with its totals and status.

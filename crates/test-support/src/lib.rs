@@ -15,9 +15,8 @@ pub fn repo_root() -> PathBuf {
 /// Path of the shared NTSB corpus (`../shared/data` from the repository root), or
 /// `NTSB_SHARED_DATA` when set. `None`, with a printed reason, when it is absent.
 pub fn shared_data(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("NTSB_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data"));
+    let dir =
+        std::env::var_os("NTSB_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/data"));
     if dir.join("ntsb").is_dir() {
         Some(dir)
     } else {

@@ -10,9 +10,9 @@ pub mod narratives;
 pub mod reports;
 pub mod safety_recs;
 
+use crate::RecordStream;
 use crate::detect::{Detected, Format};
 use crate::error::Result;
-use crate::RecordStream;
 
 /// Opens the reader for a recognised file.
 pub fn open(detected: &Detected) -> Result<Box<dyn RecordStream>> {
