@@ -1,1 +1,23 @@
-fn main() {}
+//! The `ntsb` command. Parses arguments, runs the command, and turns any error
+//! into one clear line on stderr and a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod telemetry;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ntsb: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

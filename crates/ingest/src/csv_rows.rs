@@ -143,6 +143,20 @@ impl<'a> Row<'a> {
         raw.to_string()
     }
 
+    /// Required NTSB event id in either shape NTSB has used: `20080124X00101`
+    /// (to 2020) or the all-digit `20200928102039` (since late 2020). Missing or
+    /// malformed is the row's problem. Prefer this over [`Row::ev_id`] for tables
+    /// that run past 2020.
+    pub fn event_id(&mut self, column: &str) -> String {
+        let raw = self.raw(column).trim();
+        if !is_event_id(raw) {
+            let why =
+                if raw.is_empty() { "is required".to_string() } else { format!("{raw:?} is not an NTSB event id") };
+            self.note(column, why);
+        }
+        raw.to_string()
+    }
+
     /// Notes a problem with a field; only the first one is kept.
     pub fn note(&mut self, column: &str, reason: String) {
         if self.problem.is_none() {
@@ -160,6 +174,17 @@ impl<'a> Row<'a> {
             table: Some(self.table.to_string()),
         })
     }
+}
+
+/// Whether text is an NTSB event id: 14 characters, 8 digits, a letter or digit,
+/// 5 digits. Wider than [`normalize::is_ev_id`], which knows only the pre-2021
+/// `X` form; NTSB's ids since late 2020 are all digits (`20200928102039`).
+pub fn is_event_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 14
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8].is_ascii_alphanumeric()
+        && b[9..].iter().all(u8::is_ascii_digit)
 }
 
 /// Opens a CSV reader over any byte stream with NTSB-friendly settings:

@@ -1,0 +1,155 @@
+//! Command-line arguments. Global options (`--db`, `--data-dir`, `--config`,
+//! `--demo`, logging) are accepted before or after the subcommand name.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// NTSB Analytics: load, inspect and search the NTSB aviation accident database.
+#[derive(Debug, Parser)]
+#[command(name = "ntsb", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts. Each can also come from an `NTSB_*`
+/// environment variable or the TOML configuration file; flags win over the
+/// environment, which wins over the file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Database URL: `sqlite:PATH` or a file path [default: DATA_DIR/ntsb.sqlite].
+    #[arg(long = "db", env = "NTSB_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the database, the full-text index and rejects reports [default: ./ntsb-data].
+    #[arg(long, env = "NTSB_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// TOML configuration file (keys: data_dir, database_url, log_format, log_level).
+    #[arg(long, env = "NTSB_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Use the synthetic demo store (DATA_DIR/demo) instead of the real one.
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// Log format: `text` (readable) or `json` (production) [default: text].
+    #[arg(long, env = "NTSB_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Log level or filter, e.g. `info` or `ntsb_store=debug` [default: warn].
+    #[arg(long, env = "NTSB_LOG", global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load NTSB files or directories (Access databases, CSV exports, AviationData, CAROL, narratives).
+    Ingest(IngestArgs),
+    /// Load the deterministic synthetic demo sample into the demo store.
+    Demo(DemoArgs),
+    /// Row counts per table and the date range of the store.
+    Stats(JsonFlag),
+    /// The load ledger: every load with its source, checksum, counts and duration.
+    Loads(LoadsArgs),
+    /// The revision history of one event (by ev_id or NTSB number).
+    Revisions(RevisionsArgs),
+    /// Full-text search over narratives and probable causes.
+    Search(SearchArgs),
+    /// Database schema: migrate, roll back, status.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Full-text index maintenance.
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories to load. Directories are walked; unrecognised files in them are listed and skipped.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Read every file as this format instead of recognising it
+    /// (access, access-zip, avall-csv, aviationdata, carol-csv, carol-json, narratives-jsonl, safety-recs, crosswalk, reports, code-table).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of synthetic events.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub events: u64,
+    /// Random seed; the same seed always gives the same sample.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadsArgs {
+    /// How many entries, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevisionsArgs {
+    /// Event id (`20080124X00101`) or NTSB number (`NYC08CA068`).
+    pub event: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words, "phrases", any text.
+    pub query: String,
+    /// Hits to show.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply every pending migration.
+    Migrate,
+    /// Roll back the latest migrations.
+    Rollback {
+        /// How many migrations to undo.
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Index what changed in the store since the last sync.
+    Sync,
+    /// Rebuild the index from the store.
+    Rebuild,
+}

@@ -1,0 +1,70 @@
+//! One module per subcommand; [`run`] dispatches.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use ntsb_search::SearchIndex;
+use ntsb_store::Store;
+use ntsb_store::sqlite::SqliteStore;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Database};
+
+mod db;
+mod demo;
+mod index;
+mod ingest;
+mod inspect;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(&cli.global)?;
+    crate::telemetry::init(&config);
+    match cli.command {
+        Command::Ingest(args) => ingest::run(&config, args),
+        Command::Demo(args) => demo::run(&config, args),
+        Command::Stats(args) => inspect::stats(&config, args.json),
+        Command::Loads(args) => inspect::loads(&config, args),
+        Command::Revisions(args) => inspect::revisions(&config, args),
+        Command::Search(args) => index::search(&config, args),
+        Command::Db(cmd) => db::run(&config, cmd),
+        Command::Index(cmd) => index::run(&config, cmd),
+    }
+}
+
+/// How a command wants the schema to be when it opens the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply pending migrations first (commands that write data).
+    Migrate,
+    /// Require the latest schema (commands that only read).
+    RequireLatest,
+    /// Leave it as it is (the `db` commands).
+    AsIs,
+}
+
+/// Opens the configured store.
+pub fn open_store(config: &Config, schema: Schema) -> Result<Arc<dyn Store>> {
+    let Database::Sqlite(path) = &config.database;
+    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    match schema {
+        Schema::Migrate => {
+            store.migrate()?;
+        }
+        Schema::RequireLatest => {
+            let found = store.current_version()?;
+            if found < SqliteStore::LATEST_VERSION {
+                return Err(ntsb_store::Error::SchemaOutOfDate { found, needed: SqliteStore::LATEST_VERSION }.into());
+            }
+        }
+        Schema::AsIs => {}
+    }
+    Ok(Arc::new(store))
+}
+
+/// Opens (or creates) the full-text index of the configured store.
+pub fn open_index(config: &Config) -> Result<SearchIndex> {
+    let dir = config.index_dir();
+    SearchIndex::open_or_create(&dir).with_context(|| format!("opening the search index {}", dir.display()))
+}

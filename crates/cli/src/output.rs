@@ -1,0 +1,167 @@
+//! What `ntsb ingest` and `ntsb demo` print: a progress bar on a terminal,
+//! plain lines otherwise, and a summary table per table at the end.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ntsb_load::{LoadReport, Progress};
+use ntsb_store::LoadSummary;
+use serde::Serialize;
+
+/// The progress reporter fitting stderr: a bar on a terminal, lines elsewhere.
+pub fn progress() -> Box<dyn Progress> {
+    if std::io::stderr().is_terminal() { Box::new(BarProgress { bar: None }) } else { Box::new(LineProgress) }
+}
+
+struct BarProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for BarProgress {
+    fn file_started(&mut self, path: &Path, format: &str, _bytes: u64) {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(format!("{} ({format})", path.display()));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        self.bar = Some(bar);
+    }
+
+    fn advanced(&mut self, records: u64, rejects: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{records} records, {rejects} rejected"));
+        }
+    }
+
+    fn file_finished(&mut self, path: &Path, summary: &LoadSummary) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!("{}", file_line(path, summary));
+    }
+
+    fn indexing(&mut self) {
+        eprintln!("updating the full-text index…");
+    }
+}
+
+struct LineProgress;
+
+impl Progress for LineProgress {
+    fn file_started(&mut self, path: &Path, format: &str, bytes: u64) {
+        eprintln!("loading {} ({format}, {bytes} bytes)", path.display());
+    }
+    fn advanced(&mut self, _records: u64, _rejects: u64) {}
+    fn file_finished(&mut self, path: &Path, summary: &LoadSummary) {
+        eprintln!("{}", file_line(path, summary));
+    }
+    fn indexing(&mut self) {
+        eprintln!("updating the full-text index");
+    }
+}
+
+fn file_line(path: &Path, summary: &LoadSummary) -> String {
+    let t = summary.total();
+    format!(
+        "{} {}: inserted {}, updated {}, unchanged {}, rejected {} in {:.1} s",
+        if summary.status == "completed" { "loaded" } else { "FAILED" },
+        path.display(),
+        t.inserted,
+        t.updated,
+        t.unchanged,
+        t.rejected,
+        summary.duration_ms as f64 / 1000.0
+    )
+}
+
+/// Prints the summary table of a load.
+pub fn print_report(report: &LoadReport) {
+    if !report.skipped.is_empty() {
+        println!("skipped (not NTSB record formats):");
+        for s in &report.skipped {
+            println!("  {}: {}", s.path.display(), s.reason);
+        }
+        println!();
+    }
+    println!("{:<24} {:>10} {:>10} {:>10} {:>10}", "table", "inserted", "updated", "unchanged", "rejected");
+    for (table, c) in &report.totals {
+        println!("{table:<24} {:>10} {:>10} {:>10} {:>10}", c.inserted, c.updated, c.unchanged, c.rejected);
+    }
+    let t = report.total();
+    println!("{:<24} {:>10} {:>10} {:>10} {:>10}", "total", t.inserted, t.updated, t.unchanged, t.rejected);
+    println!();
+    println!(
+        "{} file(s) in {:.1} s; full-text index: {} document(s) indexed, {} removed",
+        report.files.len(),
+        report.duration_ms as f64 / 1000.0,
+        report.indexed,
+        report.removed
+    );
+    if let Some(path) = &report.rejects_report {
+        println!("rejected records are listed in {}", path.display());
+    }
+    for f in report.files.iter().filter(|f| f.error.is_some()) {
+        println!("error: {}: {}", f.path.display(), f.error.as_deref().unwrap_or(""));
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    files: Vec<JsonFile<'a>>,
+    skipped: Vec<JsonSkipped>,
+    totals: &'a std::collections::BTreeMap<String, ntsb_store::TableCounts>,
+    rejects_report: Option<String>,
+    indexed: u64,
+    removed: u64,
+    duration_ms: u64,
+}
+
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    path: String,
+    format: &'a str,
+    load_id: Option<i64>,
+    status: &'a str,
+    tables: &'a std::collections::BTreeMap<String, ntsb_store::TableCounts>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped {
+    path: String,
+    reason: String,
+}
+
+/// Prints the load report as JSON (for scripts).
+pub fn print_report_json(report: &LoadReport) -> anyhow::Result<()> {
+    let out = JsonReport {
+        files: report
+            .files
+            .iter()
+            .map(|f| JsonFile {
+                path: f.path.display().to_string(),
+                format: &f.format,
+                load_id: f.load.map(|l| l.0),
+                status: &f.summary.status,
+                tables: &f.summary.tables,
+                error: f.error.as_deref(),
+            })
+            .collect(),
+        skipped: report
+            .skipped
+            .iter()
+            .map(|s| JsonSkipped { path: s.path.display().to_string(), reason: s.reason.clone() })
+            .collect(),
+        totals: &report.totals,
+        rejects_report: report.rejects_report.as_ref().map(|p| p.display().to_string()),
+        indexed: report.indexed,
+        removed: report.removed,
+        duration_ms: report.duration_ms,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
