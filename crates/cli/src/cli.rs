@@ -92,6 +92,9 @@ pub struct DemoArgs {
     /// Random seed; the same seed always gives the same sample.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -90,7 +90,7 @@ impl<'a> Row<'a> {
     pub fn int(&mut self, column: &str) -> Option<i64> {
         match normalize::integer(self.raw(column)) {
             Ok(v) => v,
-            Err(()) => {
+            Err(_) => {
                 self.note(column, format!("{:?} is not a whole number", self.raw(column)));
                 None
             }
@@ -112,7 +112,7 @@ impl<'a> Row<'a> {
     pub fn real(&mut self, column: &str) -> Option<f64> {
         match normalize::real(self.raw(column)) {
             Ok(v) => v,
-            Err(()) => {
+            Err(_) => {
                 self.note(column, format!("{:?} is not a number", self.raw(column)));
                 None
             }
@@ -125,7 +125,9 @@ impl<'a> Row<'a> {
         if raw.trim().is_empty() {
             return None;
         }
-        let d = normalize::iso_date(raw);
+        // Dates are ASCII; checking first also keeps non-ASCII text away from
+        // `normalize::parse_date`, which slices by byte index.
+        let d = if raw.is_ascii() { normalize::iso_date(raw) } else { None };
         if d.is_none() {
             self.note(column, format!("{raw:?} is not a date"));
         }
@@ -176,15 +178,10 @@ impl<'a> Row<'a> {
     }
 }
 
-/// Whether text is an NTSB event id: 14 characters, 8 digits, a letter or digit,
-/// 5 digits. Wider than [`normalize::is_ev_id`], which knows only the pre-2021
-/// `X` form; NTSB's ids since late 2020 are all digits (`20200928102039`).
+/// Whether text is an NTSB event id, in either of its shapes (see
+/// [`normalize::is_ev_id`]).
 pub fn is_event_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 14
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8].is_ascii_alphanumeric()
-        && b[9..].iter().all(u8::is_ascii_digit)
+    normalize::is_ev_id(s)
 }
 
 /// Opens a CSV reader over any byte stream with NTSB-friendly settings:
@@ -219,7 +216,7 @@ pub fn row_error(err: csv::Error, file: &str, table: &str, path: &Path) -> std::
 /// `map` (which returns the records the row holds, noting problems on the
 /// [`Row`]), and yields the records, or one reject for a row with a problem.
 pub struct CsvStream<R: Read, F> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<LineCounter<R>>,
     header: Header,
     file: String,
     table: &'static str,
@@ -245,7 +242,7 @@ where
         required: &[&str],
         map: F,
     ) -> Result<Self> {
-        let mut reader = csv_reader(input);
+        let mut reader = csv_reader(LineCounter::new(input));
         let header = read_header(&mut reader, path)?;
         let missing: Vec<&str> = required.iter().copied().filter(|c| header.find(c).is_none()).collect();
         if !missing.is_empty() {
@@ -269,6 +266,60 @@ where
     pub fn header(&self) -> &Header {
         &self.header
     }
+
+    /// 1-based line the record just read starts on. The csv crate's own record
+    /// position is one line early after blank lines and on every CRLF file (CAROL
+    /// exports), so the line is found from where the record ends instead: the
+    /// line of its last byte, less the line breaks inside its fields.
+    ///
+    /// A record whose last field ends in a line break that is also its last byte
+    /// (an unclosed quote running to the end of the file) counts that break as
+    /// part of the field, not as the record's terminator.
+    fn record_line(&mut self) -> u64 {
+        let end = self.reader.position().byte();
+        let counter = self.reader.get_mut();
+        let before_last = counter.line_of(end.saturating_sub(1));
+        let inside: u64 = self.record.iter().map(|f| f.bytes().filter(|b| *b == b'\n').count() as u64).sum();
+        let last_field_breaks = self.record.iter().next_back().is_some_and(|f| f.ends_with('\n'));
+        let last = if last_field_breaks { counter.line_of(end).max(before_last) } else { before_last };
+        last.saturating_sub(inside).max(1)
+    }
+}
+
+/// A reader that notes where line feeds are in what passes through it, so a byte
+/// offset can be turned into a line number. It keeps only the offsets not yet
+/// asked about (those in the parser's read-ahead), so memory stays constant.
+pub struct LineCounter<R> {
+    inner: R,
+    read: u64,
+    passed: u64,
+    pending: VecDeque<u64>,
+}
+
+impl<R: Read> LineCounter<R> {
+    /// Wraps a reader.
+    pub fn new(inner: R) -> Self {
+        LineCounter { inner, read: 0, passed: 0, pending: VecDeque::new() }
+    }
+
+    /// 1-based line of the byte at `offset`. Offsets must not decrease between calls.
+    pub fn line_of(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&nl| nl < offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.read;
+        self.pending.extend(buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| start + i as u64));
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 impl<R: Read, F> Iterator for CsvStream<R, F>
@@ -288,7 +339,7 @@ where
             match self.reader.read_record(&mut self.record) {
                 Ok(false) => self.done = true,
                 Ok(true) => {
-                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                    let line = self.record_line();
                     if self.record.iter().all(|f| f.trim().is_empty()) {
                         continue;
                     }
@@ -337,6 +388,27 @@ pub fn file_label(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_numbers_survive_blank_lines_crlf_and_multiline_fields() {
+        let data = "h1,h2\r\n\r\nb,c\r\nd,\"e\r\nf\"\r\n\ng,h\ni,\"j\n";
+        let path = Path::new("t.csv");
+        let stream =
+            CsvStream::new(data.as_bytes(), path, "t.csv".into(), "t", SourceKind::Avall, &[], |row: &mut Row<'_>| {
+                vec![Record::IdLink(ntsb_model::records::IdLinkRecord {
+                    ev_id: row.raw("h1").to_string(),
+                    ntsb_no: row.line.to_string(),
+                    event_date: None,
+                })]
+            });
+        let mut lines = Vec::new();
+        for item in stream.expect("header") {
+            if let Ok(Item::Record(SourcedRecord { line, record: Record::IdLink(r) })) = item {
+                lines.push((r.ev_id, line));
+            }
+        }
+        assert_eq!(lines, vec![("b".to_string(), 3), ("d".to_string(), 4), ("g".to_string(), 7), ("i".to_string(), 8)]);
+    }
 
     #[test]
     fn header_lookup_ignores_case_and_punctuation() {

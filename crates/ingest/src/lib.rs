@@ -27,6 +27,10 @@ use ntsb_model::SourceKind;
 use ntsb_model::records::{Reject, SourcedRecord};
 
 /// One item read from a source: a record to store, or a row refused with a reason.
+///
+/// Records are by far the common variant, so they are not boxed: boxing would
+/// cost one allocation per record to shrink the rare reject.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     /// A normalised record and the line it came from.

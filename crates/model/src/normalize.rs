@@ -23,8 +23,8 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     if s.is_empty() {
         return None;
     }
-    if s.len() >= 10 && s.as_bytes()[4] == b'-' {
-        return NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").ok();
+    if s.as_bytes().get(4) == Some(&b'-') {
+        return NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok();
     }
     let date_part = s.split([' ', 'T']).next()?;
     let mut parts = date_part.split('/');
@@ -255,9 +255,21 @@ pub fn non_empty(raw: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+/// Text that should have been a number and is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotANumber;
+
+impl std::fmt::Display for NotANumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a number")
+    }
+}
+
+impl std::error::Error for NotANumber {}
+
 /// Parses an integer written as `3`, `3.0` or ` 3 `; empty gives `Ok(None)`,
 /// text that is not a whole number gives `Err`.
-pub fn integer(raw: &str) -> Result<Option<i64>, ()> {
+pub fn integer(raw: &str) -> Result<Option<i64>, NotANumber> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
@@ -267,19 +279,19 @@ pub fn integer(raw: &str) -> Result<Option<i64>, ()> {
     }
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-        _ => Err(()),
+        _ => Err(NotANumber),
     }
 }
 
 /// Parses a decimal number; empty gives `Ok(None)`.
-pub fn real(raw: &str) -> Result<Option<f64>, ()> {
+pub fn real(raw: &str) -> Result<Option<f64>, NotANumber> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
     }
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() => Ok(Some(f)),
-        _ => Err(()),
+        _ => Err(NotANumber),
     }
 }
 
@@ -319,6 +331,8 @@ mod tests {
         assert_eq!(iso_date("13/45/08").as_deref(), None);
         assert_eq!(iso_date("").as_deref(), None);
         assert_eq!(iso_date("yesterday").as_deref(), None);
+        assert_eq!(iso_date("2019-02-0é2").as_deref(), None);
+        assert_eq!(iso_date("é/é/é").as_deref(), None);
     }
 
     #[test]
@@ -370,6 +384,8 @@ mod tests {
         assert_eq!(yes_no("FALSE"), Some(false));
         assert_eq!(yes_no("U"), None);
         assert!(is_ev_id("20080124X00101"));
+        assert!(is_ev_id("20200928102039"));
+        assert!(!is_ev_id("2008012XX00101"));
         assert!(!is_ev_id("NYC08CA068"));
         assert_eq!(base_ntsb_no("LAX99LA086A"), "LAX99LA086");
         assert_eq!(base_ntsb_no("LAX99LA086"), "LAX99LA086");

@@ -1,1 +1,39 @@
-//! placeholder
+//! Full-text index of NTSB narratives and probable causes, kept in step with the store.
+//!
+//! The store is the source of truth; this index is a disposable projection of it.
+//! [`SearchIndex::sync`] pulls the events whose text changed
+//! ([`ntsb_store::Store::pending_index_docs`]), replaces their documents, commits,
+//! and only then tells the store they are indexed, so a crash in between merely
+//! re-indexes them. [`SearchIndex::rebuild`] starts from scratch.
+//!
+//! [`SearchIndex::search`] accepts any text a user can type: it never fails on
+//! query syntax and never panics (see [`query`](crate::SearchIndex::search) for
+//! the rules). It ranks with BM25 over the narrative and the (boosted) probable
+//! cause, and returns HTML-safe snippets with the matches in `<mark>`.
+//!
+//! ```no_run
+//! # fn demo(store: &dyn ntsb_store::Store) -> ntsb_search::Result<()> {
+//! use ntsb_search::{SearchIndex, SearchOptions};
+//! let index = SearchIndex::open_or_create(std::path::Path::new("data/index"))?;
+//! index.sync(store)?;
+//! let page = index.search("\"carburetor icing\"", &SearchOptions::default())?;
+//! for hit in page.hits {
+//!     println!("{:?} {:.2} {}", hit.ev_id, hit.score, hit.snippet);
+//! }
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod index;
+mod query;
+mod schema;
+mod snippet;
+mod types;
+
+pub use error::{Error, Result};
+pub use index::SearchIndex;
+pub use query::{MAX_QUERY_CHARS, PROBABLE_CAUSE_BOOST};
+pub use schema::{SCHEMA_VERSION, VERSION_FILE};
+pub use snippet::SNIPPET_CHARS;
+pub use types::{Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};

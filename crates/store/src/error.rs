@@ -37,6 +37,9 @@ pub enum Error {
     /// The underlying database failed.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// A row the caller named (a load, an event) does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// Stored data could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -1,1 +1,430 @@
-//! TODO(in progress this session): SQLite implementation.
+//! The embedded SQLite implementation of [`Store`].
+//!
+//! One file holds everything: the record tables (one per
+//! [`ntsb_model::records::TableSpec`]), the load ledger, the revision history and
+//! the search-index queue. The connection runs in WAL mode so readers (the CLI, a
+//! server) never block the loader, and every batch is one `BEGIN IMMEDIATE`
+//! transaction so a killed load leaves the file consistent.
+//!
+//! The schema is created and evolved only by explicit migrations
+//! ([`Store::migrate`], [`Store::rollback`]); opening a file never changes it.
+
+mod migrations;
+mod upsert;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ntsb_model::SourceKind;
+use ntsb_model::records::{Record, Reject, SourcedRecord};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{
+    BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, Result,
+    Revision, Store, StoreStats, TableCounts,
+};
+use upsert::{Batch, TableSql};
+
+/// How long a writer waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Statements kept prepared per connection (three per table plus the rest).
+const STATEMENT_CACHE: usize = 256;
+
+/// A [`Store`] in one SQLite file (or in memory, for tests).
+///
+/// The connection sits behind a mutex, so one store can be shared between threads
+/// as `Arc<dyn Store>`; SQLite serialises writers anyway.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    tables: HashMap<&'static str, TableSql>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Schema version this program reads and writes: the last migration.
+    pub const LATEST_VERSION: i64 = 3;
+
+    /// Opens (creating if needed) the database file at `path` and its parent
+    /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
+    /// [`Store::migrate`] first on a new file.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| Error::Io { path: parent.display().to_string(), source })?;
+        }
+        let conn = Connection::open(path)?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Config {
+                url: path.display().to_string(),
+                reason: format!("the file system does not support WAL journaling (journal mode is {mode})"),
+            });
+        }
+        Self::configure(conn)
+    }
+
+    /// Opens a private, empty in-memory database (not migrated).
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        Self::configure(Connection::open_in_memory()?)
+    }
+
+    fn configure(conn: Connection) -> Result<SqliteStore> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteStore { conn: Mutex::new(conn), tables: upsert::all_tables() })
+    }
+
+    /// Highest applied migration version (0 for a new file).
+    pub fn current_version(&self) -> Result<i64> {
+        migrations::current_version(&self.lock())
+    }
+
+    /// The connection. A panic while it was held leaves no open transaction
+    /// (transactions roll back on drop), so a poisoned lock is safe to reuse.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The connection, provided the schema is up to date.
+    fn ready(&self) -> Result<MutexGuard<'_, Connection>> {
+        let conn = self.lock();
+        let found = migrations::current_version(&conn)?;
+        if found < Self::LATEST_VERSION {
+            return Err(Error::SchemaOutOfDate { found, needed: Self::LATEST_VERSION });
+        }
+        Ok(conn)
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Refuses to mix demo and real data; records the content kind on the first write.
+fn check_content(conn: &Connection, kind: SourceKind, will_write: bool) -> Result<()> {
+    let want = if kind == SourceKind::Demo { "demo" } else { "real" };
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT value FROM store_meta WHERE key = 'content'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    match stored.as_deref() {
+        Some(s) if s == want => Ok(()),
+        Some("demo") => Err(Error::MixedContent(format!(
+            "this database holds the synthetic demo sample, so real NTSB data ({}) cannot be loaded into it; \
+             use a new database for real data",
+            kind.as_str()
+        ))),
+        Some(_) => Err(Error::MixedContent(
+            "this database holds real NTSB data, so the synthetic demo sample cannot be loaded into it; \
+             use a separate database for the demo"
+                .into(),
+        )),
+        None => {
+            if will_write {
+                conn.prepare_cached("INSERT INTO store_meta (key, value) VALUES ('content', ?1)")?.execute([want])?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn migrate(&self) -> Result<Vec<i64>> {
+        migrations::migrate(&mut self.lock())
+    }
+
+    fn rollback(&self, steps: usize) -> Result<Vec<i64>> {
+        migrations::rollback(&mut self.lock(), steps)
+    }
+
+    fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
+        migrations::status(&self.lock())
+    }
+
+    fn begin_load(&self, source: &LoadSource) -> Result<LoadId> {
+        let conn = self.ready()?;
+        conn.prepare_cached(
+            "INSERT INTO loads (path, format, checksum, bytes, started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+        )?
+        .execute(params![
+            source.path,
+            source.format,
+            source.checksum,
+            to_i64(source.bytes),
+            chrono::Utc::now().to_rfc3339()
+        ])?;
+        Ok(LoadId(conn.last_insert_rowid()))
+    }
+
+    fn write_batch(
+        &self,
+        load: LoadId,
+        kind: SourceKind,
+        file: &str,
+        records: Vec<SourcedRecord>,
+    ) -> Result<BatchOutcome> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_content(&tx, kind, !records.is_empty())?;
+        let mut batch = Batch::new(&tx, &self.tables, load.0, kind, file)?;
+        for record in records {
+            batch.write(record)?;
+        }
+        let outcome = batch.finish();
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn record_rejects(&self, load: LoadId, rejects: &[Reject]) -> Result<()> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction()?;
+        for r in rejects {
+            upsert::insert_reject(&tx, load.0, r)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn finish_load(&self, load: LoadId, summary: &LoadSummary) -> Result<()> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction()?;
+        let total = summary.total();
+        let changed = tx
+            .prepare_cached(
+                "UPDATE loads SET finished_at = ?1, status = ?2, inserted = ?3, updated = ?4, unchanged = ?5, \
+                 rejected = ?6, duration_ms = ?7 WHERE id = ?8",
+            )?
+            .execute(params![
+                chrono::Utc::now().to_rfc3339(),
+                summary.status,
+                to_i64(total.inserted),
+                to_i64(total.updated),
+                to_i64(total.unchanged),
+                to_i64(total.rejected),
+                to_i64(summary.duration_ms),
+                load.0
+            ])?;
+        if changed == 0 {
+            return Err(Error::NotFound(format!("load {} is not in the ledger", load.0)));
+        }
+        tx.prepare_cached("DELETE FROM load_counts WHERE load_id = ?1")?.execute([load.0])?;
+        for (table, c) in &summary.tables {
+            tx.prepare_cached(
+                "INSERT INTO load_counts (load_id, table_name, inserted, updated, unchanged, rejected) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                load.0,
+                table,
+                to_i64(c.inserted),
+                to_i64(c.updated),
+                to_i64(c.unchanged),
+                to_i64(c.rejected)
+            ])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn loads(&self, limit: usize) -> Result<Vec<LoadEntry>> {
+        let conn = self.ready()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, path, format, checksum, bytes, started_at, finished_at, status, inserted, updated, unchanged, \
+             rejected, duration_ms FROM loads ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit_param(limit)], |r| {
+            Ok(LoadEntry {
+                id: LoadId(r.get(0)?),
+                source: LoadSource {
+                    path: r.get(1)?,
+                    format: r.get(2)?,
+                    checksum: r.get(3)?,
+                    bytes: to_u64(r.get(4)?),
+                },
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                status: r.get(7)?,
+                counts: TableCounts {
+                    inserted: to_u64(r.get(8)?),
+                    updated: to_u64(r.get(9)?),
+                    unchanged: to_u64(r.get(10)?),
+                    rejected: to_u64(r.get(11)?),
+                },
+                duration_ms: r.get::<_, Option<i64>>(12)?.map(to_u64),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn rejects(&self, load: LoadId) -> Result<Vec<Reject>> {
+        let conn = self.ready()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT file, line, field, reason, table_name FROM rejects WHERE load_id = ?1 ORDER BY file, line, id",
+        )?;
+        let rows = stmt.query_map([load.0], |r| {
+            Ok(Reject {
+                file: r.get(0)?,
+                line: to_u64(r.get(1)?),
+                field: r.get(2)?,
+                reason: r.get(3)?,
+                table: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let conn = self.ready()?;
+        let mut tables = Vec::with_capacity(Record::ALL_SPECS.len());
+        for spec in Record::ALL_SPECS {
+            // Table names come only from the static specs.
+            let n: i64 =
+                conn.prepare_cached(&format!("SELECT count(*) FROM {}", spec.name))?.query_row([], |r| r.get(0))?;
+            tables.push((spec.name.to_string(), to_u64(n)));
+        }
+        let (first_event, last_event) = conn
+            .prepare_cached("SELECT min(event_date), max(event_date) FROM events WHERE event_date <> ''")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let events_with_narrative: i64 = conn
+            .prepare_cached("SELECT count(DISTINCT event_id) FROM narratives WHERE narrative <> ''")?
+            .query_row([], |r| r.get(0))?;
+        let events_with_probable_cause: i64 = conn
+            .prepare_cached("SELECT count(DISTINCT event_id) FROM narratives WHERE probable_cause <> ''")?
+            .query_row([], |r| r.get(0))?;
+        Ok(StoreStats {
+            tables,
+            first_event,
+            last_event,
+            events_with_narrative: to_u64(events_with_narrative),
+            events_with_probable_cause: to_u64(events_with_probable_cause),
+        })
+    }
+
+    fn revisions(&self, event: &str) -> Result<Vec<Revision>> {
+        let conn = self.ready()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.table_name, r.row_key, r.field, r.old_value, r.new_value, r.load_id, COALESCE(l.path, ''), \
+                    r.changed_at
+             FROM revisions r LEFT JOIN loads l ON l.id = r.load_id
+             WHERE r.event_id IN (
+                 SELECT id FROM events WHERE ev_id = ?1
+                 UNION
+                 SELECT id FROM events WHERE ntsb_no = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE ev_id = ?1))
+             ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([event.trim()], |r| {
+            Ok(Revision {
+                table: r.get(0)?,
+                row_key: r.get(1)?,
+                field: r.get(2)?,
+                old_value: r.get(3)?,
+                new_value: r.get(4)?,
+                load: LoadId(r.get(5)?),
+                source: r.get(6)?,
+                changed_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn pending_index_docs(&self, limit: usize) -> Result<Vec<IndexDoc>> {
+        let conn = self.ready()?;
+        let ids: Vec<i64> = {
+            let mut stmt = conn.prepare_cached("SELECT event_id FROM index_queue ORDER BY event_id LIMIT ?1")?;
+            let rows = stmt.query_map([limit_param(limit)], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut docs = Vec::with_capacity(ids.len());
+        for event_id in ids {
+            docs.push(index_doc(&conn, event_id)?);
+        }
+        Ok(docs)
+    }
+
+    fn mark_indexed(&self, event_ids: &[i64]) -> Result<()> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction()?;
+        for id in event_ids {
+            tx.prepare_cached("DELETE FROM index_queue WHERE event_id = ?1")?.execute([id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn requeue_all_for_index(&self) -> Result<u64> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction()?;
+        tx.execute("INSERT OR IGNORE INTO index_queue (event_id) SELECT DISTINCT event_id FROM narratives", [])?;
+        let n: i64 = tx.query_row("SELECT count(DISTINCT event_id) FROM narratives", [], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(to_u64(n))
+    }
+
+    fn content_kind(&self) -> Result<Option<bool>> {
+        let conn = self.ready()?;
+        let stored: Option<String> = conn
+            .prepare_cached("SELECT value FROM store_meta WHERE key = 'content'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(stored.map(|s| s == "demo"))
+    }
+}
+
+/// The searchable text of one event: narratives and preliminary reports joined by
+/// blank lines, probable causes by newlines (exact repeats dropped). `text` is
+/// `None` when the event is gone or has no text.
+fn index_doc(conn: &Connection, event_id: i64) -> Result<IndexDoc> {
+    let head: Option<(Option<String>, Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT ev_id, ntsb_no, event_date FROM events WHERE id = ?1")?
+        .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((ev_id, ntsb_no, event_date)) = head else {
+        return Ok(IndexDoc { event_id, ev_id: None, ntsb_no: None, event_date: None, text: None });
+    };
+    let mut narratives: Vec<String> = Vec::new();
+    let mut causes: Vec<String> = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT narrative, preliminary, probable_cause FROM narratives WHERE event_id = ?1 ORDER BY aircraft_key",
+        )?;
+        let mut rows = stmt.query([event_id])?;
+        while let Some(r) = rows.next()? {
+            push_text(&mut narratives, r.get(0)?);
+            push_text(&mut narratives, r.get(1)?);
+            push_text(&mut causes, r.get(2)?);
+        }
+    }
+    let text = (!narratives.is_empty() || !causes.is_empty())
+        .then(|| IndexText { narrative: narratives.join("\n\n"), probable_cause: causes.join("\n") });
+    Ok(IndexDoc { event_id, ev_id, ntsb_no, event_date, text })
+}
+
+/// Adds non-empty, not yet seen text to a list.
+fn push_text(into: &mut Vec<String>, text: Option<String>) {
+    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+        && !into.contains(&t)
+    {
+        into.push(t);
+    }
+}

@@ -26,6 +26,10 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let mut progress = output::progress();
     let report = loader.load_records(&label, SourceKind::Demo, records, progress.as_mut())?;
     drop(progress);
+    if args.json {
+        output::print_report_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     output::print_report(&report);
     println!(
         "demo store: {}  (every record is synthetic; serve or query it with --demo)",

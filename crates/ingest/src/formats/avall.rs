@@ -35,7 +35,11 @@ pub fn stream_table<R: Read + 'static>(
     table: AvallTable,
 ) -> Result<Box<dyn RecordStream>> {
     let (name, required, map) = table_plan(table);
-    let stream = CsvStream::new(input, path, label, name, SourceKind::Avall, required, map)?;
+    let checked = move |row: &mut Row| -> Vec<Record> {
+        check_width(row);
+        map(row)
+    };
+    let stream = CsvStream::new(input, path, label, name, SourceKind::Avall, required, checked)?;
     Ok(Box::new(stream))
 }
 
@@ -60,6 +64,16 @@ fn table_plan(table: AvallTable) -> (&'static str, &'static [&'static str], MapF
         SeqOfEvents => ("seq_of_events", &["ev_id", "Aircraft_Key", "Occurrence_No", "seq_event_no"], map_sequence),
         Narratives => ("narratives", &["ev_id"], map_narrative),
         NtsbAdmin => ("NTSB_Admin", &["ev_id"], map_admin),
+    }
+}
+
+/// `mdb-export` writes every field of every row, so a row whose field count
+/// differs from the header's has broken quoting and no field can be trusted.
+fn check_width(row: &mut Row) {
+    let (got, want) = (row.record.len(), row.header.names().len());
+    if got != want {
+        let column = row.header.names().get(got.min(want.saturating_sub(1))).cloned().unwrap_or_default();
+        row.note(&column, format!("is misplaced: the row has {got} fields, the header {want} (broken quoting?)"));
     }
 }
 

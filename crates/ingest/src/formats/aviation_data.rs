@@ -54,6 +54,7 @@ impl AviationDataMapper {
     /// Records of one row: the aircraft, preceded by the event on its first row.
     /// A row with a bad field yields nothing and does not use up an aircraft number.
     fn map(&mut self, row: &mut Row<'_>) -> Vec<Record> {
+        check_width(row);
         let ev_id = row.ev_id("Event.Id");
         let event = event_fields(row, &ev_id);
         let mut aircraft = aircraft_fields(row);
@@ -69,6 +70,17 @@ impl AviationDataMapper {
         } else {
             vec![Record::Aircraft(aircraft)]
         }
+    }
+}
+
+/// Notes a row whose field count differs from the header's: in these fixed-layout
+/// exports that means broken quoting swallowed or split fields, so no field can be
+/// trusted.
+pub(crate) fn check_width(row: &mut Row<'_>) {
+    let (got, want) = (row.record.len(), row.header.names().len());
+    if got != want {
+        let column = row.header.names().get(got.min(want.saturating_sub(1))).cloned().unwrap_or_default();
+        row.note(&column, format!("is misplaced: the row has {got} fields, the header {want} (broken quoting?)"));
     }
 }
 

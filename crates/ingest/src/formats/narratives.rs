@@ -40,14 +40,14 @@ impl<R: BufRead> JsonlStream<R> {
         JsonlStream { reader, path: path.to_path_buf(), file: file_label(path), line: 0, buf: Vec::new(), done: false }
     }
 
-    fn reject(&self, field: Option<&str>, reason: String) -> Item {
-        Item::Reject(Reject {
+    fn reject(&self, field: Option<&str>, reason: String) -> Reject {
+        Reject {
             file: self.file.clone(),
             line: self.line,
             field: field.map(str::to_string),
             reason,
             table: Some("narratives".into()),
-        })
+        }
     }
 
     /// Reads the next line into `buf`; `Ok(false)` at end of file, `Ok(true)`
@@ -72,10 +72,10 @@ impl<R: BufRead> JsonlStream<R> {
         }
     }
 
-    fn parse(&self) -> std::result::Result<Option<Record>, Item> {
+    fn parse(&self) -> std::result::Result<Option<Record>, Reject> {
         let text = std::str::from_utf8(&self.buf).map_err(|_| self.reject(None, "the line is not UTF-8".into()))?;
-        let value: Value =
-            serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| self.reject(None, format!("the line is not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| self.reject(None, format!("the line is not valid JSON: {e}")))?;
         let obj = value.as_object().ok_or_else(|| self.reject(None, "the line is not a JSON object".into()))?;
         let ev_id = match obj.get("ev_id") {
             Some(Value::String(s)) if is_event_id(s.trim()) => s.trim().to_string(),
@@ -102,7 +102,11 @@ impl<R: BufRead> JsonlStream<R> {
         })))
     }
 
-    fn text_field(&self, obj: &serde_json::Map<String, Value>, key: &str) -> std::result::Result<Option<String>, Item> {
+    fn text_field(
+        &self,
+        obj: &serde_json::Map<String, Value>,
+        key: &str,
+    ) -> std::result::Result<Option<String>, Reject> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(ntsb_model::normalize::non_empty(s)),
@@ -129,7 +133,7 @@ impl<R: BufRead> Iterator for JsonlStream<R> {
             }
             self.line += 1;
             if too_long {
-                return Some(Ok(self.reject(None, format!("the line is longer than {MAX_LINE} bytes"))));
+                return Some(Ok(Item::Reject(self.reject(None, format!("the line is longer than {MAX_LINE} bytes")))));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -137,7 +141,7 @@ impl<R: BufRead> Iterator for JsonlStream<R> {
             match self.parse() {
                 Ok(Some(record)) => return Some(Ok(Item::Record(SourcedRecord { line: self.line, record }))),
                 Ok(None) => continue,
-                Err(reject) => return Some(Ok(reject)),
+                Err(reject) => return Some(Ok(Item::Reject(reject))),
             }
         }
         None

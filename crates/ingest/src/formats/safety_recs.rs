@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ntsb_model::SourceKind;
 use ntsb_model::normalize;
-use ntsb_model::records::{EventRef, NarrativeRecord, Record, RecommendationRecord};
+use ntsb_model::records::{EventRef, NarrativeRecord, RecommendationRecord, Record};
 
 use crate::csv_rows::{CsvStream, Header, Row, file_label, is_event_id};
 use crate::{Error, RecordStream, Result};

@@ -1,0 +1,389 @@
+//! [`SearchIndex`]: opening the index directory, syncing it from the store, and
+//! answering queries.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use ntsb_store::{IndexDoc, Store};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term,
+};
+
+use crate::error::{Error, Result};
+use crate::query::{self, PROBABLE_CAUSE_BOOST};
+use crate::schema::{self, Fields, SCHEMA_VERSION, TANTIVY_META, VERSION_FILE};
+use crate::snippet::Snippets;
+use crate::types::{Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};
+
+/// Indexing threads of the writer (the target machines have 2 cores).
+const WRITER_THREADS: usize = 2;
+/// Writer memory budget in bytes, shared by its threads.
+const WRITER_BUDGET: usize = 200_000_000;
+/// Documents asked from the store per round; each round ends with a commit.
+const SYNC_BATCH: usize = 10_000;
+/// Most ids [`SearchIndex::search_ids`] returns.
+pub const MAX_IDS: usize = 200_000;
+
+/// The full-text index of one data directory.
+///
+/// Cheap to share behind an `Arc`: searches run concurrently, each on its own
+/// searcher; syncs are serialised by the single writer's lock. The writer is
+/// created on first write, so processes that only search never take tantivy's
+/// directory lock and can run beside a process that syncs.
+pub struct SearchIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+    parser: QueryParser,
+    analyzer: TextAnalyzer,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating the directory and an empty index when
+    /// there is none.
+    ///
+    /// Refuses ([`Error::SchemaVersion`]) an index written with another schema,
+    /// and ([`Error::NotAnIndex`]) a non-empty directory that holds no index.
+    pub fn open_or_create(dir: &Path) -> Result<SearchIndex> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let (schema, fields) = schema::build();
+        let version = schema::read_version(dir)?;
+        let has_index = dir.join(TANTIVY_META).exists();
+        let mismatch =
+            |found: String| Error::SchemaVersion { path: dir.to_path_buf(), found, expected: SCHEMA_VERSION };
+        let index = match version {
+            Some(v) if v != SCHEMA_VERSION.to_string() => return Err(mismatch(v)),
+            Some(v) if has_index => {
+                let index = Index::open_in_dir(dir)?;
+                if index.schema() != schema {
+                    return Err(mismatch(format!("{v} (with different fields)")));
+                }
+                index
+            }
+            // Version file written but the index not created yet (interrupted creation).
+            Some(_) => Index::create_in_dir(dir, schema)?,
+            None if has_index => return Err(mismatch("none".to_string())),
+            None => {
+                if !dir_is_empty(dir)? {
+                    return Err(Error::NotAnIndex { path: dir.to_path_buf() });
+                }
+                // Version first: a crash before the index exists is then recoverable.
+                schema::write_version(dir)?;
+                Index::create_in_dir(dir, schema)?
+            }
+        };
+        Self::from_index(dir, index, fields)
+    }
+
+    /// Deletes the index in `dir` (only if it is one of ours, or the directory is
+    /// empty) and creates an empty one: the first half of `ntsb index rebuild` when
+    /// the schema changed. Follow it with [`SearchIndex::rebuild`].
+    pub fn recreate(dir: &Path) -> Result<SearchIndex> {
+        if dir.exists() {
+            let ours = dir.join(VERSION_FILE).exists() || dir.join(TANTIVY_META).exists();
+            if !ours && !dir_is_empty(dir)? {
+                return Err(Error::NotAnIndex { path: dir.to_path_buf() });
+            }
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        Self::open_or_create(dir)
+    }
+
+    fn from_index(dir: &Path, index: Index, fields: Fields) -> Result<SearchIndex> {
+        // Reload on commits by any process (the CLI may sync while a server
+        // searches); our own commits also reload explicitly.
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
+        let mut parser = QueryParser::for_index(&index, vec![fields.narrative, fields.probable_cause]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(fields.probable_cause, PROBABLE_CAUSE_BOOST);
+        let analyzer = index.tokenizer_for_field(fields.narrative)?;
+        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: Mutex::new(None), fields, parser, analyzer })
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of documents (events with text) in the index as last committed.
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Brings the index up to date with the store: indexes every pending
+    /// document, commits, then marks them indexed in the store. Running it again
+    /// with nothing pending does no work.
+    pub fn sync(&self, store: &dyn Store) -> Result<SyncOutcome> {
+        self.with_writer(|writer| self.sync_with(writer, store, false))
+    }
+
+    /// Rebuilds the index from scratch: deletes every document, queues every
+    /// event with text in the store, and syncs. Until the first commit the old
+    /// documents stay searchable; a crash leaves the store queue full, so the next
+    /// sync completes the rebuild.
+    pub fn rebuild(&self, store: &dyn Store) -> Result<SyncOutcome> {
+        let before = self.doc_count();
+        self.with_writer(|writer| {
+            writer.delete_all_documents()?;
+            store.requeue_all_for_index()?;
+            let mut outcome = self.sync_with(writer, store, true)?;
+            outcome.removed += before;
+            Ok(outcome)
+        })
+    }
+
+    /// Runs `f` with the process's single writer, creating it on first use. If `f`
+    /// fails, uncommitted changes are rolled back so a later commit cannot
+    /// publish half a batch.
+    fn with_writer<T>(&self, f: impl FnOnce(&mut IndexWriter) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock_writer();
+        let writer = match &mut *guard {
+            Some(w) => w,
+            slot @ None => slot.insert(self.new_writer()?),
+        };
+        let result = f(writer);
+        if result.is_err() && writer.rollback().is_err() {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Locks the writer slot. A panic during an earlier sync poisons the lock: the
+    /// writer, which may hold uncommitted work, is then dropped and recreated.
+    fn lock_writer(&self) -> MutexGuard<'_, Option<IndexWriter>> {
+        match self.writer.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                *g = None;
+                self.writer.clear_poison();
+                g
+            }
+        }
+    }
+
+    fn new_writer(&self) -> Result<IndexWriter> {
+        self.index.writer_with_num_threads(WRITER_THREADS, WRITER_BUDGET).map_err(|e| match e {
+            TantivyError::LockFailure(..) => Error::Locked { path: self.dir.clone() },
+            e => Error::Tantivy(e),
+        })
+    }
+
+    fn sync_with(&self, writer: &mut IndexWriter, store: &dyn Store, force_commit: bool) -> Result<SyncOutcome> {
+        let mut outcome = SyncOutcome::default();
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut committed = false;
+        loop {
+            let searcher = self.reader.searcher();
+            let docs = store.pending_index_docs(SYNC_BATCH)?;
+            if docs.is_empty() {
+                break;
+            }
+            let ids: Vec<i64> = docs.iter().map(|d| d.event_id).collect();
+            if ids.iter().all(|id| seen.contains(id)) {
+                return Err(Error::StoreNotAdvancing(ids.len()));
+            }
+            for doc in docs {
+                let term = Term::from_field_u64(self.fields.event_id, key(doc.event_id));
+                writer.delete_term(term.clone());
+                match self.to_document(doc) {
+                    Some(d) => {
+                        writer.add_document(d)?;
+                        outcome.indexed += 1;
+                    }
+                    // Count only documents that were really in the index.
+                    None => {
+                        let query = TermQuery::new(term, IndexRecordOption::Basic);
+                        outcome.removed += searcher.search(&query, &Count)? as u64;
+                    }
+                }
+            }
+            writer.commit()?;
+            committed = true;
+            store.mark_indexed(&ids)?;
+            seen.extend(ids);
+        }
+        if force_commit && !committed {
+            writer.commit()?;
+            committed = true;
+        }
+        if committed {
+            self.reader.reload()?;
+        }
+        Ok(outcome)
+    }
+
+    /// The tantivy document for a store document; `None` when it has no text
+    /// (which removes it from the index).
+    fn to_document(&self, doc: IndexDoc) -> Option<TantivyDocument> {
+        let f = &self.fields;
+        let text = doc.text.filter(|t| !(t.narrative.trim().is_empty() && t.probable_cause.trim().is_empty()))?;
+        let mut d = TantivyDocument::new();
+        d.add_u64(f.event_id, key(doc.event_id));
+        if let Some(ev_id) = &doc.ev_id {
+            d.add_text(f.ev_id, ev_id);
+        }
+        if let Some(no) = &doc.ntsb_no {
+            d.add_text(f.ntsb_no, no);
+        }
+        if let Some(date) = &doc.event_date {
+            d.add_text(f.event_date, date);
+            if let Some(year) = date.get(..4).and_then(|y| y.parse::<i64>().ok()) {
+                d.add_i64(f.year, year);
+            }
+        }
+        d.add_text(f.narrative, &text.narrative);
+        d.add_text(f.probable_cause, &text.probable_cause);
+        Some(d)
+    }
+
+    /// Searches narratives and probable causes. Never fails on what the user
+    /// typed: see the crate documentation. Empty text gives no hits.
+    ///
+    /// Query language: words are all required (`engine failure` needs both,
+    /// stemmed: `failures` matches too); `"engine failure"` is a phrase; `OR`,
+    /// `NOT`/`-word`, parentheses, `probable_cause:icing`, `ev_id:20080124X00101`,
+    /// `year:[2000 TO 2005]` work as in tantivy; `*` matches everything.
+    pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let limit = opts.limit.min(MAX_LIMIT);
+        let counting_only = limit == 0 || opts.offset > MAX_OFFSET;
+        let collector =
+            (Count, TopDocs::with_limit(limit.max(1)).and_offset(opts.offset.min(MAX_OFFSET)).order_by_score());
+        let Some((query, (total, top))) = self.run(query, opts, |q| {
+            if counting_only {
+                searcher.search(q, &Count).map(|n| (n, Vec::new()))
+            } else {
+                searcher.search(q, &collector)
+            }
+        })?
+        else {
+            return Ok(SearchResults::default());
+        };
+        let snippets = Snippets::new(&searcher, &*query, self.fields.narrative, self.fields.probable_cause);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            hits.push(self.hit(&searcher, &snippets, score, addr)?);
+        }
+        Ok(SearchResults { total: total as u64, hits })
+    }
+
+    /// Runs `exec` on the parsed form of the user's text and, if tantivy refuses
+    /// to execute it (`ntsb_no:*` asks for a fast field that does not exist), on
+    /// its bag-of-words form. `Ok(None)` when there is nothing to search.
+    fn run<T>(
+        &self,
+        text: &str,
+        opts: &SearchOptions,
+        exec: impl Fn(&dyn Query) -> tantivy::Result<T>,
+    ) -> Result<Option<(Box<dyn Query>, T)>> {
+        let text = query::sanitize(text);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let parsed = query::parse(&self.parser, &self.analyzer, &self.fields, &text);
+        let Some(parsed) = parsed.map(|q| self.with_years(q, opts)) else {
+            return Ok(None);
+        };
+        let first_error = match exec(&*parsed) {
+            Ok(out) => return Ok(Some((parsed, out))),
+            Err(e) => e,
+        };
+        let Some(words) = query::words_query(&self.analyzer, &self.fields, &text).map(|q| self.with_years(q, opts))
+        else {
+            return Ok(None);
+        };
+        match exec(&*words) {
+            Ok(out) => Ok(Some((words, out))),
+            Err(_) => Err(first_error.into()),
+        }
+    }
+
+    fn hit(&self, searcher: &Searcher, snippets: &Snippets, score: f32, addr: DocAddress) -> Result<Hit> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let f = &self.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str().map(str::to_string));
+        let narrative = text(f.narrative).unwrap_or_default();
+        let probable_cause = text(f.probable_cause).unwrap_or_default();
+        Ok(Hit {
+            event_id: doc.get_first(f.event_id).and_then(|v| v.as_u64()).map(event_id).unwrap_or_default(),
+            ev_id: text(f.ev_id),
+            ntsb_no: text(f.ntsb_no),
+            event_date: text(f.event_date),
+            score,
+            snippet: snippets.excerpt(&narrative, &probable_cause),
+        })
+    }
+
+    /// Event ids and scores of the best `limit` matches (at most [`MAX_IDS`]),
+    /// best first, without loading documents: for callers that intersect search
+    /// with structured filters.
+    pub fn search_ids(&self, query: &str, limit: usize) -> Result<Vec<(i64, f32)>> {
+        let limit = limit.min(MAX_IDS);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let collector = TopDocs::with_limit(limit).order_by_score();
+        let Some((_, top)) = self.run(query, &SearchOptions::default(), |q| searcher.search(q, &collector))? else {
+            return Ok(Vec::new());
+        };
+        let mut columns: HashMap<u32, Column<u64>> = HashMap::new();
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = match columns.entry(addr.segment_ord) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("event_id")?),
+            };
+            if let Some(id) = column.first(addr.doc_id) {
+                out.push((event_id(id), score));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Restricts a query to the options' year range, if any. The range has zero
+    /// boost so it filters without changing the ranking.
+    fn with_years(&self, query: Box<dyn Query>, opts: &SearchOptions) -> Box<dyn Query> {
+        if opts.year_from.is_none() && opts.year_to.is_none() {
+            return query;
+        }
+        let bound =
+            |y: Option<i64>| y.map_or(Bound::Unbounded, |y| Bound::Included(Term::from_field_i64(self.fields.year, y)));
+        let range = RangeQuery::new(bound(opts.year_from), bound(opts.year_to));
+        let range: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(range), 0.0));
+        Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, range)]))
+    }
+}
+
+/// The index key of a store id. Store ids are positive row ids; the bit-preserving
+/// cast keeps even a negative one round-trippable.
+fn key(event_id: i64) -> u64 {
+    u64::from_ne_bytes(event_id.to_ne_bytes())
+}
+
+/// Inverse of [`key`].
+fn event_id(key: u64) -> i64 {
+    i64::from_ne_bytes(key.to_ne_bytes())
+}
+
+fn dir_is_empty(dir: &Path) -> Result<bool> {
+    let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(entries.next().is_none())
+}

@@ -1,0 +1,324 @@
+//! Behaviour of the full-text index against a store: syncing, updates, removals,
+//! ranking, snippets and hostile queries.
+
+mod common;
+
+use common::{Fixture, RemovingStore};
+use ntsb_search::{Error, SearchIndex, SearchOptions, VERSION_FILE};
+
+fn opts(limit: usize) -> SearchOptions {
+    SearchOptions { limit, ..SearchOptions::default() }
+}
+
+fn ev_ids(index: &SearchIndex, q: &str) -> Vec<String> {
+    let page = index.search(q, &opts(50)).expect("search");
+    page.hits.into_iter().filter_map(|h| h.ev_id).collect()
+}
+
+#[test]
+fn sync_indexes_pending_documents_and_is_idempotent() {
+    let fx = Fixture::new();
+    fx.event("20080124X00101", "2008-01-24", "The engine lost power during cruise flight.", "A loss of engine power.");
+    fx.event("20090301X00001", "2009-03-01", "The pilot landed hard in gusty wind.", "The pilot's improper flare.");
+    fx.event("20100505X00002", "2010-05-05", "", "");
+    let index = fx.index();
+    let out = index.sync(fx.store()).expect("sync");
+    assert_eq!(out.indexed, 2, "{out:?}");
+    assert_eq!(out.removed, 0, "an event without text is not indexed and nothing was removed");
+    assert_eq!(index.doc_count(), 2);
+    assert_eq!(ev_ids(&index, "engine power"), vec!["20080124X00101"]);
+    assert_eq!(ev_ids(&index, "flare"), vec!["20090301X00001"]);
+
+    let again = index.sync(fx.store()).expect("second sync");
+    assert_eq!((again.indexed, again.removed), (0, 0), "nothing pending means no work");
+    assert_eq!(index.doc_count(), 2);
+    assert!(fx.store().pending_index_docs(10).expect("pending").is_empty());
+}
+
+#[test]
+fn an_update_replaces_the_old_document() {
+    let fx = Fixture::new();
+    fx.event("20080124X00101", "2008-01-24", "The airplane struck a deer on the runway.", "");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+    assert_eq!(ev_ids(&index, "deer"), vec!["20080124X00101"]);
+
+    fx.narrative("20080124X00101", "The airplane struck a coyote on the runway.", "Wildlife on the runway.");
+    let out = index.sync(fx.store()).expect("resync");
+    assert_eq!(out.indexed, 1);
+    assert_eq!(index.doc_count(), 1);
+    assert!(ev_ids(&index, "deer").is_empty(), "old text is gone");
+    assert_eq!(ev_ids(&index, "runway"), vec!["20080124X00101"], "exactly one hit, no duplicate");
+    assert_eq!(ev_ids(&index, "wildlife"), vec!["20080124X00101"]);
+}
+
+#[test]
+fn a_document_without_text_is_removed() {
+    let fx = Fixture::new();
+    fx.event("20080124X00101", "2008-01-24", "Fuel exhaustion on approach.", "");
+    fx.event("20090301X00001", "2009-03-01", "Fuel contamination with water.", "");
+    let store = RemovingStore::new(fx.store());
+    let index = fx.index();
+    index.sync(&store).expect("sync");
+    assert_eq!(index.doc_count(), 2);
+
+    let gone = index.search("exhaustion", &opts(1)).expect("search").hits[0].event_id;
+    store.remove(gone);
+    let out = index.sync(&store).expect("sync removal");
+    assert_eq!((out.indexed, out.removed), (0, 1));
+    assert_eq!(index.doc_count(), 1);
+    assert!(ev_ids(&index, "exhaustion").is_empty());
+    assert_eq!(ev_ids(&index, "fuel"), vec!["20090301X00001"]);
+}
+
+#[test]
+fn rebuild_reindexes_everything() {
+    let fx = Fixture::new();
+    for i in 0..30 {
+        fx.event(
+            &format!("2008012{}X{:05}", i % 10, i),
+            "2008-01-24",
+            &format!("Narrative number {i} about a bird strike."),
+            "",
+        );
+    }
+    let index = fx.index();
+    assert_eq!(index.sync(fx.store()).expect("sync").indexed, 30);
+    let out = index.rebuild(fx.store()).expect("rebuild");
+    assert_eq!(out.indexed, 30);
+    assert_eq!(out.removed, 30);
+    assert_eq!(index.doc_count(), 30);
+    assert_eq!(index.search("bird strike", &opts(5)).expect("search").total, 30);
+}
+
+#[test]
+fn more_mentions_rank_higher_and_probable_cause_counts() {
+    let fx = Fixture::new();
+    fx.event("20080101X00001", "2008-01-01", "Carburetor icing was likely. The pilot did not use carburetor heat.", "");
+    fx.event(
+        "20080101X00002",
+        "2008-01-01",
+        "Carburetor icing was likely. Conditions were conducive to carburetor icing at cruise power.",
+        "",
+    );
+    fx.event("20080101X00003", "2008-01-01", "The pilot ran out of fuel.", "");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+    let page = index.search("carburetor icing", &opts(10)).expect("search");
+    assert_eq!(page.total, 2);
+    let ids: Vec<_> = page.hits.iter().filter_map(|h| h.ev_id.as_deref()).collect();
+    assert_eq!(ids, vec!["20080101X00002", "20080101X00001"], "two mentions rank above one");
+    assert!(page.hits[0].score > page.hits[1].score);
+}
+
+#[test]
+fn phrases_stemming_paging_and_filters() {
+    let fx = Fixture::new();
+    fx.event("20080101X00001", "1995-06-01", "The engine failure occurred on takeoff.", "");
+    fx.event("20080101X00002", "2005-06-01", "A failure of the left engine occurred.", "");
+    fx.event("20080101X00003", "2012-06-01", "Engines failed after fuel starvation.", "");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+    assert_eq!(ev_ids(&index, "\"engine failure\""), vec!["20080101X00001"]);
+    assert_eq!(index.search("engine failure", &opts(10)).expect("search").total, 2);
+    assert_eq!(index.search("engines", &opts(10)).expect("search").total, 3, "stemming");
+    assert_eq!(ev_ids(&index, "probable_cause:engine"), Vec::<String>::new());
+    assert_eq!(ev_ids(&index, "ev_id:20080101X00003"), vec!["20080101X00003"]);
+
+    let page = index.search("engine", &SearchOptions { limit: 1, offset: 1, ..Default::default() }).expect("page");
+    assert_eq!((page.total, page.hits.len()), (3, 1));
+    let counted = index.search("engine", &SearchOptions { limit: 0, ..Default::default() }).expect("count");
+    assert_eq!((counted.total, counted.hits.len()), (3, 0));
+
+    let filtered = SearchOptions { limit: 10, year_from: Some(2000), year_to: Some(2010), ..Default::default() };
+    let page = index.search("engine", &filtered).expect("filtered");
+    assert_eq!(page.hits.iter().filter_map(|h| h.ev_id.as_deref()).collect::<Vec<_>>(), vec!["20080101X00002"]);
+    assert_eq!(page.hits[0].event_date.as_deref(), Some("2005-06-01"));
+    assert_eq!(index.search("engine year:[2010 TO 2020]", &opts(10)).expect("range").total, 1);
+
+    let ids = index.search_ids("engine", 10).expect("ids");
+    assert_eq!(ids.len(), 3);
+    let hits = index.search("engine", &opts(10)).expect("search").hits;
+    assert_eq!(ids.iter().map(|(id, _)| *id).collect::<Vec<_>>(), hits.iter().map(|h| h.event_id).collect::<Vec<_>>());
+}
+
+#[test]
+fn snippets_highlight_and_escape() {
+    let fx = Fixture::new();
+    let long = format!(
+        "{} The <b>pilot</b> reported that the engine & propeller stopped. {}",
+        "Filler text about the weather and the route. ".repeat(20),
+        "More filler about the wreckage and the ramp. ".repeat(20)
+    );
+    fx.event("20080101X00001", "2008-01-01", &long, "The propeller separated.");
+    fx.event("20080101X00002", "2008-01-01", "Nothing notable here.", "Improper rotation of the propellers.");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+
+    let hit = &index.search("stopped", &opts(1)).expect("search").hits[0];
+    assert!(hit.snippet.contains("<mark>stopped</mark>"), "{}", hit.snippet);
+    assert!(hit.snippet.contains("&lt;b&gt;pilot&lt;/b&gt;"), "narrative markup is escaped: {}", hit.snippet);
+    assert!(hit.snippet.contains("&amp;"), "{}", hit.snippet);
+    assert!(hit.snippet.chars().count() < 300, "snippet is short: {}", hit.snippet.len());
+
+    let hit = &index.search("rotation", &opts(1)).expect("search").hits[0];
+    assert!(hit.snippet.contains("<mark>rotation</mark>"), "falls back to the probable cause: {}", hit.snippet);
+    let hit = &index.search("propeller", &opts(5)).expect("search").hits;
+    assert!(hit.iter().all(|h| h.snippet.contains("<mark>propeller")), "{hit:?}");
+}
+
+#[test]
+fn hostile_queries_never_fail() {
+    let fx = Fixture::new();
+    fx.event(
+        "20080101X00001",
+        "2008-01-01",
+        "Engine failure. The pilot said \"OR\" and (parentheses).",
+        "Engine AND fuel.",
+    );
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+    let long_a = "a ".repeat(10_000);
+    let long_word = "x".repeat(100_000);
+    let nasty: Vec<&str> = vec![
+        "",
+        " ",
+        "\"",
+        "\"\"",
+        "\"\"\"",
+        "(((",
+        ")))",
+        "(a",
+        "a)",
+        "[",
+        "]",
+        "{",
+        "}",
+        "year:[",
+        "year:[2000 TO",
+        "year:[a TO b]",
+        "year:abc",
+        "engine AND",
+        "AND",
+        "OR",
+        "NOT",
+        "NOT engine",
+        "-engine",
+        "+",
+        "-",
+        "+-+",
+        "engine OR OR",
+        "AND OR NOT",
+        "narrative:",
+        "narrative:\"",
+        "probable_cause:(",
+        "foo:bar",
+        "event_id:abc",
+        "event_id:1",
+        ":",
+        "::",
+        "a:b:c",
+        "*",
+        "**",
+        "engine*",
+        "\"engine fail\"*",
+        "?",
+        "~",
+        "engine~2",
+        "^",
+        "engine^",
+        "engine^abc",
+        "\\",
+        "\\\\",
+        "\u{0}",
+        "\u{7}\u{1b}[31m",
+        "' OR 1=1 --",
+        "'; DROP TABLE events; --",
+        "<script>alert(1)</script>",
+        "🛩️ ✈ 💥",
+        "ünïcödé ñ 日本語 الطائرة",
+        "\u{202e}reversed",
+        "\u{feff}",
+        &long_a,
+        &long_word,
+        "ev_id:",
+        "ntsb_no:*",
+        "IN",
+        "engine IN [a b]",
+        "a AND (b OR",
+        "\"unclosed phrase",
+        "\"engine failure\" \"",
+        "engine\u{0}failure",
+        "%",
+        "_",
+        "$where",
+        "${jndi:ldap://x}",
+        "1e308",
+        "-1",
+        "year:[2020 TO 2000]",
+        "year:{* TO *}",
+        "year:>2000",
+        "year:<=",
+        ">",
+        "<",
+        "!",
+        "!engine",
+        "&&",
+        "||",
+    ];
+    for q in &nasty {
+        let page = index.search(q, &opts(10));
+        assert!(page.is_ok(), "query {:?} failed: {:?}", q.chars().take(40).collect::<String>(), page.err());
+        assert!(index.search_ids(q, 10).is_ok(), "search_ids {:?}", q.chars().take(40).collect::<String>());
+    }
+    assert_eq!(index.search("", &opts(10)).expect("empty").total, 0);
+    assert_eq!(index.search("   ", &opts(10)).expect("blank").total, 0);
+    assert_eq!(index.search("\u{0}", &opts(10)).expect("nul").total, 0);
+    assert_eq!(index.search("(((", &opts(10)).expect("parens").total, 0);
+    assert_eq!(index.search("\"engine failure", &opts(10)).expect("unbalanced").total, 1, "searched as words");
+    assert_eq!(index.search("engine AND", &opts(10)).expect("trailing AND").total, 1);
+    assert_eq!(index.search("foo:engine", &opts(10)).expect("unknown field").total, 0, "foo is a word");
+    assert_eq!(index.search("narrative:engine", &opts(10)).expect("field").total, 1);
+    assert_eq!(
+        index
+            .search("engine", &SearchOptions { limit: usize::MAX, offset: usize::MAX, ..Default::default() })
+            .expect("huge paging")
+            .total,
+        1
+    );
+}
+
+#[test]
+fn an_index_of_another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index");
+    drop(SearchIndex::open_or_create(&path).expect("create"));
+    drop(SearchIndex::open_or_create(&path).expect("reopen"));
+    std::fs::write(path.join(VERSION_FILE), "0\n").expect("write version");
+    let err = SearchIndex::open_or_create(&path).expect_err("old schema must be refused");
+    assert!(matches!(err, Error::SchemaVersion { .. }), "{err:?}");
+    assert!(err.to_string().contains("ntsb index rebuild"), "{err}");
+
+    let index = SearchIndex::recreate(&path).expect("recreate");
+    assert_eq!(index.doc_count(), 0);
+    drop(index);
+    SearchIndex::open_or_create(&path).expect("open after recreate");
+
+    let other = dir.path().join("not-an-index");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("notes.txt"), "mine").expect("write");
+    assert!(matches!(SearchIndex::open_or_create(&other), Err(Error::NotAnIndex { .. })));
+    assert!(matches!(SearchIndex::recreate(&other), Err(Error::NotAnIndex { .. })));
+    assert!(other.join("notes.txt").exists(), "a foreign directory is never deleted");
+}
+
+#[test]
+fn two_handles_in_one_process_share_nothing_but_files() {
+    let fx = Fixture::new();
+    fx.event("20080101X00001", "2008-01-01", "Hard landing.", "");
+    let writer = fx.index();
+    writer.sync(fx.store()).expect("sync");
+    let reader = SearchIndex::open_or_create(writer.dir()).expect("second handle");
+    assert_eq!(reader.search("landing", &opts(5)).expect("search").total, 1);
+    assert!(matches!(reader.sync(fx.store()), Err(Error::Locked { .. })), "one writer per index");
+}

@@ -1,0 +1,568 @@
+//! Behaviour of the SQLite store through the `Store` interface, on small
+//! hand-built records.
+
+use std::sync::Arc;
+
+use ntsb_model::SourceKind;
+use ntsb_model::records::{
+    AircraftRecord, CodeRecord, EventRecord, EventRef, IdLinkRecord, NarrativeRecord, Record, SourcedRecord,
+};
+use ntsb_store::sqlite::SqliteStore;
+use ntsb_store::{Error, LoadId, LoadSource, LoadSummary, Store, TableCounts};
+
+const EV: &str = "20080124X00101";
+const NO: &str = "NYC08CA068";
+
+fn store() -> SqliteStore {
+    let s = SqliteStore::open_in_memory().expect("open");
+    s.migrate().expect("migrate");
+    s
+}
+
+fn begin(store: &dyn Store, path: &str) -> LoadId {
+    store
+        .begin_load(&LoadSource { path: path.into(), format: "test".into(), checksum: "abc".into(), bytes: 10 })
+        .expect("begin load")
+}
+
+fn sourced(records: Vec<Record>) -> Vec<SourcedRecord> {
+    records.into_iter().enumerate().map(|(i, record)| SourcedRecord { line: i as u64 + 2, record }).collect()
+}
+
+fn write(store: &dyn Store, load: LoadId, kind: SourceKind, records: Vec<Record>) -> ntsb_store::BatchOutcome {
+    store.write_batch(load, kind, "file.csv", sourced(records)).expect("write batch")
+}
+
+fn event(ev_id: Option<&str>, ntsb_no: Option<&str>) -> EventRecord {
+    EventRecord { ev_id: ev_id.map(str::to_string), ntsb_no: ntsb_no.map(str::to_string), ..Default::default() }
+}
+
+fn full_event() -> Record {
+    Record::Event(EventRecord {
+        event_date: Some("2008-01-24".into()),
+        state: Some("NY".into()),
+        latitude: Some(40.712_345_678),
+        longitude: Some(-73.9),
+        inj_fatal: Some(0),
+        has_safety_rec: Some(false),
+        ..event(Some(EV), Some(NO))
+    })
+}
+
+fn aircraft(event: EventRef, key: i64, make: &str) -> Record {
+    Record::Aircraft(AircraftRecord { event, aircraft_key: key, make: Some(make.into()), ..Default::default() })
+}
+
+fn narrative(event: EventRef, key: i64, text: &str) -> Record {
+    Record::Narrative(NarrativeRecord { event, aircraft_key: key, narrative: Some(text.into()), ..Default::default() })
+}
+
+fn counts(out: &ntsb_store::BatchOutcome, table: &str) -> TableCounts {
+    out.tables.get(table).copied().unwrap_or_default()
+}
+
+fn table_rows(store: &dyn Store, table: &str) -> u64 {
+    store.stats().expect("stats").tables.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or(0)
+}
+
+fn ev_ref() -> EventRef {
+    EventRef::EvId(EV.into())
+}
+
+#[test]
+fn store_is_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqliteStore>();
+    let shared: Arc<dyn Store> = Arc::new(store());
+    assert_eq!(shared.content_kind().expect("content"), None);
+}
+
+#[test]
+fn writing_the_same_batch_twice_counts_everything_unchanged_and_keeps_no_revisions() {
+    let s = store();
+    let load = begin(&s, "a.csv");
+    let batch = || vec![full_event(), aircraft(ev_ref(), 1, "CESSNA"), narrative(ev_ref(), 0, "It flew.")];
+    let first = write(&s, load, SourceKind::Avall, batch());
+    assert_eq!(counts(&first, "events").inserted, 1);
+    assert_eq!(counts(&first, "aircraft").inserted, 1);
+    assert_eq!(counts(&first, "narratives").inserted, 1);
+    let second = write(&s, load, SourceKind::Avall, batch());
+    for table in ["events", "aircraft", "narratives"] {
+        assert_eq!(counts(&second, table), TableCounts { unchanged: 1, ..Default::default() }, "{table}");
+    }
+    assert!(s.revisions(EV).expect("revisions").is_empty());
+}
+
+#[test]
+fn a_changed_value_from_the_same_kind_is_updated_with_a_revision() {
+    let s = store();
+    let first = begin(&s, "prelim.csv");
+    write(&s, first, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
+    let second = begin(&s, "final.csv");
+    let out = write(&s, second, SourceKind::Avall, vec![aircraft(ev_ref(), 1, "PIPER")]);
+    assert_eq!(counts(&out, "aircraft").updated, 1);
+    let revs = s.revisions(EV).expect("revisions");
+    assert_eq!(revs.len(), 1);
+    let r = &revs[0];
+    assert_eq!((r.table.as_str(), r.row_key.as_str(), r.field.as_str()), ("aircraft", "1", "make"));
+    assert_eq!(r.old_value.as_deref(), Some("CESSNA"));
+    assert_eq!(r.new_value.as_deref(), Some("PIPER"));
+    assert_eq!(r.load, second);
+    assert_eq!(r.source, "final.csv");
+    assert!(!r.changed_at.is_empty());
+}
+
+#[test]
+fn a_lower_precedence_source_cannot_overwrite_a_higher_one() {
+    let s = store();
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
+    let out = write(&s, load, SourceKind::AviationData, vec![aircraft(ev_ref(), 1, "Cessna Aircraft Co")]);
+    assert_eq!(counts(&out, "aircraft").unchanged, 1);
+    assert!(s.revisions(EV).expect("revisions").is_empty());
+}
+
+#[test]
+fn a_higher_precedence_source_overwrites_a_lower_one_and_then_holds() {
+    let s = store();
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::AviationData, vec![full_event(), aircraft(ev_ref(), 1, "Cessna Aircraft Co")]);
+    let out = write(&s, load, SourceKind::Carol, vec![aircraft(ev_ref(), 1, "CESSNA")]);
+    assert_eq!(counts(&out, "aircraft").updated, 1);
+    // Loading the lower kind again does not flip the field back.
+    let again = write(&s, load, SourceKind::AviationData, vec![aircraft(ev_ref(), 1, "Cessna Aircraft Co")]);
+    assert_eq!(counts(&again, "aircraft").unchanged, 1);
+    let revs = s.revisions(EV).expect("revisions");
+    assert_eq!(revs.len(), 1);
+    assert_eq!(revs[0].new_value.as_deref(), Some("CESSNA"));
+}
+
+#[test]
+fn a_null_value_never_overwrites_a_known_one() {
+    let s = store();
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::AviationData, vec![full_event()]);
+    // Same event from a more trusted source that does not know the state.
+    let out = write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
+    assert_eq!(counts(&out, "events").unchanged, 1);
+    let doc_state = s.revisions(EV).expect("revisions");
+    assert!(doc_state.is_empty());
+}
+
+#[test]
+fn a_null_field_is_filled_by_any_source_with_a_revision() {
+    let s = store();
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
+    let filled = Record::Event(EventRecord { city: Some("ALBANY".into()), ..event(Some(EV), None) });
+    let out = write(&s, load, SourceKind::Reports, vec![filled]);
+    assert_eq!(counts(&out, "events").updated, 1);
+    let revs = s.revisions(EV).expect("revisions");
+    assert_eq!(revs.len(), 1);
+    assert_eq!((revs[0].field.as_str(), revs[0].old_value.as_deref()), ("city", None));
+}
+
+#[test]
+fn a_child_of_an_unknown_event_is_rejected_with_its_reason_and_nothing_written() {
+    let s = store();
+    let load = begin(&s, "x");
+    let out = write(&s, load, SourceKind::Avall, vec![aircraft(EventRef::EvId("20080101X99999".into()), 1, "BEECH")]);
+    assert_eq!(counts(&out, "aircraft"), TableCounts { rejected: 1, ..Default::default() });
+    assert_eq!(out.rejects.len(), 1);
+    let r = &out.rejects[0];
+    assert_eq!(r.field.as_deref(), Some("ev_id"));
+    assert_eq!(r.reason, "refers to unknown event ev_id 20080101X99999");
+    assert_eq!(r.table.as_deref(), Some("aircraft"));
+    assert_eq!((r.file.as_str(), r.line), ("file.csv", 2));
+    assert_eq!(table_rows(&s, "aircraft"), 0);
+    assert_eq!(table_rows(&s, "events"), 0);
+    assert_eq!(s.rejects(load).expect("rejects"), out.rejects, "the reject is kept in the ledger");
+}
+
+#[test]
+fn an_event_with_neither_ev_id_nor_ntsb_no_is_rejected() {
+    let s = store();
+    let load = begin(&s, "x");
+    let out = write(&s, load, SourceKind::Carol, vec![Record::Event(event(None, Some("  ")))]);
+    assert_eq!(counts(&out, "events").rejected, 1);
+    assert!(out.rejects[0].reason.contains("neither ev_id nor ntsb_no"));
+    assert_eq!(table_rows(&s, "events"), 0);
+}
+
+#[test]
+fn a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts() {
+    let s = store();
+    let load = begin(&s, "carol.json");
+    let carol = Record::Event(EventRecord { report_status: Some("Completed".into()), ..event(None, Some(NO)) });
+    let out = write(&s, load, SourceKind::Carol, vec![carol, narrative(EventRef::NtsbNo(NO.into()), 0, "Carol text")]);
+    assert_eq!(counts(&out, "events").inserted, 1);
+    assert_eq!(counts(&out, "narratives").inserted, 1);
+    // Revisions of a placeholder are found by case number.
+    assert!(s.revisions(NO).expect("revisions").is_empty());
+
+    let load2 = begin(&s, "avall.csv");
+    let out = write(&s, load2, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
+    assert_eq!(counts(&out, "events").updated, 1, "the placeholder is adopted, not duplicated");
+    assert_eq!(table_rows(&s, "events"), 1);
+    let docs = s.pending_index_docs(10).expect("docs");
+    let doc = docs.iter().find(|d| d.ev_id.as_deref() == Some(EV)).expect("adopted event queued");
+    assert_eq!(doc.text.as_ref().map(|t| t.narrative.as_str()), Some("Carol text"));
+    let revs = s.revisions(EV).expect("revisions");
+    assert!(revs.iter().any(|r| r.field == "ev_id" && r.new_value.as_deref() == Some(EV)));
+    // The narrative is now reachable through the event id.
+    let again = write(&s, load2, SourceKind::Carol, vec![narrative(ev_ref(), 0, "Carol text")]);
+    assert_eq!(counts(&again, "narratives").unchanged, 1);
+}
+
+#[test]
+fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved() {
+    let s = store();
+    let load = begin(&s, "x");
+    // The real event is known first, without its case number.
+    write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), None)), narrative(ev_ref(), 1, "avall 1")]);
+    // CAROL knows the case only by number: a placeholder with its own children.
+    let carol = Record::Event(EventRecord { city: Some("ALBANY".into()), ..event(None, Some(NO)) });
+    let by_no = || EventRef::NtsbNo(NO.into());
+    let out = write(
+        &s,
+        load,
+        SourceKind::Carol,
+        vec![carol, narrative(by_no(), 0, "carol 0"), narrative(by_no(), 1, "carol 1"), aircraft(by_no(), 1, "PIPER")],
+    );
+    assert_eq!(counts(&out, "events").inserted, 1);
+    assert_eq!(table_rows(&s, "events"), 2);
+    s.mark_indexed(&s.pending_index_docs(100).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
+        .expect("mark");
+
+    // The event record pairing both ids arrives: the placeholder is merged.
+    let out = write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
+    assert_eq!(counts(&out, "events").updated, 1);
+    assert_eq!(table_rows(&s, "events"), 1);
+    assert_eq!(table_rows(&s, "aircraft"), 1, "the placeholder's aircraft moved");
+    assert_eq!(table_rows(&s, "narratives"), 2, "the clashing narrative 1 was skipped, narrative 0 moved");
+    let docs = s.pending_index_docs(100).expect("docs");
+    assert_eq!(docs.len(), 2, "both the merged and the removed event are queued");
+    let merged = docs.iter().find(|d| d.text.is_some()).expect("merged doc");
+    assert_eq!(merged.ev_id.as_deref(), Some(EV));
+    assert_eq!(merged.ntsb_no.as_deref(), Some(NO));
+    assert_eq!(merged.text.as_ref().map(|t| t.narrative.as_str()), Some("carol 0\n\navall 1"));
+    assert!(docs.iter().any(|d| d.text.is_none() && d.ev_id.is_none()), "the placeholder is removed from the index");
+    // The real event's unknown fields were filled from the placeholder.
+    let revs = s.revisions(EV).expect("revisions");
+    assert!(revs.iter().any(|r| r.field == "city" && r.new_value.as_deref() == Some("ALBANY")));
+}
+
+#[test]
+fn the_crosswalk_links_case_numbers_to_event_ids() {
+    let s = store();
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), None))]);
+    let link = |ev: &str, no: &str| {
+        Record::IdLink(IdLinkRecord { ev_id: ev.into(), ntsb_no: no.into(), event_date: Some("2008-01-24".into()) })
+    };
+    let out = write(&s, load, SourceKind::Crosswalk, vec![link(EV, "NYC08CA068A")]);
+    assert_eq!(counts(&out, "event_keys").inserted, 1);
+
+    // A child naming the case number (suffix and all) finds the event.
+    let out = write(&s, load, SourceKind::Carol, vec![narrative(EventRef::NtsbNo("NYC08CA068A".into()), 0, "n")]);
+    assert_eq!(counts(&out, "narratives").inserted, 1);
+    // An event record with only the case number updates that event, no placeholder.
+    let carol = Record::Event(EventRecord { state: Some("NY".into()), ..event(None, Some("NYC08CA068A")) });
+    let out = write(&s, load, SourceKind::Carol, vec![carol]);
+    assert_eq!(counts(&out, "events").updated, 1);
+    assert_eq!(table_rows(&s, "events"), 1);
+
+    // A child by an ev_id not yet stored adopts the placeholder the crosswalk names.
+    let other_ev = "20090101X00002";
+    write(&s, load, SourceKind::Carol, vec![Record::Event(event(None, Some("CEN09LA001")))]);
+    write(&s, load, SourceKind::Crosswalk, vec![link(other_ev, "CEN09LA001")]);
+    let out = write(&s, load, SourceKind::Avall, vec![aircraft(EventRef::EvId(other_ev.into()), 1, "BELL")]);
+    assert_eq!(counts(&out, "aircraft").inserted, 1);
+    assert_eq!(table_rows(&s, "events"), 2);
+    assert!(s.revisions(other_ev).expect("revisions").iter().any(|r| r.field == "ev_id"));
+}
+
+#[test]
+fn a_child_by_unknown_case_number_is_rejected_on_ntsb_no() {
+    let s = store();
+    let load = begin(&s, "x");
+    let out = write(&s, load, SourceKind::Carol, vec![narrative(EventRef::NtsbNo("ERA10FA001".into()), 0, "n")]);
+    assert_eq!(out.rejects.len(), 1);
+    assert_eq!(out.rejects[0].field.as_deref(), Some("ntsb_no"));
+    assert_eq!(out.rejects[0].reason, "refers to unknown event ntsb_no ERA10FA001");
+    assert_eq!(table_rows(&s, "events"), 0, "child records never create events");
+}
+
+#[test]
+fn root_tables_upsert_by_their_key() {
+    let s = store();
+    let load = begin(&s, "codes");
+    let code = |meaning: &str| {
+        Record::Code(CodeRecord {
+            ct_name: "ct_fars".into(),
+            code: "091".into(),
+            table_name: String::new(),
+            column_name: String::new(),
+            meaning: Some(meaning.into()),
+            short_desc: None,
+        })
+    };
+    assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("General")]), "code_entries").inserted, 1);
+    assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("General")]), "code_entries").unchanged, 1);
+    assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("Part 91")]), "code_entries").updated, 1);
+    assert_eq!(table_rows(&s, "code_entries"), 1);
+}
+
+#[test]
+fn demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing() {
+    let demo = store();
+    let load = begin(&demo, "demo");
+    let synthetic = Record::Event(EventRecord { synthetic: Some(true), ..event(Some(EV), Some(NO)) });
+    write(&demo, load, SourceKind::Demo, vec![synthetic]);
+    assert_eq!(demo.content_kind().expect("kind"), Some(true));
+    let err = demo
+        .write_batch(
+            load,
+            SourceKind::Avall,
+            "real.csv",
+            sourced(vec![Record::Event(event(Some("20100101X00001"), None))]),
+        )
+        .expect_err("real into demo");
+    assert!(matches!(err, Error::MixedContent(_)), "{err}");
+    assert!(err.to_string().contains("demo"));
+    assert_eq!(table_rows(&demo, "events"), 1);
+
+    let real = store();
+    let load = begin(&real, "real");
+    write(&real, load, SourceKind::Avall, vec![full_event()]);
+    assert_eq!(real.content_kind().expect("kind"), Some(false));
+    let err = real
+        .write_batch(load, SourceKind::Demo, "demo", sourced(vec![aircraft(ev_ref(), 1, "X")]))
+        .expect_err("demo into real");
+    assert!(matches!(err, Error::MixedContent(_)), "{err}");
+    assert_eq!(table_rows(&real, "aircraft"), 0);
+    assert!(real.rejects(load).expect("rejects").is_empty());
+}
+
+#[test]
+fn an_unmigrated_store_refuses_data_operations_with_schema_out_of_date() {
+    let s = SqliteStore::open_in_memory().expect("open");
+    assert_eq!(s.current_version().expect("version"), 0);
+    let err = s.stats().expect_err("not migrated");
+    assert!(matches!(err, Error::SchemaOutOfDate { found: 0, needed: SqliteStore::LATEST_VERSION }), "{err}");
+    assert!(s.migration_status().expect("status").iter().all(|m| m.applied_at.is_none()));
+}
+
+#[test]
+fn a_file_database_uses_wal_and_creates_its_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/dir/ntsb.db");
+    let s = SqliteStore::open(&path).expect("open");
+    s.migrate().expect("migrate");
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![full_event()]);
+    let probe = rusqlite::Connection::open(&path).expect("probe");
+    let mode: String = probe.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+    assert_eq!(mode, "wal");
+    let n: i64 = probe.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("count");
+    assert_eq!(n, 1, "another connection reads committed data");
+}
+
+#[test]
+fn migrations_roll_back_and_reapply_on_a_populated_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ntsb.db");
+    let s = SqliteStore::open(&path).expect("open");
+    assert_eq!(s.migrate().expect("migrate"), vec![1, 2, 3]);
+    assert!(s.migrate().expect("again").is_empty(), "migrate is idempotent");
+    assert_eq!(s.current_version().expect("version"), SqliteStore::LATEST_VERSION);
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![full_event(), narrative(ev_ref(), 0, "text")]);
+    s.mark_indexed(&s.pending_index_docs(10).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
+        .expect("mark");
+
+    // Undo only the last migration: core data and the ledger are untouched.
+    assert_eq!(s.rollback(1).expect("rollback"), vec![3]);
+    assert_eq!(s.current_version().expect("version"), 2);
+    let status = s.migration_status().expect("status");
+    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), vec![true, true, false]);
+    assert!(s.stats().is_err(), "a store behind the latest version refuses work");
+    assert_eq!(s.migrate().expect("reapply"), vec![3]);
+    assert_eq!(table_rows(&s, "events"), 1);
+    assert_eq!(table_rows(&s, "narratives"), 1);
+    assert_eq!(s.loads(10).expect("loads").len(), 1);
+    assert_eq!(s.content_kind().expect("kind"), Some(false), "content kind is inferred again");
+    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1, "text is queued for indexing again");
+
+    // Undo everything: the tables and their data are gone, then come back empty.
+    assert_eq!(s.rollback(10).expect("rollback all"), vec![3, 2, 1]);
+    assert_eq!(s.current_version().expect("version"), 0);
+    assert!(s.migration_status().expect("status").iter().all(|m| m.applied_at.is_none()));
+    assert_eq!(s.migrate().expect("migrate again"), vec![1, 2, 3]);
+    assert_eq!(table_rows(&s, "events"), 0);
+    assert!(s.loads(10).expect("loads").is_empty());
+    assert_eq!(s.content_kind().expect("kind"), None);
+}
+
+#[test]
+fn pending_index_docs_round_trip_through_mark_indexed_and_requeue() {
+    let s = store();
+    let load = begin(&s, "x");
+    let text = Record::Narrative(NarrativeRecord {
+        event: ev_ref(),
+        aircraft_key: 0,
+        narrative: Some("Factual.".into()),
+        preliminary: Some("Preliminary.".into()),
+        probable_cause: Some("Cause A.".into()),
+        findings_text: None,
+    });
+    let second = Record::Narrative(NarrativeRecord {
+        probable_cause: Some("Cause B.".into()),
+        ..NarrativeRecord { event: ev_ref(), aircraft_key: 1, ..Default::default() }
+    });
+    write(&s, load, SourceKind::NarrativeJsonl, vec![full_event(), text, second]);
+    let docs = s.pending_index_docs(10).expect("docs");
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(doc.ev_id.as_deref(), Some(EV));
+    assert_eq!(doc.event_date.as_deref(), Some("2008-01-24"));
+    let t = doc.text.as_ref().expect("text");
+    assert_eq!(t.narrative, "Factual.\n\nPreliminary.");
+    assert_eq!(t.probable_cause, "Cause A.\nCause B.");
+
+    s.mark_indexed(&[doc.event_id]).expect("mark");
+    assert!(s.pending_index_docs(10).expect("docs").is_empty());
+    // Unchanged text does not queue; changed text does.
+    write(&s, load, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual.")]);
+    assert!(s.pending_index_docs(10).expect("docs").is_empty());
+    write(&s, load, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual, revised.")]);
+    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
+    s.mark_indexed(&[doc.event_id]).expect("mark");
+    assert_eq!(s.requeue_all_for_index().expect("requeue"), 1);
+    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
+}
+
+#[test]
+fn the_ledger_records_loads_newest_first_with_totals_and_rejects() {
+    let s = store();
+    let first = begin(&s, "one.csv");
+    let second = begin(&s, "two.csv");
+    let mut summary = LoadSummary { status: "completed".into(), duration_ms: 1234, ..Default::default() };
+    summary.tables.insert("events".into(), TableCounts { inserted: 3, updated: 1, unchanged: 2, rejected: 0 });
+    summary.tables.insert("aircraft".into(), TableCounts { inserted: 1, rejected: 2, ..Default::default() });
+    s.finish_load(second, &summary).expect("finish");
+    let reader_rejects = vec![
+        ntsb_model::records::Reject {
+            file: "two.csv".into(),
+            line: 9,
+            field: Some("ev_date".into()),
+            reason: "not a date".into(),
+            table: Some("events".into()),
+        },
+        ntsb_model::records::Reject {
+            file: "two.csv".into(),
+            line: 4,
+            field: None,
+            reason: "too few columns".into(),
+            table: None,
+        },
+    ];
+    s.record_rejects(second, &reader_rejects).expect("rejects");
+
+    let loads = s.loads(10).expect("loads");
+    assert_eq!(loads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![second, first]);
+    let done = &loads[0];
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.counts, TableCounts { inserted: 4, updated: 1, unchanged: 2, rejected: 2 });
+    assert_eq!(done.duration_ms, Some(1234));
+    assert!(done.finished_at.is_some());
+    assert_eq!(done.source.path, "two.csv");
+    assert_eq!(done.source.bytes, 10);
+    assert_eq!(loads[1].status, "running");
+    assert_eq!(loads[1].finished_at, None);
+    assert_eq!(s.loads(1).expect("limited").len(), 1);
+    let stored = s.rejects(second).expect("rejects");
+    assert_eq!(stored.iter().map(|r| r.line).collect::<Vec<_>>(), vec![4, 9], "in file order");
+    assert!(s.rejects(first).expect("rejects").is_empty());
+    assert!(matches!(s.finish_load(LoadId(999), &summary), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn stats_count_rows_in_schema_order_with_the_event_range() {
+    let s = store();
+    let load = begin(&s, "x");
+    let later =
+        Record::Event(EventRecord { event_date: Some("2015-06-01".into()), ..event(Some("20150601X00001"), None) });
+    let cause = Record::Narrative(NarrativeRecord {
+        event: ev_ref(),
+        aircraft_key: 0,
+        probable_cause: Some("cause".into()),
+        ..Default::default()
+    });
+    write(&s, load, SourceKind::Avall, vec![full_event(), later, cause, aircraft(ev_ref(), 1, "CESSNA")]);
+    let stats = s.stats().expect("stats");
+    let names: Vec<&str> = stats.tables.iter().map(|(t, _)| t.as_str()).collect();
+    let expected: Vec<&str> = Record::ALL_SPECS.iter().map(|spec| spec.name).collect();
+    assert_eq!(names, expected);
+    assert_eq!(table_rows(&s, "events"), 2);
+    assert_eq!(table_rows(&s, "aircraft"), 1);
+    assert_eq!(stats.first_event.as_deref(), Some("2008-01-24"));
+    assert_eq!(stats.last_event.as_deref(), Some("2015-06-01"));
+    assert_eq!(stats.events_with_narrative, 0);
+    assert_eq!(stats.events_with_probable_cause, 1);
+}
+
+/// Corpus-scale throughput: about 500,000 rows in batches, then a full re-load that
+/// must write nothing. Run with `cargo test -p ntsb-store --release -- --ignored`.
+#[test]
+#[ignore = "benchmark; run explicitly in release mode"]
+fn loads_half_a_million_rows_quickly_and_reloads_without_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
+    s.migrate().expect("migrate");
+    let load = begin(&s, "bench");
+    let events = 100_000;
+    let make_batch = |from: usize, to: usize| -> Vec<Record> {
+        let mut out = Vec::new();
+        for i in from..to {
+            let ev = format!("2000{i:06}X{:05}", i % 100_000);
+            let r = || EventRef::EvId(ev.clone());
+            out.push(Record::Event(EventRecord {
+                event_date: Some("2001-02-03".into()),
+                state: Some("ID".into()),
+                city: Some("BOISE".into()),
+                latitude: Some(43.6 + i as f64 * 1e-6),
+                inj_fatal: Some(1),
+                ..event(Some(&ev), Some(&format!("SEA{i:07}")))
+            }));
+            out.push(aircraft(r(), 1, "CESSNA"));
+            out.push(aircraft(r(), 2, "PIPER"));
+            out.push(narrative(r(), 0, "The pilot reported that the airplane drifted on landing. Long text."));
+            out.push(Record::Finding(ntsb_model::records::FindingRecord {
+                event: r(),
+                aircraft_key: 1,
+                finding_no: 1,
+                finding_code: Some("0101010101".into()),
+                cause_factor: Some("cause".into()),
+                ..Default::default()
+            }));
+        }
+        out
+    };
+    let run = |label: &str| {
+        let start = std::time::Instant::now();
+        let mut total = TableCounts::default();
+        for chunk in (0..events).step_by(5_000) {
+            let out = write(&s, load, SourceKind::Avall, make_batch(chunk, (chunk + 5_000).min(events)));
+            for c in out.tables.values() {
+                total.add(c);
+            }
+        }
+        eprintln!("{label}: {total:?} in {:?}", start.elapsed());
+        total
+    };
+    let first = run("first load");
+    assert_eq!(first.inserted, 500_000);
+    let second = run("re-load");
+    assert_eq!(second.unchanged, 500_000);
+}
