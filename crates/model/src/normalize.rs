@@ -295,13 +295,14 @@ pub fn real(raw: &str) -> Result<Option<f64>, NotANumber> {
     }
 }
 
-/// Whether text has the shape of an NTSB event id: 14 characters, 8 digits,
-/// a letter, 5 digits (`20080124X00101`).
+/// Whether text has the shape of an NTSB event id: 14 characters, the date as
+/// 8 digits, then a letter and 5 digits (`20080124X00101`, the shape until late
+/// 2020) or 6 more digits (`20200928102039`, the shape since).
 pub fn is_ev_id(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 14
         && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8].is_ascii_alphabetic()
+        && b[8].is_ascii_alphanumeric()
         && b[9..].iter().all(u8::is_ascii_digit)
 }
 

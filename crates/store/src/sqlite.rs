@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
     BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, Result,
-    Revision, Store, StoreStats, TableCounts,
+    Revision, Store, StoreStats, TableChecksum, TableCounts,
 };
 use upsert::{Batch, TableSql};
 
@@ -321,6 +321,11 @@ impl Store for SqliteStore {
         })
     }
 
+    fn content_checksums(&self) -> Result<Vec<TableChecksum>> {
+        let conn = self.ready()?;
+        Record::ALL_SPECS.iter().map(|spec| checksum_table(&conn, spec)).collect()
+    }
+
     fn revisions(&self, event: &str) -> Result<Vec<Revision>> {
         let conn = self.ready()?;
         let mut stmt = conn.prepare_cached(
@@ -427,4 +432,55 @@ fn push_text(into: &mut Vec<String>, text: Option<String>) {
     {
         into.push(t);
     }
+}
+
+/// Hashes one table's rows in a stable order. Child rows are named by their
+/// event's `ev_id`/`ntsb_no`, so internal ids (which depend on load order) never
+/// affect the result. Table and column names come only from the static specs.
+fn checksum_table(conn: &Connection, spec: &ntsb_model::records::TableSpec) -> Result<TableChecksum> {
+    use sha2::{Digest, Sha256};
+    let cols: Vec<String> = spec.key_columns.iter().chain(spec.columns).map(|c| format!("t.{c}")).collect();
+    let keys: Vec<String> = spec.key_columns.iter().map(|c| format!("t.{c}")).collect();
+    let sql = if spec.child_of_event {
+        format!(
+            "SELECT e.ev_id, e.ntsb_no, {cols}, t.field_sources FROM {table} t JOIN events e ON e.id = t.event_id \
+             ORDER BY e.ev_id, e.ntsb_no, {keys}",
+            cols = cols.join(", "),
+            table = spec.name,
+            keys = keys.join(", ")
+        )
+    } else {
+        format!(
+            "SELECT {cols}, t.field_sources FROM {table} t ORDER BY {keys}",
+            cols = cols.join(", "),
+            table = spec.name,
+            keys = keys.join(", ")
+        )
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let width = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut hasher = Sha256::new();
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        count += 1;
+        for i in 0..width {
+            match row.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => hasher.update(b"N"),
+                rusqlite::types::ValueRef::Integer(n) => hasher.update(format!("I{n}")),
+                rusqlite::types::ValueRef::Real(f) => hasher.update(format!("R{f:?}")),
+                rusqlite::types::ValueRef::Text(t) => {
+                    hasher.update(format!("T{}:", t.len()));
+                    hasher.update(t);
+                }
+                rusqlite::types::ValueRef::Blob(b) => {
+                    hasher.update(format!("B{}:", b.len()));
+                    hasher.update(b);
+                }
+            }
+            hasher.update([0x1f]);
+        }
+        hasher.update([0x1e]);
+    }
+    Ok(TableChecksum { table: spec.name.to_string(), rows: count, sha256: hex::encode(hasher.finalize()) })
 }

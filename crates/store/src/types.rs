@@ -171,3 +171,14 @@ pub struct IndexText {
     /// Probable cause statement(s).
     pub probable_cause: String,
 }
+
+/// Row count and content checksum of one record table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableChecksum {
+    /// Table name.
+    pub table: String,
+    /// Rows.
+    pub rows: u64,
+    /// SHA-256 over the rows in key order, hex.
+    pub sha256: String,
+}
