@@ -507,6 +507,9 @@ record! {
 #[allow(missing_docs)]
 pub enum Record {
     Event(EventRecord),
+    /// Fields of an event that must already exist (NTSB_Admin status rows): a
+    /// store rejects it, naming the event, instead of creating the event.
+    EventUpdate(EventRecord),
     Aircraft(AircraftRecord),
     Engine(EngineRecord),
     Crew(CrewRecord),
@@ -533,13 +536,15 @@ pub struct RecordParts {
     pub key: Vec<Value>,
     /// Data values, in `spec.columns` order.
     pub values: Vec<Value>,
+    /// The record may only update an existing row, never create one.
+    pub update_only: bool,
 }
 
 impl Record {
     /// The spec of this record's table.
     pub fn spec(&self) -> &'static TableSpec {
         match self {
-            Record::Event(_) => &EventRecord::SPEC,
+            Record::Event(_) | Record::EventUpdate(_) => &EventRecord::SPEC,
             Record::Aircraft(_) => &AircraftRecord::SPEC,
             Record::Engine(_) => &EngineRecord::SPEC,
             Record::Crew(_) => &CrewRecord::SPEC,
@@ -559,8 +564,9 @@ impl Record {
     /// Splits the record for a generic upsert.
     pub fn into_parts(self) -> RecordParts {
         let spec = self.spec();
+        let update_only = matches!(self, Record::EventUpdate(_));
         let (event, (key, values)) = match self {
-            Record::Event(r) => (None, r.into_values()),
+            Record::Event(r) | Record::EventUpdate(r) => (None, r.into_values()),
             Record::Code(r) => (None, r.into_values()),
             Record::IdLink(r) => (None, r.into_values()),
             Record::Aircraft(r) => (Some(r.event.clone()), r.into_values()),
@@ -575,7 +581,7 @@ impl Record {
             Record::Recommendation(r) => (Some(r.event.clone()), r.into_values()),
             Record::Report(r) => (Some(r.event.clone()), r.into_values()),
         };
-        RecordParts { spec, event, key, values }
+        RecordParts { spec, event, key, values, update_only }
     }
 
     /// Every table spec, parents before children: the order a store must create

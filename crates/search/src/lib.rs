@@ -7,9 +7,9 @@
 //! re-indexes them. [`SearchIndex::rebuild`] starts from scratch.
 //!
 //! [`SearchIndex::search`] accepts any text a user can type: it never fails on
-//! query syntax and never panics (see [`query`](crate::SearchIndex::search) for
-//! the rules). It ranks with BM25 over the narrative and the (boosted) probable
-//! cause, and returns HTML-safe snippets with the matches in `<mark>`.
+//! query syntax and never panics (its documentation gives the query language).
+//! It ranks with BM25 over the narrative and the (boosted) probable cause, and
+//! returns HTML-safe snippets with the matches in `<mark>`.
 //!
 //! ```no_run
 //! # fn demo(store: &dyn ntsb_store::Store) -> ntsb_search::Result<()> {
@@ -32,7 +32,7 @@ mod snippet;
 mod types;
 
 pub use error::{Error, Result};
-pub use index::SearchIndex;
+pub use index::{MAX_IDS, SearchIndex};
 pub use query::{MAX_QUERY_CHARS, PROBABLE_CAUSE_BOOST};
 pub use schema::{SCHEMA_VERSION, VERSION_FILE};
 pub use snippet::SNIPPET_CHARS;

@@ -14,7 +14,7 @@ use tantivy::schema::{
 
 use crate::error::{Error, Result};
 
-/// Version of the schema below. Bump it whenever [`build`] changes.
+/// Version of the schema below. Bump it whenever the fields or analyzers change.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Name of the version file kept beside tantivy's files.

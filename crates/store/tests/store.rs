@@ -21,7 +21,7 @@ fn store() -> SqliteStore {
 
 fn begin(store: &dyn Store, path: &str) -> LoadId {
     store
-        .begin_load(&LoadSource { path: path.into(), format: "test".into(), checksum: "abc".into(), bytes: 10 })
+        .begin_load(&LoadSource { path: path.into(), format: "test".into(), checksum: format!("sha256-of-{path}"), bytes: 10 })
         .expect("begin load")
 }
 
@@ -309,8 +309,26 @@ fn root_tables_upsert_by_their_key() {
     };
     assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("General")]), "code_entries").inserted, 1);
     assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("General")]), "code_entries").unchanged, 1);
-    assert_eq!(counts(&write(&s, load, SourceKind::CodeTables, vec![code("Part 91")]), "code_entries").updated, 1);
+    let newer = begin(&s, "codes-v2");
+    assert_eq!(counts(&write(&s, newer, SourceKind::CodeTables, vec![code("Part 91")]), "code_entries").updated, 1);
     assert_eq!(table_rows(&s, "code_entries"), 1);
+}
+
+#[test]
+fn within_one_file_the_first_value_stands_and_reloading_an_older_file_changes_nothing() {
+    let s = store();
+    let older = begin(&s, "release-1.csv");
+    let newer = begin(&s, "release-2.csv");
+    let ac = |make: &str| vec![full_event(), aircraft(ev_ref(), 1, make)];
+    // A file that repeats a key keeps its first value, so reloading it is idempotent.
+    write(&s, older, SourceKind::AviationData, [ac("CESSNA"), ac("PIPER")].concat());
+    let again = write(&s, older, SourceKind::AviationData, [ac("CESSNA"), ac("PIPER")].concat());
+    assert_eq!(counts(&again, "aircraft").unchanged, 2);
+    // A newer file of the same kind wins; the older file loaded again does not undo it.
+    assert_eq!(counts(&write(&s, newer, SourceKind::AviationData, ac("BEECH")), "aircraft").updated, 1);
+    let reloaded = begin(&s, "release-1.csv");
+    assert_eq!(counts(&write(&s, reloaded, SourceKind::AviationData, ac("CESSNA")), "aircraft").unchanged, 1);
+    assert_eq!(counts(&write(&s, newer, SourceKind::AviationData, ac("BEECH")), "aircraft").unchanged, 1);
 }
 
 #[test]
@@ -435,7 +453,8 @@ fn pending_index_docs_round_trip_through_mark_indexed_and_requeue() {
     // Unchanged text does not queue; changed text does.
     write(&s, load, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual.")]);
     assert!(s.pending_index_docs(10).expect("docs").is_empty());
-    write(&s, load, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual, revised.")]);
+    let revised = begin(&s, "narratives-v2.jsonl");
+    write(&s, revised, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual, revised.")]);
     assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
     s.mark_indexed(&[doc.event_id]).expect("mark");
     assert_eq!(s.requeue_all_for_index().expect("requeue"), 1);

@@ -404,7 +404,8 @@ fn map_narrative(row: &mut Row) -> Vec<Record> {
 fn map_admin(row: &mut Row) -> Vec<Record> {
     let ev_id = row.event_id("ev_id");
     let approval_date = row.date("approval_date");
-    vec![Record::Event(EventRecord {
+    // Status rows describe events; they must never create one.
+    vec![Record::EventUpdate(EventRecord {
         ev_id: Some(ev_id),
         record_status: upper(row, "rec_stat"),
         approval_date,

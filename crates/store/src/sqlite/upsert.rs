@@ -209,6 +209,38 @@ pub(crate) struct Batch<'a> {
     /// Whether any placeholder event (ev_id NULL) may exist; when not, the
     /// placeholder look-ups are skipped.
     placeholders_possible: bool,
+    /// Generation of this batch's file: the ledger id of the first load of the
+    /// same content. Between two files of one kind, the later generation wins,
+    /// so re-loading older files never undoes a newer one.
+    generation: i64,
+    /// `kind:generation`, as recorded in `field_sources`.
+    source_tag: String,
+}
+
+/// A `field_sources` entry: `kind:generation` (or plain `kind` from before
+/// generations were recorded, read as generation 0).
+fn parse_tag(tag: &str) -> Option<(SourceKind, i64)> {
+    let (kind, generation) = match tag.split_once(':') {
+        Some((k, g)) => (k, g.parse().ok()?),
+        None => (tag, 0),
+    };
+    Some((SourceKind::parse(kind)?, generation))
+}
+
+/// The generation of a load: the first ledger entry with the same content
+/// (same checksum, or same label for sources without a file).
+fn generation_of(tx: &Connection, load: i64) -> Result<i64> {
+    let found: Option<(String, String)> = tx
+        .prepare_cached("SELECT checksum, path FROM loads WHERE id = ?1")?
+        .query_row([load], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((checksum, path)) = found else { return Ok(load) };
+    let first: Option<i64> = if checksum.is_empty() {
+        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1")?.query_row([&path], |r| r.get(0))?
+    } else {
+        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = ?1")?.query_row([&checksum], |r| r.get(0))?
+    };
+    Ok(first.unwrap_or(load))
 }
 
 impl<'a> Batch<'a> {
@@ -223,7 +255,10 @@ impl<'a> Batch<'a> {
         let placeholders_possible: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE ev_id IS NULL)")?
             .query_row([], |r| r.get(0))?;
+        let generation = generation_of(tx, load)?;
         Ok(Batch {
+            generation,
+            source_tag: format!("{}:{generation}", kind.as_str()),
             tx,
             tables,
             load,
@@ -266,7 +301,7 @@ impl<'a> Batch<'a> {
             })
             .collect();
         let result = if t.is_event() {
-            self.write_event(t, &parts.key, values)?
+            self.write_event(t, &parts.key, values, parts.update_only)?
         } else if t.spec.child_of_event {
             match self.child_event(parts.event.as_ref())? {
                 Ok(event_id) => Ok(self.upsert(t, Some(event_id), &parts.key, &values)?),
@@ -302,6 +337,7 @@ impl<'a> Batch<'a> {
         t: &TableSql,
         key: &[Value],
         values: Vec<Value>,
+        update_only: bool,
     ) -> Result<std::result::Result<Written, Refusal>> {
         let ev_id = key.first().and_then(key_text);
         let ntsb_no = key.get(1).and_then(key_text);
@@ -336,6 +372,12 @@ impl<'a> Batch<'a> {
         incoming.push(ntsb_no.clone().map_or(Value::Null, Value::Text));
         incoming.extend(values);
         let Some(id) = id else {
+            if update_only {
+                return Ok(Err(Refusal {
+                    field: Some(if ev_id.is_some() { "ev_id" } else { "ntsb_no" }),
+                    reason: format!("refers to unknown event {label}"),
+                }));
+            }
             let ev_value = ev_id.clone().map_or(Value::Null, Value::Text);
             let sources = sources_json(&self.initial_sources(t, &incoming))?;
             let ev = Sql(&ev_value);
@@ -400,7 +442,7 @@ impl<'a> Batch<'a> {
             .iter()
             .zip(values)
             .filter(|(_, v)| !v.is_null())
-            .map(|(c, _)| ((*c).to_string(), self.kind.as_str().to_string()))
+            .map(|(c, _)| ((*c).to_string(), self.source_tag.clone()))
             .collect()
     }
 
@@ -429,10 +471,16 @@ impl<'a> Batch<'a> {
             if !differs(i) {
                 continue;
             }
+            // A more trusted kind wins; between equally trusted sources the
+            // later generation (a newer file) wins; within one file the first
+            // value stands. Re-loading anything in any order therefore changes
+            // nothing.
             let allowed = values[i].is_null()
-                || match sources.get(*col).and_then(|k| SourceKind::parse(k)) {
+                || match sources.get(*col).and_then(|k| parse_tag(k)) {
                     None => true,
-                    Some(recorded) => recorded == self.kind || self.kind.precedence() >= recorded.precedence(),
+                    Some((recorded, generation)) => {
+                        (self.kind.precedence(), self.generation) > (recorded.precedence(), generation)
+                    }
                 };
             if !allowed {
                 continue;
@@ -440,7 +488,7 @@ impl<'a> Batch<'a> {
             let rk = row_key.get_or_insert_with(|| join_key(key));
             self.revision(event_id, t.spec.name, rk, col, values[i].to_text(), incoming[i].to_text())?;
             values[i] = incoming[i].clone();
-            sources.insert((*col).to_string(), self.kind.as_str().to_string());
+            sources.insert((*col).to_string(), self.source_tag.clone());
             changed = true;
         }
         if !changed {
