@@ -12,6 +12,9 @@ use ntsb_store::{LoadSource, Store};
 pub struct Fixture {
     dir: tempfile::TempDir,
     store: Box<dyn Store>,
+    /// Writes so far: each write is a new "file" (own checksum), so a later
+    /// write replaces what an earlier one said, as a newer export would.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl Fixture {
@@ -21,7 +24,7 @@ impl Fixture {
         let store: Box<dyn Store> =
             Box::new(ntsb_store::sqlite::SqliteStore::open(&dir.path().join("ntsb.sqlite")).expect("open store"));
         store.migrate().expect("migrate");
-        Fixture { dir, store }
+        Fixture { dir, store, writes: std::sync::atomic::AtomicU64::new(0) }
     }
 
     /// The store.
@@ -59,10 +62,16 @@ impl Fixture {
 
     /// Writes records of one source kind in one batch; panics on rejects.
     pub fn write_as(&self, kind: SourceKind, records: Vec<Record>) {
-        let source = LoadSource { path: "test".into(), format: kind.as_str().into(), checksum: "0".into(), bytes: 0 };
+        let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let source = LoadSource {
+            path: format!("test-{n}"),
+            format: kind.as_str().into(),
+            checksum: format!("{n:064x}"),
+            bytes: 0,
+        };
         let load = self.store.begin_load(&source).expect("begin load");
         let records = records.into_iter().enumerate().map(|(i, record)| SourcedRecord { line: i as u64 + 1, record });
-        let out = self.store.write_batch(load, kind, "test", records.collect()).expect("write");
+        let out = self.store.write_batch(load, kind, &source.path, records.collect()).expect("write");
         assert!(out.rejects.is_empty(), "{:?}", out.rejects);
     }
 }
