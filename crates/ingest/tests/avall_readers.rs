@@ -264,14 +264,14 @@ fn narratives_admin_and_basic_extract() {
     let (records, rejects) = read("NTSB_Admin.csv", AvallTable::NtsbAdmin);
     assert_eq!(
         records[0].record,
-        Record::Event(EventRecord {
+        Record::EventUpdate(EventRecord {
             ev_id: s("20990101X00001"),
             record_status: s("F"),
             approval_date: s("2009-02-11"),
             ..Default::default()
         })
     );
-    let Record::Event(e) = &records[1].record else { panic!("event") };
+    let Record::EventUpdate(e) = &records[1].record else { panic!("status rows update events, never create them") };
     assert_eq!((e.record_status.clone(), e.approval_date.clone()), (s("B"), None));
     assert_eq!(rejects.len(), 1);
     assert_eq!((rejects[0].line, rejects[0].field.as_deref()), (4, Some("approval_date")));
@@ -374,7 +374,7 @@ fn count_real(name: &str, table: AvallTable) -> Option<(usize, usize, usize)> {
     let path = dir.join("ntsb/avall_2008plus").join(name);
     let (records, rejects) = collect(avall::open(&path, table).expect("opens"));
     assert!(rejects.is_empty(), "{name}: {:?}", &rejects[..rejects.len().min(3)]);
-    let events = records.iter().filter(|r| matches!(r.record, Record::Event(_))).count();
+    let events = records.iter().filter(|r| matches!(r.record, Record::Event(_) | Record::EventUpdate(_))).count();
     Some((records.len(), events, rejects.len()))
 }
 

@@ -20,7 +20,8 @@ fn rows(store: &dyn Store) -> BTreeMap<String, u64> {
 
 #[test]
 fn the_whole_corpus_loads_exactly_and_reloads_without_writes() {
-    let Some(shared) = ntsb_test_support::shared_data("the_whole_corpus_loads_exactly_and_reloads_without_writes") else {
+    let Some(shared) = ntsb_test_support::shared_data("the_whole_corpus_loads_exactly_and_reloads_without_writes")
+    else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -21,7 +21,12 @@ fn store() -> SqliteStore {
 
 fn begin(store: &dyn Store, path: &str) -> LoadId {
     store
-        .begin_load(&LoadSource { path: path.into(), format: "test".into(), checksum: format!("sha256-of-{path}"), bytes: 10 })
+        .begin_load(&LoadSource {
+            path: path.into(),
+            format: "test".into(),
+            checksum: format!("sha256-of-{path}"),
+            bytes: 10,
+        })
         .expect("begin load")
 }
 

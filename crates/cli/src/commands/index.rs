@@ -29,7 +29,8 @@ pub fn search(config: &Config, args: SearchArgs) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
     let index = open_index(config)?;
     index.sync(store.as_ref())?;
-    let results = index.search(&args.query, &SearchOptions { limit: args.limit as usize, ..SearchOptions::default() })?;
+    let results =
+        index.search(&args.query, &SearchOptions { limit: args.limit as usize, ..SearchOptions::default() })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(ExitCode::SUCCESS);

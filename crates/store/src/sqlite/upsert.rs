@@ -236,7 +236,8 @@ fn generation_of(tx: &Connection, load: i64) -> Result<i64> {
         .optional()?;
     let Some((checksum, path)) = found else { return Ok(load) };
     let first: Option<i64> = if checksum.is_empty() {
-        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1")?.query_row([&path], |r| r.get(0))?
+        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1")?
+            .query_row([&path], |r| r.get(0))?
     } else {
         tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = ?1")?.query_row([&checksum], |r| r.get(0))?
     };
