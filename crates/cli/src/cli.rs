@@ -147,6 +147,12 @@ pub enum DbCommand {
     },
     /// List migrations and whether each is applied.
     Status,
+    /// Check integrity (pages, foreign keys) and print row counts and content checksums per table.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

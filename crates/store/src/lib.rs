@@ -76,11 +76,15 @@ pub trait Store: Send + Sync {
     fn requeue_all_for_index(&self) -> Result<u64>;
 
     /// A checksum of every record table's logical content (rows in key order,
-    /// events named by `ev_id`/`ntsb_no` rather than internal ids, ledger and
-    /// timestamps excluded). Two stores holding the same data give the same
+    /// events named by `ev_id`/`ntsb_no` rather than internal ids; ledger,
+    /// provenance and timestamps excluded). Two stores holding the same data give the same
     /// checksums whatever order or how many runs loaded them; backups use it to
     /// prove a restore.
     fn content_checksums(&self) -> Result<Vec<TableChecksum>>;
+
+    /// Problems found by the database's own consistency checks (page integrity,
+    /// foreign keys, orphan rows); empty when the store is sound.
+    fn check_integrity(&self) -> Result<Vec<String>>;
 
     /// Whether this store holds the synthetic demo sample (`Some(true)`), real
     /// data (`Some(false)`), or nothing yet (`None`). Demo and real data never mix.

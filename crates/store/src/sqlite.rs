@@ -321,6 +321,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn check_integrity(&self) -> Result<Vec<String>> {
+        let conn = self.ready()?;
+        let mut problems = Vec::new();
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        for line in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let line = line?;
+            if line != "ok" {
+                problems.push(format!("integrity: {line}"));
+            }
+        }
+        let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (table, rowid, parent) = row?;
+            problems.push(format!("foreign key: {table} row {rowid} refers to a missing {parent} row"));
+        }
+        Ok(problems)
+    }
+
     fn content_checksums(&self) -> Result<Vec<TableChecksum>> {
         let conn = self.ready()?;
         Record::ALL_SPECS.iter().map(|spec| checksum_table(&conn, spec)).collect()
@@ -434,16 +453,16 @@ fn push_text(into: &mut Vec<String>, text: Option<String>) {
     }
 }
 
-/// Hashes one table's rows in a stable order. Child rows are named by their
-/// event's `ev_id`/`ntsb_no`, so internal ids (which depend on load order) never
-/// affect the result. Table and column names come only from the static specs.
+/// Hashes one table's data in a stable order. Child rows are named by their
+/// event's `ev_id`/`ntsb_no`, and provenance (`field_sources`, whose generations
+/// are ledger ids) is left out, so load history never affects the result. Table and column names come only from the static specs.
 fn checksum_table(conn: &Connection, spec: &ntsb_model::records::TableSpec) -> Result<TableChecksum> {
     use sha2::{Digest, Sha256};
     let cols: Vec<String> = spec.key_columns.iter().chain(spec.columns).map(|c| format!("t.{c}")).collect();
     let keys: Vec<String> = spec.key_columns.iter().map(|c| format!("t.{c}")).collect();
     let sql = if spec.child_of_event {
         format!(
-            "SELECT e.ev_id, e.ntsb_no, {cols}, t.field_sources FROM {table} t JOIN events e ON e.id = t.event_id \
+            "SELECT e.ev_id, e.ntsb_no, {cols} FROM {table} t JOIN events e ON e.id = t.event_id \
              ORDER BY e.ev_id, e.ntsb_no, {keys}",
             cols = cols.join(", "),
             table = spec.name,
@@ -451,7 +470,7 @@ fn checksum_table(conn: &Connection, spec: &ntsb_model::records::TableSpec) -> R
         )
     } else {
         format!(
-            "SELECT {cols}, t.field_sources FROM {table} t ORDER BY {keys}",
+            "SELECT {cols} FROM {table} t ORDER BY {keys}",
             cols = cols.join(", "),
             table = spec.name,
             keys = keys.join(", ")

@@ -9,7 +9,8 @@ use crate::cli::DbCommand;
 use crate::config::Config;
 
 pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
-    let store = open_store(config, Schema::AsIs)?;
+    let schema = if matches!(cmd, DbCommand::Verify { .. }) { Schema::RequireLatest } else { Schema::AsIs };
+    let store = open_store(config, schema)?;
     match cmd {
         DbCommand::Migrate => {
             let applied = store.migrate()?;
@@ -29,6 +30,7 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
                 println!("rolled back migration {v}");
             }
         }
+        DbCommand::Verify { json } => return verify(store.as_ref(), json),
         DbCommand::Status => {
             println!("{:>7}  {:<28}  applied", "version", "name");
             for m in store.migration_status()? {
@@ -37,4 +39,25 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ntsb db verify`: integrity problems (exit 1 if any), then per-table rows and
+/// checksums, which are equal for two stores holding the same data.
+fn verify(store: &dyn ntsb_store::Store, json: bool) -> Result<ExitCode> {
+    let problems = store.check_integrity()?;
+    let tables = store.content_checksums()?;
+    if json {
+        let out = serde_json::json!({ "ok": problems.is_empty(), "problems": problems, "tables": tables });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{:<24} {:>10}  sha256", "table", "rows");
+        for t in &tables {
+            println!("{:<24} {:>10}  {}", t.table, t.rows, t.sha256);
+        }
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        println!("{}", if problems.is_empty() { "integrity: ok" } else { "integrity: FAILED" });
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
