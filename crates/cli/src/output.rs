@@ -82,8 +82,17 @@ fn file_line(path: &Path, summary: &LoadSummary) -> String {
 pub fn print_report(report: &LoadReport) {
     if !report.skipped.is_empty() {
         println!("skipped (not NTSB record formats):");
+        // Group by reason so a folder of report texts is one line, not dozens.
+        let mut by_reason: std::collections::BTreeMap<&str, Vec<&Path>> = std::collections::BTreeMap::new();
         for s in &report.skipped {
-            println!("  {}: {}", s.path.display(), s.reason);
+            by_reason.entry(s.reason.as_str()).or_default().push(&s.path);
+        }
+        for (reason, paths) in by_reason {
+            match paths.as_slice() {
+                [one] => println!("  {}: {reason}", one.display()),
+                [first, rest @ ..] => println!("  {} and {} more: {reason}", first.display(), rest.len()),
+                [] => {}
+            }
         }
         println!();
     }

@@ -155,16 +155,37 @@ fn a_null_value_never_overwrites_a_known_one() {
 }
 
 #[test]
-fn a_null_field_is_filled_by_any_source_with_a_revision() {
+fn a_null_field_filled_by_another_kind_of_source_is_a_merge_without_revision() {
     let s = store();
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
     let filled = Record::Event(EventRecord { city: Some("ALBANY".into()), ..event(Some(EV), None) });
-    let out = write(&s, load, SourceKind::Reports, vec![filled]);
+    let out = write(&s, begin(&s, "reports"), SourceKind::Reports, vec![filled]);
     assert_eq!(counts(&out, "events").updated, 1);
+    assert!(s.revisions(EV).expect("revisions").is_empty());
+}
+
+#[test]
+fn a_null_field_filled_by_a_newer_release_of_the_same_source_is_a_revision() {
+    let s = store();
+    let prelim = begin(&s, "narratives-prelim.jsonl");
+    write(&s, prelim, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
+    let text = |cause: Option<&str>| NarrativeRecord {
+        event: ev_ref(),
+        aircraft_key: 0,
+        narrative: Some("The airplane landed hard.".into()),
+        probable_cause: cause.map(str::to_string),
+        ..Default::default()
+    };
+    write(&s, prelim, SourceKind::NarrativeJsonl, vec![Record::Narrative(text(None))]);
+    let last = begin(&s, "narratives-final.jsonl");
+    let out = write(&s, last, SourceKind::NarrativeJsonl, vec![Record::Narrative(text(Some("A hard landing.")))]);
+    assert_eq!(counts(&out, "narratives").updated, 1);
     let revs = s.revisions(EV).expect("revisions");
     assert_eq!(revs.len(), 1);
-    assert_eq!((revs[0].field.as_str(), revs[0].old_value.as_deref()), ("city", None));
+    assert_eq!((revs[0].field.as_str(), revs[0].old_value.as_deref()), ("probable_cause", None));
+    assert_eq!(revs[0].new_value.as_deref(), Some("A hard landing."));
+    assert_eq!(revs[0].load, last);
 }
 
 #[test]

@@ -465,6 +465,11 @@ impl<'a> Batch<'a> {
             return Ok(false);
         }
         let mut sources = parse_sources(t.spec.name, &stored.sources)?;
+        // A revision is a change to what a source published: a value replaced,
+        // or a field filled by a kind of source that described this row before
+        // (a preliminary record gaining its probable cause). A field filled by a
+        // kind of source seen here for the first time is a merge, not a revision.
+        let kind_described_row = sources.values().any(|tag| parse_tag(tag).is_some_and(|(k, _)| k == self.kind));
         let mut values = stored.values.clone();
         let mut row_key: Option<String> = None;
         let mut changed = false;
@@ -486,8 +491,10 @@ impl<'a> Batch<'a> {
             if !allowed {
                 continue;
             }
-            let rk = row_key.get_or_insert_with(|| join_key(key));
-            self.revision(event_id, t.spec.name, rk, col, values[i].to_text(), incoming[i].to_text())?;
+            if !values[i].is_null() || kind_described_row {
+                let rk = row_key.get_or_insert_with(|| join_key(key));
+                self.revision(event_id, t.spec.name, rk, col, values[i].to_text(), incoming[i].to_text())?;
+            }
             values[i] = incoming[i].clone();
             sources.insert((*col).to_string(), self.source_tag.clone());
             changed = true;
