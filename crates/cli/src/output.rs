@@ -31,8 +31,11 @@ impl Progress for BarProgress {
         self.bar = Some(bar);
     }
 
-    fn advanced(&mut self, records: u64, rejects: u64) {
+    fn advanced(&mut self, records: u64, rejects: u64, bytes: Option<u64>) {
         if let Some(bar) = &self.bar {
+            if let Some(b) = bytes {
+                bar.set_position(b);
+            }
             bar.set_message(format!("{records} records, {rejects} rejected"));
         }
     }
@@ -55,7 +58,7 @@ impl Progress for LineProgress {
     fn file_started(&mut self, path: &Path, format: &str, bytes: u64) {
         eprintln!("loading {} ({format}, {bytes} bytes)", path.display());
     }
-    fn advanced(&mut self, _records: u64, _rejects: u64) {}
+    fn advanced(&mut self, _records: u64, _rejects: u64, _bytes: Option<u64>) {}
     fn file_finished(&mut self, path: &Path, summary: &LoadSummary) {
         eprintln!("{}", file_line(path, summary));
     }

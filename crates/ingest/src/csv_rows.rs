@@ -378,6 +378,10 @@ where
     fn kind(&self) -> SourceKind {
         self.kind
     }
+
+    fn bytes_read(&self) -> Option<u64> {
+        Some(self.reader.position().byte())
+    }
 }
 
 /// Display name of a file for rejects and messages: the path as given.

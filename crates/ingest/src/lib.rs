@@ -44,6 +44,12 @@ pub enum Item {
 pub trait RecordStream: Iterator<Item = Result<Item>> {
     /// Kind of source, deciding precedence in the store.
     fn kind(&self) -> SourceKind;
+
+    /// Bytes of the file consumed so far, for progress bars; `None` when the
+    /// stream cannot tell (an Access export read through a pipe).
+    fn bytes_read(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// SHA-256 of a file, hex, read in constant memory; the ledger's checksum.

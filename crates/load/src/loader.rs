@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ntsb_ingest::{Detected, Item, Skipped};
+use ntsb_ingest::{Detected, Item, RecordStream, Skipped};
 use ntsb_model::SourceKind;
 use ntsb_model::records::{Reject, SourcedRecord};
 use ntsb_search::SearchIndex;
@@ -130,8 +130,8 @@ impl<'a> Loader<'a> {
             bytes: 0,
         };
         progress.file_started(Path::new(label), kind.as_str(), 0);
-        let items = records.map(|r| Ok(Item::Record(r)));
-        let outcome = self.run(Path::new(label), kind.as_str(), source, kind, items, &mut rejects, progress)?;
+        let mut stream = Records { kind, records };
+        let outcome = self.run(Path::new(label), kind.as_str(), source, &mut stream, &mut rejects, progress)?;
         merge_into(&mut report.totals, &outcome.summary);
         report.files.push(outcome);
         self.finish(&mut report, &rejects, progress, started)?;
@@ -176,10 +176,7 @@ impl<'a> Loader<'a> {
         let checksum = ntsb_ingest::checksum(path)?;
         let source = LoadSource { path: path.display().to_string(), format: format.to_string(), checksum, bytes };
         match ntsb_ingest::open(detected) {
-            Ok(stream) => {
-                let kind = stream.kind();
-                self.run(path, format, source, kind, stream, rejects, progress)
-            }
+            Ok(mut stream) => self.run(path, format, source, stream.as_mut(), rejects, progress),
             Err(err) => {
                 let load = self.store.begin_load(&source)?;
                 let summary = LoadSummary { status: format!("failed: {err}"), ..LoadSummary::default() };
@@ -202,12 +199,12 @@ impl<'a> Loader<'a> {
         path: &Path,
         format: &str,
         source: LoadSource,
-        kind: SourceKind,
-        items: impl Iterator<Item = ntsb_ingest::Result<Item>>,
+        stream: &mut dyn RecordStream,
         rejects: &mut RejectsReport,
         progress: &mut dyn Progress,
     ) -> Result<FileOutcome> {
         let started = Instant::now();
+        let kind = stream.kind();
         let load = self.store.begin_load(&source)?;
         let file = source.path.clone();
         let mut summary = LoadSummary::default();
@@ -215,7 +212,7 @@ impl<'a> Loader<'a> {
         let mut reader_rejects: Vec<Reject> = Vec::new();
         let (mut seen, mut refused) = (0u64, 0u64);
         let mut error = None;
-        for item in items {
+        while let Some(item) = stream.next() {
             match item {
                 Ok(Item::Record(r)) => batch.push(r),
                 Ok(Item::Reject(r)) => reader_rejects.push(r),
@@ -228,12 +225,12 @@ impl<'a> Loader<'a> {
                 let n = batch.len() as u64;
                 refused += self.flush(load, kind, &file, &mut batch, &mut reader_rejects, &mut summary, rejects)?;
                 seen += n;
-                progress.advanced(seen, refused);
+                progress.advanced(seen, refused, stream.bytes_read());
             }
         }
         let n = batch.len() as u64;
         refused += self.flush(load, kind, &file, &mut batch, &mut reader_rejects, &mut summary, rejects)?;
-        progress.advanced(seen + n, refused);
+        progress.advanced(seen + n, refused, stream.bytes_read());
         summary.status = match &error {
             None => "completed".to_string(),
             Some(e) => format!("failed: {e}"),
@@ -283,5 +280,25 @@ impl<'a> Loader<'a> {
 fn merge_into(totals: &mut BTreeMap<String, TableCounts>, summary: &LoadSummary) {
     for (table, counts) in &summary.tables {
         totals.entry(table.clone()).or_default().add(counts);
+    }
+}
+
+/// Records that do not come from a file, as a stream.
+struct Records<I> {
+    kind: SourceKind,
+    records: I,
+}
+
+impl<I: Iterator<Item = SourcedRecord>> Iterator for Records<I> {
+    type Item = ntsb_ingest::Result<Item>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.records.next().map(|r| Ok(Item::Record(r)))
+    }
+}
+
+impl<I: Iterator<Item = SourcedRecord>> RecordStream for Records<I> {
+    fn kind(&self) -> SourceKind {
+        self.kind
     }
 }

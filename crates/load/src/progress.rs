@@ -9,8 +9,9 @@ use ntsb_store::LoadSummary;
 pub trait Progress {
     /// A file is about to be read.
     fn file_started(&mut self, path: &Path, format: &str, bytes: u64);
-    /// More records of the current file were processed (running total).
-    fn advanced(&mut self, records: u64, rejects: u64);
+    /// More records of the current file were processed (running totals, and
+    /// the bytes read when the reader can tell).
+    fn advanced(&mut self, records: u64, rejects: u64, bytes: Option<u64>);
     /// The current file is done.
     fn file_finished(&mut self, path: &Path, summary: &LoadSummary);
     /// The index is being brought up to date.
@@ -22,6 +23,6 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn file_started(&mut self, _: &Path, _: &str, _: u64) {}
-    fn advanced(&mut self, _: u64, _: u64) {}
+    fn advanced(&mut self, _: u64, _: u64, _: Option<u64>) {}
     fn file_finished(&mut self, _: &Path, _: &LoadSummary) {}
 }

@@ -30,6 +30,7 @@ pub struct JsonlStream<R: BufRead> {
     path: PathBuf,
     file: String,
     line: u64,
+    bytes: u64,
     buf: Vec<u8>,
     done: bool,
 }
@@ -37,7 +38,15 @@ pub struct JsonlStream<R: BufRead> {
 impl<R: BufRead> JsonlStream<R> {
     /// Starts reading `reader`; `path` names it in rejects and errors.
     pub fn new(reader: R, path: &Path) -> Self {
-        JsonlStream { reader, path: path.to_path_buf(), file: file_label(path), line: 0, buf: Vec::new(), done: false }
+        JsonlStream {
+            reader,
+            path: path.to_path_buf(),
+            file: file_label(path),
+            line: 0,
+            bytes: 0,
+            buf: Vec::new(),
+            done: false,
+        }
     }
 
     fn reject(&self, field: Option<&str>, reason: String) -> Reject {
@@ -55,6 +64,7 @@ impl<R: BufRead> JsonlStream<R> {
     fn read_line(&mut self) -> std::io::Result<(bool, bool)> {
         self.buf.clear();
         let n = (&mut self.reader).take(MAX_LINE).read_until(b'\n', &mut self.buf)?;
+        self.bytes += n as u64;
         if n == 0 {
             return Ok((false, false));
         }
@@ -65,6 +75,7 @@ impl<R: BufRead> JsonlStream<R> {
         loop {
             self.buf.clear();
             let m = (&mut self.reader).take(1 << 16).read_until(b'\n', &mut self.buf)?;
+            self.bytes += m as u64;
             if m == 0 || self.buf.last() == Some(&b'\n') {
                 self.buf.clear();
                 return Ok((true, true));
@@ -151,5 +162,9 @@ impl<R: BufRead> Iterator for JsonlStream<R> {
 impl<R: BufRead> RecordStream for JsonlStream<R> {
     fn kind(&self) -> SourceKind {
         SourceKind::NarrativeJsonl
+    }
+
+    fn bytes_read(&self) -> Option<u64> {
+        Some(self.bytes)
     }
 }
