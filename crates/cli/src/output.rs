@@ -20,12 +20,24 @@ struct BarProgress {
 }
 
 impl Progress for BarProgress {
-    fn file_started(&mut self, path: &Path, format: &str, _bytes: u64) {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
+    fn file_started(&mut self, path: &Path, format: &str, bytes: u64) {
+        // A bar over the file's bytes when its size is known; a spinner for
+        // sources without one (the demo sample).
+        let bar = if bytes > 0 {
+            let bar = ProgressBar::new(bytes);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed:>4} {prefix} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar
+        };
         bar.set_prefix(format!("{} ({format})", path.display()));
         bar.enable_steady_tick(Duration::from_millis(120));
         self.bar = Some(bar);
