@@ -52,6 +52,19 @@ pub trait RecordStream: Iterator<Item = Result<Item>> {
     }
 }
 
+/// Reads a whole stream into its records and rejects, stopping at the first
+/// fatal error. For small inputs and tests; loaders stream instead.
+pub fn read_all(stream: impl Iterator<Item = Result<Item>>) -> Result<(Vec<SourcedRecord>, Vec<Reject>)> {
+    let (mut records, mut rejects) = (Vec::new(), Vec::new());
+    for item in stream {
+        match item? {
+            Item::Record(r) => records.push(r),
+            Item::Reject(r) => rejects.push(r),
+        }
+    }
+    Ok((records, rejects))
+}
+
 /// SHA-256 of a file, hex, read in constant memory; the ledger's checksum.
 pub fn checksum(path: &std::path::Path) -> Result<String> {
     use sha2::{Digest, Sha256};

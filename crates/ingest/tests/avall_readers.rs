@@ -2,20 +2,13 @@
 //! exact counts over the real 2008+ tables in the shared corpus.
 
 use ntsb_ingest::formats::avall;
-use ntsb_ingest::{AvallTable, Item, RecordStream, detect};
+use ntsb_ingest::{AvallTable, RecordStream, detect};
 use ntsb_model::SourceKind;
 use ntsb_model::records::*;
 use ntsb_test_support::{fixture, shared_data};
 
 fn collect(stream: Box<dyn RecordStream>) -> (Vec<SourcedRecord>, Vec<Reject>) {
-    let (mut records, mut rejects) = (Vec::new(), Vec::new());
-    for item in stream {
-        match item.expect("no fatal error") {
-            Item::Record(r) => records.push(r),
-            Item::Reject(r) => rejects.push(r),
-        }
-    }
-    (records, rejects)
+    ntsb_ingest::read_all(stream).expect("no fatal error")
 }
 
 fn read(name: &str, table: AvallTable) -> (Vec<SourcedRecord>, Vec<Reject>) {

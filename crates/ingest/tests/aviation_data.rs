@@ -4,21 +4,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use ntsb_ingest::{Detected, Format, Item, open};
+use ntsb_ingest::{Detected, Format, open};
 use ntsb_model::SourceKind;
 use ntsb_model::records::{AircraftRecord, EventRecord, EventRef, Record, Reject, SourcedRecord};
 
 fn read(path: &Path) -> (Vec<SourcedRecord>, Vec<Reject>) {
     let stream = open(&Detected { path: path.to_path_buf(), format: Format::AviationData }).expect("open");
     assert_eq!(stream.kind(), SourceKind::AviationData);
-    let (mut records, mut rejects) = (Vec::new(), Vec::new());
-    for item in stream {
-        match item.expect("no fatal error") {
-            Item::Record(r) => records.push(r),
-            Item::Reject(r) => rejects.push(r),
-        }
-    }
-    (records, rejects)
+    ntsb_ingest::read_all(stream).expect("no fatal error")
 }
 
 fn events(records: &[SourcedRecord]) -> Vec<(u64, &EventRecord)> {

@@ -10,14 +10,7 @@ use ntsb_model::records::*;
 use ntsb_test_support::{fixture, shared_data};
 
 fn collect(stream: Box<dyn RecordStream>) -> (Vec<SourcedRecord>, Vec<Reject>) {
-    let (mut records, mut rejects) = (Vec::new(), Vec::new());
-    for item in stream {
-        match item.expect("no fatal error") {
-            Item::Record(r) => records.push(r),
-            Item::Reject(r) => rejects.push(r),
-        }
-    }
-    (records, rejects)
+    ntsb_ingest::read_all(stream).expect("no fatal error")
 }
 
 fn s(v: &str) -> Option<String> {
