@@ -65,6 +65,24 @@ pub enum Command {
     /// Full-text index maintenance.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Serve the HTTP API (reference page at /docs); with --demo, the demo store (loaded first if empty).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "NTSB_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Browser origins allowed to call the API (CORS), e.g. https://dash.example.org; comma-separated or repeated. CORS is off without it.
+    #[arg(long = "cors-origin", env = "NTSB_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Production mode: JSON logs (unless --log-format is given) and HSTS (TLS is terminated in front).
+    #[arg(long, env = "NTSB_PRODUCTION")]
+    pub production: bool,
+    /// Seconds before a request is abandoned with 503.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
+    pub request_timeout: u64,
 }
 
 #[derive(Debug, Args)]

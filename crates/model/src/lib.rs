@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod normalize;
+pub mod query;
 pub mod records;
 pub mod source;
 pub mod value;

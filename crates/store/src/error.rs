@@ -40,6 +40,15 @@ pub enum Error {
     /// A row the caller named (a load, an event) does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A caller-supplied parameter is invalid (a malformed cursor, an empty range,
+    /// a negative radius). The server answers 400 naming `parameter`.
+    #[error("invalid {parameter}: {reason}")]
+    InvalidQuery {
+        /// The offending parameter, as the API names it (`cursor`, `bbox`, `km`, …).
+        parameter: String,
+        /// Why it is invalid, in one sentence.
+        reason: String,
+    },
     /// Stored data could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -23,10 +23,12 @@
 #![deny(missing_docs)]
 
 mod error;
+mod query;
 pub mod sqlite;
 mod types;
 
 pub use error::{Error, Result};
+pub use query::{MAX_CLUSTER_POINTS, Queries};
 pub use types::*;
 
 use ntsb_model::SourceKind;

@@ -10,6 +10,8 @@
 //! ([`Store::migrate`], [`Store::rollback`]); opening a file never changes it.
 
 mod migrations;
+mod query;
+mod query_filter;
 mod upsert;
 
 #[cfg(test)]
@@ -53,7 +55,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 3;
+    pub const LATEST_VERSION: i64 = 4;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call

@@ -16,10 +16,14 @@ mod demo;
 mod index;
 mod ingest;
 mod inspect;
+mod serve;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::load(&cli.global)?;
+    let mut config = Config::load(&cli.global)?;
+    if let Command::Serve(args) = &cli.command {
+        serve::adjust_config(&mut config, &cli.global, args);
+    }
     crate::telemetry::init(&config);
     match cli.command {
         Command::Ingest(args) => ingest::run(&config, args),
@@ -30,6 +34,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => index::search(&config, args),
         Command::Db(cmd) => db::run(&config, cmd),
         Command::Index(cmd) => index::run(&config, cmd),
+        Command::Serve(args) => serve::run(&config, args),
     }
 }
 

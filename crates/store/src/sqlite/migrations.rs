@@ -41,6 +41,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0003_index_queue_meta.up.sql"),
         down: include_str!("../../migrations/sqlite/0003_index_queue_meta.down.sql"),
     },
+    Migration {
+        version: 4,
+        name: "query_indexes",
+        up: include_str!("../../migrations/sqlite/0004_query_indexes.up.sql"),
+        down: include_str!("../../migrations/sqlite/0004_query_indexes.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

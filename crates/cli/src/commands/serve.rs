@@ -1,0 +1,97 @@
+//! `ntsb serve`: the HTTP API over the configured store (or, with `--demo`, the
+//! demo store, loaded with the synthetic sample first when it is empty, so one
+//! command serves the product on a fresh machine).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ntsb_server::{AppState, ServerOptions};
+use ntsb_store::Store;
+use ntsb_store::sqlite::SqliteStore;
+
+use super::open_index;
+use crate::cli::{DemoArgs, GlobalArgs, ServeArgs};
+use crate::config::{Config, Database, LogFormat};
+
+/// Events in the demo sample `serve --demo` loads into an empty demo store.
+const DEMO_EVENTS: u64 = 5_000;
+/// Seed of that sample (the `ntsb demo` default).
+const DEMO_SEED: u64 = 42;
+
+/// Serving logs requests at `info` unless a level was chosen, and production
+/// mode logs JSON unless a format was chosen.
+pub fn adjust_config(config: &mut Config, global: &GlobalArgs, args: &ServeArgs) {
+    if args.production && global.log_format.is_none() {
+        config.log_format = LogFormat::Json;
+    }
+    if global.log_level.is_none() && config.log_level == "warn" {
+        config.log_level = "info".to_string();
+    }
+}
+
+pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
+    if config.demo && demo_store_is_empty(config)? {
+        eprintln!("ntsb: the demo store is empty; loading the synthetic demo sample first");
+        super::demo::run(config, DemoArgs { events: DEMO_EVENTS, seed: DEMO_SEED, json: false })?;
+    }
+    let store = open_sqlite(config)?;
+    let index = open_index(config)?;
+    let synced = index.sync(store.as_ref()).context("bringing the search index up to date")?;
+    if synced.indexed + synced.removed > 0 {
+        tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
+    }
+    let state = AppState::from_sqlite(store, Arc::new(index));
+    let opts = ServerOptions {
+        cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
+        production: args.production,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        ..ServerOptions::default()
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
+        let addr = listener.local_addr()?;
+        println!("ntsb: serving {} on http://{addr} (API reference at http://{addr}/docs)", store_label(config));
+        ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn store_label(config: &Config) -> &'static str {
+    if config.demo { "the synthetic demo store" } else { "the store" }
+}
+
+/// Whether the demo store holds nothing yet (or does not exist).
+fn demo_store_is_empty(config: &Config) -> Result<bool> {
+    let Database::Sqlite(path) = &config.database;
+    if !path.exists() {
+        return Ok(true);
+    }
+    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    if store.current_version()? < SqliteStore::LATEST_VERSION {
+        store.migrate()?;
+    }
+    Ok(store.content_kind()?.is_none())
+}
+
+/// Opens the configured store as its concrete type, so the server can use it
+/// through both of its interfaces (`Store` and `Queries`).
+fn open_sqlite(config: &Config) -> Result<Arc<SqliteStore>> {
+    let Database::Sqlite(path) = &config.database;
+    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    // The demo store is ours to migrate; a real one is migrated by `ntsb db migrate`.
+    if config.demo {
+        store.migrate()?;
+    } else {
+        let found = store.current_version()?;
+        if found < SqliteStore::LATEST_VERSION {
+            return Err(ntsb_store::Error::SchemaOutOfDate { found, needed: SqliteStore::LATEST_VERSION }.into());
+        }
+    }
+    Ok(Arc::new(store))
+}

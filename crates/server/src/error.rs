@@ -1,0 +1,256 @@
+//! [`ApiError`]: every way a request can fail, answered as an RFC 9457 problem
+//! document (`application/problem+json`) with a stable machine-readable `code`.
+//!
+//! Whose fault it is decides the status: the caller's (400, 404, 405, 413) or
+//! ours (500, 503). Internal causes never reach the client: the body says only
+//! "internal error" and the cause rides along as a response extension, which the
+//! problem middleware logs once with the request id.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/docs#problem-invalid_parameter",
+    "title": "Invalid parameter",
+    "status": 400,
+    "detail": "from: expected a date YYYY-MM-DD, got \"2020-13-01\"",
+    "code": "invalid_parameter",
+    "parameter": "from",
+    "instance": "/api/v1/events"
+}))]
+pub struct Problem {
+    /// URI reference naming the kind of problem (resolves to the API reference page).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the kind of problem; the same for every occurrence of a `code`.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong in this request.
+    pub detail: String,
+    /// Stable code for programs: `invalid_parameter`, `not_found`, `method_not_allowed`,
+    /// `payload_too_large`, `timeout`, `unavailable`, `internal`.
+    pub code: String,
+    /// The query parameter at fault, for `invalid_parameter`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameter: Option<String>,
+    /// The request path this occurrence concerns.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub instance: Option<String>,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter is missing, malformed, out of range or unknown.
+    #[error("{parameter}: {reason}")]
+    InvalidParameter {
+        /// The parameter, as the API names it.
+        parameter: String,
+        /// Why, in one sentence the caller can act on.
+        reason: String,
+    },
+    /// The named thing (an event, a route) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The request body is larger than the server accepts.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The request took longer than the configured timeout.
+    #[error("the request took too long and was abandoned")]
+    Timeout,
+    /// A dependency (store, index) is not usable right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything that is our fault. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Any other status produced by the framework (kept as is, described generically).
+    #[error("{0}")]
+    Other(StatusCode),
+}
+
+/// The internal cause of a 5xx, attached to the response for the logging middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct InternalCause(pub Arc<str>);
+
+impl ApiError {
+    /// A 400 naming `parameter`.
+    pub fn invalid(parameter: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::InvalidParameter { parameter: parameter.into(), reason: reason.into() }
+    }
+
+    /// A 500 whose cause is logged but not sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Other(status) => *status,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Timeout => "timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+            ApiError::Other(status) if status.is_server_error() => "internal",
+            ApiError::Other(_) => "bad_request",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParameter { .. } => "Invalid parameter",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::PayloadTooLarge => "Payload too large",
+            ApiError::Timeout => "Request timed out",
+            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Internal(_) => "Internal error",
+            ApiError::Other(status) => status.canonical_reason().unwrap_or("Error"),
+        }
+    }
+
+    /// The problem document, without `instance` (the middleware adds it).
+    pub fn problem(&self) -> Problem {
+        let detail = match self {
+            // Never leak internals.
+            ApiError::Internal(_) => "internal error; the request id identifies it in the server's log".to_string(),
+            ApiError::Other(status) => {
+                format!("the request failed with status {}", status.as_u16())
+            }
+            other => other.to_string(),
+        };
+        let parameter = match self {
+            ApiError::InvalidParameter { parameter, .. } => Some(parameter.clone()),
+            _ => None,
+        };
+        Problem {
+            type_: format!("/docs#problem-{}", self.code()),
+            title: self.title().to_string(),
+            status: self.status().as_u16(),
+            detail,
+            code: self.code().to_string(),
+            parameter,
+            instance: None,
+        }
+    }
+}
+
+/// Serialises a problem into a response with the right media type.
+pub(crate) fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_else(|_| b"{\"code\":\"internal\"}".to_vec());
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let mut res = problem_response(&problem);
+        if let ApiError::Internal(cause) = &self {
+            res.extensions_mut().insert(InternalCause(Arc::from(cause.as_str())));
+        }
+        if matches!(self, ApiError::Timeout | ApiError::Unavailable(_)) {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        res.extensions_mut().insert(problem);
+        res
+    }
+}
+
+impl From<ntsb_store::Error> for ApiError {
+    fn from(err: ntsb_store::Error) -> Self {
+        use ntsb_store::Error as E;
+        // Every variant is listed so that a new one is a deliberate decision; the
+        // enum is `#[non_exhaustive]`, so the compiler still demands the last arm.
+        match err {
+            E::InvalidQuery { parameter, reason } => ApiError::InvalidParameter { parameter, reason },
+            E::NotFound(what) => ApiError::NotFound(what),
+            e @ (E::Config { .. }
+            | E::MixedContent(_)
+            | E::Migration { .. }
+            | E::SchemaOutOfDate { .. }
+            | E::Database(_)
+            | E::Corrupt(_)
+            | E::Io { .. }) => ApiError::internal(format!("store: {e}")),
+            #[allow(unreachable_patterns)]
+            e => ApiError::internal(format!("store (unclassified error): {e}")),
+        }
+    }
+}
+
+impl From<ntsb_search::Error> for ApiError {
+    fn from(err: ntsb_search::Error) -> Self {
+        use ntsb_search::Error as E;
+        match err {
+            E::Store(e) => ApiError::from(e),
+            E::Locked { .. } => ApiError::Unavailable("the search index is being rebuilt; retry shortly".into()),
+            e @ (E::SchemaVersion { .. }
+            | E::NotAnIndex { .. }
+            | E::StoreNotAdvancing(_)
+            | E::Io { .. }
+            | E::Tantivy(_)) => ApiError::internal(format!("search index: {e}")),
+            #[allow(unreachable_patterns)]
+            e => ApiError::internal(format!("search index (unclassified error): {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_show_their_cause() {
+        let p = ApiError::internal("disk I/O error at /secret/path").problem();
+        assert_eq!(p.status, 500);
+        assert_eq!(p.code, "internal");
+        assert!(!p.detail.contains("secret"), "{}", p.detail);
+    }
+
+    #[test]
+    fn store_invalid_query_names_the_parameter() {
+        let e: ApiError =
+            ntsb_store::Error::InvalidQuery { parameter: "cursor".into(), reason: "malformed".into() }.into();
+        let p = e.problem();
+        assert_eq!((p.status, p.code.as_str(), p.parameter.as_deref()), (400, "invalid_parameter", Some("cursor")));
+    }
+
+    #[test]
+    fn store_failures_are_internal() {
+        let e: ApiError = ntsb_store::Error::Corrupt("bad json in row 7".into()).into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.problem().detail.contains("row 7"));
+    }
+}

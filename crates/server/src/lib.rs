@@ -1,0 +1,41 @@
+//! The HTTP API of NTSB Analytics.
+//!
+//! This crate is the only one that knows HTTP. It turns requests into calls on the
+//! store's read interface ([`ntsb_store::Queries`]) and the full-text index
+//! ([`ntsb_search::SearchIndex`]), and their answers into JSON, GeoJSON, CSV or
+//! RFC 9457 problem documents. Handlers stay thin: they parse parameters
+//! ([`params`]), run the blocking engine call on tokio's blocking pool, and
+//! serialise.
+//!
+//! Every response passes through the same middleware (outermost first): request
+//! id and metrics, security headers, CORS (only when origins are configured),
+//! compression, problem documents for bare error statuses, request timeout,
+//! body-size limit. Cacheable `GET`s under `/api/v1` also get an `ETag` and
+//! `Cache-Control`, and answer `If-None-Match` with `304`.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<ntsb_store::sqlite::SqliteStore>,
+//! #               index: std::sync::Arc<ntsb_search::SearchIndex>) -> std::io::Result<()> {
+//! use ntsb_server::{AppState, ServerOptions};
+//! let state = AppState::from_sqlite(store, index);
+//! let listen = "127.0.0.1:8080".parse().unwrap();
+//! ntsb_server::serve(state, listen, ServerOptions::default(), ntsb_server::shutdown_signal()).await
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod metrics;
+mod middleware;
+mod openapi;
+pub mod params;
+mod routes;
+mod server;
+mod state;
+
+pub use error::{ApiError, Problem};
+pub use metrics::Metrics;
+pub use openapi::openapi;
+pub use routes::{CONTENT_SECURITY_POLICY, route_paths, router, router_with};
+pub use server::{ServerOptions, serve, serve_on, shutdown_signal};
+pub use state::AppState;

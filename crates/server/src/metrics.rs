@@ -1,0 +1,185 @@
+//! Request metrics in the Prometheus text exposition format (version 0.0.4),
+//! written by hand: a handful of counters and one histogram do not need a
+//! metrics framework.
+//!
+//! Requests are labelled by method, matched route (the route template such as
+//! `/api/v1/events/{ev_id}`, never the raw path, so label cardinality stays
+//! bounded) and status.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Upper bounds of the latency histogram buckets, seconds.
+const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+}
+
+/// The server's metrics registry.
+#[derive(Debug)]
+pub struct Metrics {
+    series: RwLock<HashMap<Key, Arc<Series>>>,
+    in_flight: AtomicI64,
+    started: Instant,
+    started_unix: f64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Metrics {
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        Metrics {
+            series: RwLock::new(HashMap::new()),
+            in_flight: AtomicI64::new(0),
+            started: Instant::now(),
+            started_unix,
+        }
+    }
+
+    /// A request started; the guard marks it finished when dropped.
+    pub(crate) fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Records a finished request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let series = self.series_for(method, route, status);
+        series.count.fetch_add(1, Ordering::Relaxed);
+        series.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        let secs = elapsed.as_secs_f64();
+        let slot = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        series.buckets[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn series_for(&self, method: &str, route: &str, status: u16) -> Arc<Series> {
+        let key = Key { method: method.to_string(), route: route.to_string(), status };
+        if let Some(s) = self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return s.clone();
+        }
+        self.series.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
+    }
+
+    /// Requests being served right now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The exposition text. `extra` holds gauges computed by the caller at scrape
+    /// time (`name`, help, value).
+    pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut series: Vec<(Key, Arc<Series>)> =
+            self.series.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+
+        out.push_str("# HELP ntsb_http_requests_total HTTP requests answered, by method, matched route and status.\n");
+        out.push_str("# TYPE ntsb_http_requests_total counter\n");
+        for (k, s) in &series {
+            let _ = writeln!(out, "ntsb_http_requests_total{{{}}} {}", labels(k), s.count.load(Ordering::Relaxed));
+        }
+
+        out.push_str("# HELP ntsb_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str("# TYPE ntsb_http_request_duration_seconds histogram\n");
+        for (k, s) in &series {
+            let l = labels(k);
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += s.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "ntsb_http_request_duration_seconds_bucket{{{l},le=\"{bound}\"}} {cumulative}");
+            }
+            cumulative += s.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+            let _ = writeln!(out, "ntsb_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {cumulative}");
+            let sum = s.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "ntsb_http_request_duration_seconds_sum{{{l}}} {sum}");
+            let _ = writeln!(out, "ntsb_http_request_duration_seconds_count{{{l}}} {cumulative}");
+        }
+
+        gauge(&mut out, "ntsb_http_requests_in_flight", "HTTP requests being answered.", self.in_flight() as f64);
+        out.push_str("# HELP ntsb_build_info Version of the running server.\n# TYPE ntsb_build_info gauge\n");
+        let _ = writeln!(out, "ntsb_build_info{{version=\"{}\"}} 1", escape(env!("CARGO_PKG_VERSION")));
+        gauge(
+            &mut out,
+            "process_start_time_seconds",
+            "Start time of the process since the Unix epoch.",
+            self.started_unix,
+        );
+        gauge(
+            &mut out,
+            "ntsb_uptime_seconds",
+            "Seconds since the server started.",
+            self.started.elapsed().as_secs_f64(),
+        );
+        for (name, help, value) in extra {
+            gauge(&mut out, name, help, *value);
+        }
+        out
+    }
+}
+
+/// Decrements the in-flight gauge when the request ends (even if it panicked).
+pub(crate) struct InFlight(Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+}
+
+fn labels(k: &Key) -> String {
+    format!("method=\"{}\",route=\"{}\",status=\"{}\"", escape(&k.method), escape(&k.route), k.status)
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_counts_match() {
+        let m = Metrics::new();
+        m.observe("GET", "/a", 200, Duration::from_micros(300));
+        m.observe("GET", "/a", 200, Duration::from_millis(30));
+        m.observe("GET", "/a", 200, Duration::from_secs(60));
+        let text = m.render(&[]);
+        assert!(text.contains("ntsb_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 3"), "{text}");
+        assert!(text.contains("le=\"0.0005\"} 1"), "{text}");
+        assert!(text.contains("le=\"0.05\"} 2"), "{text}");
+        assert!(text.contains("le=\"10\"} 2"), "{text}");
+        assert!(text.contains("le=\"+Inf\"} 3"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\n");
+    }
+}

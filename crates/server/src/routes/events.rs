@@ -1,0 +1,95 @@
+//! `GET /api/v1/events` and `GET /api/v1/events/{ev_id}`.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use ntsb_model::query::{EventDetail, EventFilter, EventPage, EventQuery, MAX_PAGE};
+
+use crate::error::{ApiError, Problem};
+use crate::openapi::{EventDetailBody, EventPageBody, FilterParams, PageParams};
+use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
+use crate::state::{AppState, blocking};
+
+/// Parameters of the listing beyond the filters.
+const LIST_PARAMS: &[&str] = &["sort", "limit", "cursor"];
+
+/// Longest event id or case number looked up.
+const MAX_ID_CHARS: usize = 40;
+
+/// The filter of a request, with `q` resolved through the full-text index into
+/// store ids. Call on the blocking pool (it searches).
+pub(crate) fn resolve_filter(
+    state: &AppState,
+    mut filter: EventFilter,
+    q: Option<&str>,
+) -> Result<EventFilter, ApiError> {
+    if let Some(q) = q {
+        let ids = state.index.search_ids(q, MAX_TEXT_MATCHES)?;
+        filter.event_ids = Some(ids.into_iter().map(|(id, _)| id).collect());
+    }
+    Ok(filter)
+}
+
+/// Parses the filter parameters and resolves `q` (on the blocking pool).
+pub(crate) async fn filter_of(state: &AppState, p: &Params) -> Result<EventFilter, ApiError> {
+    let filter = p.event_filter()?;
+    let Some(q) = p.q()? else { return Ok(filter) };
+    let state = state.clone();
+    blocking(move || resolve_filter(&state, filter, Some(&q))).await
+}
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", summary = "List events",
+    description = "Events matching every given filter, in `sort` order, one page at a time. Follow \
+        `next_cursor` (pass it as `cursor` with the same filters and sort) until it is null; `total` \
+        counts every match.",
+    params(FilterParams, PageParams),
+    responses(
+        (status = 200, description = "One page of events", body = EventPageBody),
+        (status = 400, description = "A parameter is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
+    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, LIST_PARAMS])?;
+    let sort = p.sort()?;
+    let limit = p.limit(100, MAX_PAGE)?;
+    let cursor = p.text("cursor")?;
+    let filter = p.event_filter()?;
+    let q = p.q()?;
+    let page = blocking(move || {
+        let filter = resolve_filter(&state, filter, q.as_deref())?;
+        Ok(state.queries.list_events(&EventQuery { filter, sort, limit, cursor })?)
+    })
+    .await?;
+    Ok(Json(page))
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{ev_id}", tag = "events", summary = "One event in full",
+    description = "Aircraft with engines, crew, injuries, decoded findings (cause/factor), occurrences, \
+        narrative, probable cause, revision history and sources. `ev_id` may also be an NTSB case number.",
+    params(("ev_id" = String, Path, description = "NTSB event id (or case number)", example = "20080124X00101")),
+    responses(
+        (status = 200, description = "The event", body = EventDetailBody),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventDetail>, ApiError> {
+    Params::parse(raw.as_deref(), &[])?;
+    let Path(ev_id) = path.map_err(|e| ApiError::invalid("ev_id", e.body_text()))?;
+    let ev_id = ev_id.trim().to_string();
+    let plausible = !ev_id.is_empty()
+        && ev_id.chars().count() <= MAX_ID_CHARS
+        && ev_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plausible {
+        return Err(not_found(&ev_id));
+    }
+    let id = ev_id.clone();
+    let found = blocking(move || Ok(state.queries.event_detail(&id)?)).await?;
+    found.map(Json).ok_or_else(|| not_found(&ev_id))
+}
+
+fn not_found(ev_id: &str) -> ApiError {
+    let shown: String = ev_id.chars().take(MAX_ID_CHARS).collect();
+    ApiError::NotFound(format!("no event with ev_id or case number {shown:?}"))
+}

@@ -1,0 +1,230 @@
+//! `GET /api/v1/stats/*`: totals and breakdowns of the filtered events.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use ntsb_model::query::{Breakdown, BreakdownRow, FindingRow, OccurrenceRow, Summary};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, Problem};
+use crate::openapi::{
+    BreakdownBody, FilterParams, FindingsBody, LimitParams, MinCountParams, OccurrencesBody, SummaryBody,
+};
+use crate::params::{FILTER_PARAMS, Params};
+use crate::routes::events::filter_of;
+use crate::state::{AppState, blocking};
+
+/// Most rows a breakdown returns.
+const MAX_ROWS: usize = 10_000;
+
+/// Rows of a list-shaped statistic.
+#[derive(Debug, Serialize)]
+pub(crate) struct Rows<T> {
+    pub items: Vec<T>,
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/summary", tag = "statistics", summary = "Totals",
+    description = "Events, accidents, incidents, fatal events, people injured by level, aircraft, \
+        destroyed aircraft, date range and the fatal rate with its 95% Wilson interval.",
+    params(FilterParams),
+    responses((status = 200, description = "Totals", body = SummaryBody),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Summary>, ApiError> {
+    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
+    let filter = filter_of(&state, &p).await?;
+    Ok(Json(blocking(move || Ok(state.queries.summary(&filter)?)).await?))
+}
+
+/// Names the group keys of a breakdown row after what they are (`year`, `state`, …).
+fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
+    let (key_name, key2_name, numeric) = match by {
+        Breakdown::Year => ("year", None, true),
+        Breakdown::Month => ("month", None, true),
+        Breakdown::Season => ("season", None, false),
+        Breakdown::DayOfWeek => ("day", Some("day_name"), true),
+        Breakdown::Decade => ("decade", None, true),
+        Breakdown::State => ("state", None, false),
+        Breakdown::Make => ("make", None, false),
+        Breakdown::MakeModel => ("make", Some("model"), false),
+        Breakdown::Phase => ("phase", None, false),
+        Breakdown::Weather => ("weather", None, false),
+        Breakdown::FarPart => ("far_part", None, false),
+    };
+    let key = match row.key.parse::<i64>() {
+        Ok(n) if numeric => Value::from(n),
+        _ => Value::from(row.key.clone()),
+    };
+    let mut out = Map::new();
+    out.insert(key_name.to_string(), key);
+    if let Some(name) = key2_name {
+        out.insert(name.to_string(), row.key2.clone().map_or(Value::Null, Value::from));
+    }
+    if let Ok(Value::Object(rest)) = serde_json::to_value(&row) {
+        for (k, v) in rest {
+            if k != "key" && k != "key2" {
+                out.insert(k, v);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+async fn breakdown(
+    state: AppState,
+    raw: Option<String>,
+    by: Breakdown,
+    min_count: bool,
+) -> Result<Json<Rows<Value>>, ApiError> {
+    let extra: &[&str] = if min_count { &["limit", "min_count"] } else { &["limit"] };
+    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, extra])?;
+    let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
+    let min = if min_count { p.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64 } else { 1 };
+    let filter = filter_of(&state, &p).await?;
+    let rows = blocking(move || Ok(state.queries.breakdown(by, &filter, min, limit)?)).await?;
+    Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
+}
+
+macro_rules! breakdown_route {
+    ($name:ident, $path:literal, $by:expr, $min:literal, $params:ty, $summary:literal, $desc:literal) => {
+        #[utoipa::path(get, path = $path, tag = "statistics", summary = $summary, description = $desc,
+            params(FilterParams, $params),
+            responses((status = 200, description = "Rows", body = BreakdownBody),
+                (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
+        pub(crate) async fn $name(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Rows<Value>>, ApiError> {
+            breakdown(state, raw, $by, $min).await
+        }
+    };
+}
+
+breakdown_route!(
+    yearly,
+    "/api/v1/stats/yearly",
+    Breakdown::Year,
+    false,
+    LimitParams,
+    "By year",
+    "Rows keyed by `year`, oldest first."
+);
+breakdown_route!(
+    monthly,
+    "/api/v1/stats/monthly",
+    Breakdown::Month,
+    false,
+    LimitParams,
+    "By month of the year",
+    "Rows keyed by `month` (1–12)."
+);
+breakdown_route!(
+    seasonal,
+    "/api/v1/stats/seasonal",
+    Breakdown::Season,
+    false,
+    LimitParams,
+    "By season",
+    "Rows keyed by `season`: winter (Dec–Feb), spring, summer, autumn."
+);
+breakdown_route!(
+    day_of_week,
+    "/api/v1/stats/day-of-week",
+    Breakdown::DayOfWeek,
+    false,
+    LimitParams,
+    "By day of week",
+    "Rows keyed by `day` (0 Sunday … 6 Saturday) with `day_name`."
+);
+breakdown_route!(
+    decades,
+    "/api/v1/stats/decades",
+    Breakdown::Decade,
+    false,
+    LimitParams,
+    "By decade",
+    "Rows keyed by `decade` (1980, 1990, …)."
+);
+breakdown_route!(
+    states,
+    "/api/v1/stats/states",
+    Breakdown::State,
+    false,
+    LimitParams,
+    "By state",
+    "Rows keyed by `state`, most events first."
+);
+breakdown_route!(
+    makes,
+    "/api/v1/stats/makes",
+    Breakdown::Make,
+    true,
+    MinCountParams,
+    "By aircraft make",
+    "Rows keyed by `make`, most events first; an event with two makes counts in both. `min_count` \
+     hides makes with fewer events; the fatal rate's 95% interval shows how much a small count says."
+);
+breakdown_route!(
+    make_models,
+    "/api/v1/stats/make-models",
+    Breakdown::MakeModel,
+    true,
+    MinCountParams,
+    "By aircraft make and model",
+    "Rows keyed by `make` and `model`, most events first."
+);
+breakdown_route!(
+    phases,
+    "/api/v1/stats/phases",
+    Breakdown::Phase,
+    false,
+    LimitParams,
+    "By phase of flight",
+    "Rows keyed by `phase`."
+);
+breakdown_route!(
+    weather,
+    "/api/v1/stats/weather",
+    Breakdown::Weather,
+    false,
+    LimitParams,
+    "By weather",
+    "Rows keyed by `weather` (VMC, IMC, unknown)."
+);
+breakdown_route!(
+    far_parts,
+    "/api/v1/stats/far-parts",
+    Breakdown::FarPart,
+    false,
+    LimitParams,
+    "By FAR part",
+    "Rows keyed by `far_part` (091, 121, 135, …)."
+);
+
+#[utoipa::path(get, path = "/api/v1/stats/findings", tag = "statistics", summary = "Top findings",
+    description = "Most cited findings with the share of citations as a cause.",
+    params(FilterParams, LimitParams),
+    responses((status = 200, description = "Rows", body = FindingsBody),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn findings(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Rows<FindingRow>>, ApiError> {
+    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
+    let limit = p.limit(50, 1000)?;
+    let filter = filter_of(&state, &p).await?;
+    let items = blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await?;
+    Ok(Json(Rows { items }))
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/occurrences", tag = "statistics", summary = "Top occurrences",
+    description = "Most frequent occurrences, with how often each was the defining event.",
+    params(FilterParams, LimitParams),
+    responses((status = 200, description = "Rows", body = OccurrencesBody),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn occurrences(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Rows<OccurrenceRow>>, ApiError> {
+    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
+    let limit = p.limit(50, 1000)?;
+    let filter = filter_of(&state, &p).await?;
+    let items = blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await?;
+    Ok(Json(Rows { items }))
+}

@@ -1,0 +1,84 @@
+//! Running the router on a socket until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::routes::router_with;
+use crate::state::AppState;
+
+/// How the server behaves, beyond what it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Origins allowed to call the API from a browser (`https://example.org`);
+    /// empty means CORS is off (same-origin only).
+    pub cors_origins: Vec<String>,
+    /// Production mode: adds `Strict-Transport-Security` (TLS is terminated in front).
+    pub production: bool,
+    /// Longest time to the response head before answering 503 `timeout`.
+    pub request_timeout: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            cors_origins: Vec::new(),
+            production: false,
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// Binds `listen` and serves until `shutdown` completes, then finishes the
+/// requests in progress.
+pub async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    serve_on(listener, state, opts, shutdown).await
+}
+
+/// Serves on an already bound listener (lets callers bind port 0 and learn the port).
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router_with(state, &opts).map_err(std::io::Error::other)?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in progress");
+}

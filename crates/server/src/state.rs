@@ -1,0 +1,55 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use ntsb_search::SearchIndex;
+use ntsb_store::sqlite::SqliteStore;
+use ntsb_store::{Queries, Store};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Shared handles of the running server. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store's operational interface (readiness, counts).
+    pub store: Arc<dyn Store>,
+    /// The store's read interface (listings, statistics, maps, exports).
+    pub queries: Arc<dyn Queries>,
+    /// The full-text index.
+    pub index: Arc<SearchIndex>,
+    /// Request metrics, rendered at `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("index", &self.index).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over any backend; `store` and `queries` are normally the same object.
+    pub fn new(store: Arc<dyn Store>, queries: Arc<dyn Queries>, index: Arc<SearchIndex>) -> AppState {
+        AppState { store, queries, index, metrics: Arc::new(Metrics::new()) }
+    }
+
+    /// State over one SQLite store, used through both of its interfaces.
+    pub fn from_sqlite(store: Arc<SqliteStore>, index: Arc<SearchIndex>) -> AppState {
+        let queries: Arc<dyn Queries> = store.clone();
+        AppState::new(store, queries, index)
+    }
+}
+
+/// Runs a blocking engine call (SQLite, tantivy) on tokio's blocking pool so it
+/// never stalls the reactor.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(join) => Err(ApiError::internal(format!("blocking task failed: {join}"))),
+    }
+}

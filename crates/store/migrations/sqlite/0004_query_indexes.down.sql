@@ -1,0 +1,13 @@
+DROP INDEX IF EXISTS occurrences_code_event;
+DROP INDEX IF EXISTS findings_code_event;
+DROP INDEX IF EXISTS aircraft_event_far_part;
+DROP INDEX IF EXISTS aircraft_event_make_model;
+DROP TRIGGER IF EXISTS event_facts_narrative_delete;
+DROP TRIGGER IF EXISTS event_facts_narrative_update;
+DROP TRIGGER IF EXISTS event_facts_narrative_insert;
+DROP TRIGGER IF EXISTS event_facts_aircraft_delete;
+DROP TRIGGER IF EXISTS event_facts_aircraft_update;
+DROP TRIGGER IF EXISTS event_facts_aircraft_insert;
+DROP TRIGGER IF EXISTS event_facts_update;
+DROP TRIGGER IF EXISTS event_facts_insert;
+DROP TABLE IF EXISTS event_facts;

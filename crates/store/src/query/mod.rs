@@ -1,0 +1,72 @@
+//! The read side of a store: listings, details, statistics, maps and exports,
+//! all answering the same [`EventFilter`].
+//!
+//! Callers (the HTTP server, the CLI) hold an `Arc<dyn Queries>` and never see
+//! SQL. Every method applies the filter the same way (one `WHERE` clause built
+//! in one place by each backend), counts injuries from the event's own totals
+//! (never summed over aircraft), and treats aircraft-level conditions as "any
+//! aircraft matches" without ever returning an event twice.
+//!
+//! Invalid user input (a malformed cursor, an inverted date range or bounding
+//! box, a non-positive radius or cell size) is [`crate::Error::InvalidQuery`]
+//! naming the parameter.
+
+use ntsb_model::query::{
+    Breakdown, BreakdownRow, Cluster, EventDetail, EventFilter, EventPage, EventQuery, EventSummary, FindingRow,
+    GridCell, OccurrenceRow, Summary,
+};
+
+use crate::Result;
+
+pub(crate) mod cursor;
+pub(crate) mod dbscan;
+
+/// Largest number of points [`Queries::clusters`] clusters: the newest events
+/// matching the filter beyond it are left out (narrow the filter to see all).
+pub const MAX_CLUSTER_POINTS: usize = 100_000;
+
+/// Read-only questions about the stored events.
+pub trait Queries: Send + Sync {
+    /// One page of events matching `q.filter`, in `q.sort` order, after `q.cursor`
+    /// (keyset pagination, stable under ties), with the total match count.
+    fn list_events(&self, q: &EventQuery) -> Result<EventPage>;
+
+    /// Everything about one event, by `ev_id`, or by `ntsb_no` when no event has
+    /// that `ev_id`. `None` when unknown.
+    fn event_detail(&self, ev_id: &str) -> Result<Option<EventDetail>>;
+
+    /// Totals over the filtered events.
+    fn summary(&self, f: &EventFilter) -> Result<Summary>;
+
+    /// Filtered events grouped by `by`, groups with fewer than `min_count` events
+    /// left out, at most `limit` rows. Time-like breakdowns are ordered by key,
+    /// the others by event count descending.
+    fn breakdown(&self, by: Breakdown, f: &EventFilter, min_count: u64, limit: usize) -> Result<Vec<BreakdownRow>>;
+
+    /// Most cited findings among the filtered events, with the share cited as cause.
+    fn top_findings(&self, f: &EventFilter, limit: usize) -> Result<Vec<FindingRow>>;
+
+    /// Most frequent occurrences among the filtered events.
+    fn top_occurrences(&self, f: &EventFilter, limit: usize) -> Result<Vec<OccurrenceRow>>;
+
+    /// Filtered events that have coordinates, newest first, at most `limit`.
+    fn geo_events(&self, f: &EventFilter, limit: usize) -> Result<Vec<EventSummary>>;
+
+    /// Filtered events within `km` of (`lat`, `lon`), nearest first, with their
+    /// great-circle (haversine) distance in km, at most `limit`.
+    fn radius(&self, f: &EventFilter, lat: f64, lon: f64, km: f64, limit: usize) -> Result<Vec<(EventSummary, f64)>>;
+
+    /// Filtered events counted in square cells of `cell_degrees`, busiest first.
+    fn grid_density(&self, f: &EventFilter, cell_degrees: f64) -> Result<Vec<GridCell>>;
+
+    /// DBSCAN clusters (neighbourhood `eps_km`, core points with at least
+    /// `min_points` neighbours including themselves) of the filtered events with
+    /// coordinates, largest first, at most `limit`. At most
+    /// [`MAX_CLUSTER_POINTS`] points (the newest) are clustered.
+    fn clusters(&self, f: &EventFilter, eps_km: f64, min_points: usize, limit: usize) -> Result<Vec<Cluster>>;
+
+    /// Streams every filtered event, in date order (oldest first), to `sink` in
+    /// constant memory; returns how many were sent. An error from `sink` stops
+    /// the export and is returned.
+    fn export_events(&self, f: &EventFilter, sink: &mut dyn FnMut(&EventSummary) -> Result<()>) -> Result<u64>;
+}
