@@ -29,6 +29,23 @@ pub enum AvallTable {
 }
 
 impl AvallTable {
+    /// Every table, in declaration order.
+    pub const ALL: [AvallTable; 13] = [
+        AvallTable::Events,
+        AvallTable::EventsAircraftBasic,
+        AvallTable::Aircraft,
+        AvallTable::Engines,
+        AvallTable::FlightCrew,
+        AvallTable::FlightTime,
+        AvallTable::Injury,
+        AvallTable::Findings,
+        AvallTable::EventsSequence,
+        AvallTable::Occurrences,
+        AvallTable::SeqOfEvents,
+        AvallTable::Narratives,
+        AvallTable::NtsbAdmin,
+    ];
+
     /// Recognises a table from its header columns.
     pub fn from_header(h: &Header) -> Option<Self> {
         use AvallTable::*;
