@@ -44,6 +44,9 @@ const STATEMENT_CACHE: usize = 256;
 /// as `Arc<dyn Store>`; SQLite serialises writers anyway.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Idle read-only connections for queries (file databases only), so reads
+    /// run in parallel with each other and with a load (WAL).
+    readers: Option<ReaderPool>,
     tables: HashMap<&'static str, TableSql>,
 }
 
@@ -73,7 +76,9 @@ impl SqliteStore {
                 reason: format!("the file system does not support WAL journaling (journal mode is {mode})"),
             });
         }
-        Self::configure(conn)
+        let mut store = Self::configure(conn)?;
+        store.readers = Some(ReaderPool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) });
+        Ok(store)
     }
 
     /// Opens a private, empty in-memory database (not migrated).
@@ -81,12 +86,34 @@ impl SqliteStore {
         Self::configure(Connection::open_in_memory()?)
     }
 
+    /// A connection for read-only queries: a pooled one for file databases,
+    /// the main connection for in-memory ones. Fails if the schema is old.
+    pub(crate) fn reader(&self) -> Result<Reader<'_>> {
+        let Some(pool) = &self.readers else { return Ok(Reader::Main(self.ready()?)) };
+        let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open(&pool.path)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.pragma_update(None, "query_only", "ON")?;
+                conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                conn
+            }
+        };
+        let found = migrations::current_version(&conn)?;
+        if found < Self::LATEST_VERSION {
+            return Err(Error::SchemaOutOfDate { found, needed: Self::LATEST_VERSION });
+        }
+        Ok(Reader::Pooled { conn: Some(conn), pool })
+    }
+
     fn configure(conn: Connection) -> Result<SqliteStore> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteStore { conn: Mutex::new(conn), tables: upsert::all_tables() })
+        Ok(SqliteStore { conn: Mutex::new(conn), readers: None, tables: upsert::all_tables() })
     }
 
     /// Highest applied migration version (0 for a new file).
@@ -108,6 +135,48 @@ impl SqliteStore {
             return Err(Error::SchemaOutOfDate { found, needed: Self::LATEST_VERSION });
         }
         Ok(conn)
+    }
+}
+
+/// Idle read-only connections to one database file.
+pub(crate) struct ReaderPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle connections kept for reuse; more are opened under load and closed after.
+const MAX_IDLE_READERS: usize = 8;
+
+/// A connection lent for reading; a pooled one goes back to the pool on drop.
+pub(crate) enum Reader<'a> {
+    /// The store's only connection (in-memory databases).
+    Main(MutexGuard<'a, Connection>),
+    /// A read-only connection from the pool.
+    Pooled { conn: Option<Connection>, pool: &'a ReaderPool },
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Reader::Main(guard) => guard,
+            // `conn` is only taken in `drop`.
+            Reader::Pooled { conn, .. } => conn.as_ref().expect("a lent connection is present until dropped"),
+        }
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Reader::Pooled { conn, pool } = self
+            && let Some(conn) = conn.take()
+        {
+            let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
     }
 }
 

@@ -611,3 +611,36 @@ fn loads_half_a_million_rows_quickly_and_reloads_without_writes() {
     let second = run("re-load");
     assert_eq!(second.unchanged, 500_000);
 }
+
+#[test]
+fn queries_on_a_file_store_run_on_pooled_readers_beside_a_writer() {
+    use ntsb_model::query::EventQuery;
+    use ntsb_store::Queries;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Arc::new(SqliteStore::open(&dir.path().join("ntsb.sqlite")).expect("open"));
+    s.migrate().expect("migrate");
+    let event = |i: u32| {
+        Record::Event(EventRecord {
+            event_date: Some(format!("2010-01-{:02}", i % 28 + 1)),
+            ..event(Some(&format!("20100101X{i:05}")), None)
+        })
+    };
+    let load = begin(s.as_ref(), "first");
+    write(s.as_ref(), load, SourceKind::AviationData, (0..100).map(event).collect());
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                (0..20).map(|_| s.list_events(&EventQuery::default()).expect("query").total).min().unwrap_or(0)
+            })
+        })
+        .collect();
+    let more = begin(s.as_ref(), "second");
+    write(s.as_ref(), more, SourceKind::AviationData, (100..200).map(event).collect());
+    for r in readers {
+        assert!(r.join().expect("reader thread") >= 100);
+    }
+    // Readers see what the writer committed.
+    assert_eq!(s.list_events(&EventQuery::default()).expect("query").total, 200);
+}

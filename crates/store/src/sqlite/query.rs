@@ -447,7 +447,7 @@ impl Queries for SqliteStore {
         let w = Where::from_filter(&q.filter)?;
         let after = q.cursor.as_deref().map(|c| cursor::decode(c, q.sort)).transpose()?;
         let limit = q.limit.clamp(1, MAX_PAGE);
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM event_facts e {}", w.sql()))?
             .query_row(params_from_iter(&w.params), |r| r.get(0))?;
@@ -467,7 +467,7 @@ impl Queries for SqliteStore {
         if key.is_empty() {
             return Ok(None);
         }
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let id: Option<i64> = conn
             .prepare_cached(
                 "SELECT id FROM events WHERE ev_id = ?1 \
@@ -484,7 +484,7 @@ impl Queries for SqliteStore {
 
     fn summary(&self, f: &EventFilter) -> Result<Summary> {
         let w = Where::from_filter(f)?;
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut s = conn
             .prepare_cached(&format!(
                 "SELECT count(*), sum(e.event_type = 'accident'), sum(e.event_type = 'incident'), sum({FATAL}), \
@@ -532,7 +532,7 @@ impl Queries for SqliteStore {
         let mut params = w.params.clone();
         params.push(SqlValue::Integer(i64::try_from(min_count).unwrap_or(i64::MAX)));
         params.push(sql_limit(limit));
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params), |r| {
             let events = count(r.get(2)?);
@@ -574,7 +574,7 @@ impl Queries for SqliteStore {
         );
         let mut params = w.params.clone();
         params.push(sql_limit(limit));
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params), |r| {
             let events = count(r.get(2)?);
@@ -601,7 +601,7 @@ impl Queries for SqliteStore {
         );
         let mut params = w.params.clone();
         params.push(sql_limit(limit));
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params), |r| {
             Ok(OccurrenceRow {
@@ -617,7 +617,7 @@ impl Queries for SqliteStore {
     fn geo_events(&self, f: &EventFilter, limit: usize) -> Result<Vec<EventSummary>> {
         let mut w = Where::from_filter(f)?;
         w.push(HAS_COORDS, []);
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         Ok(page(&conn, &w, Sort::default(), None, limit)?.into_iter().map(|(s, _)| s).collect())
     }
 
@@ -629,7 +629,7 @@ impl Queries for SqliteStore {
         let mut w = Where::from_filter(f)?;
         w.push(HAS_COORDS, []);
         radius_box(&mut w, lat, lon, km);
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut near: Vec<(i64, f64)> = {
             let mut stmt =
                 conn.prepare_cached(&format!("SELECT e.id, e.latitude, e.longitude FROM event_facts e {}", w.sql()))?;
@@ -665,7 +665,7 @@ impl Queries for SqliteStore {
         );
         let mut params = vec![SqlValue::Real(cell_degrees), SqlValue::Real(cell_degrees)];
         params.extend(w.params.iter().cloned());
-        let conn = self.ready()?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params), |r| {
             let (gy, gx): (i64, i64) = (r.get(0)?, r.get(1)?);
@@ -696,7 +696,7 @@ impl Queries for SqliteStore {
         let mut params = w.params.clone();
         params.push(sql_limit(MAX_CLUSTER_POINTS));
         let (ids, points, fatal) = {
-            let conn = self.ready()?;
+            let conn = self.reader()?;
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(params))?;
             let (mut ids, mut points, mut fatal) = (Vec::new(), Vec::new(), Vec::new());
@@ -754,7 +754,7 @@ impl Queries for SqliteStore {
         loop {
             // The connection is held for one page at a time, never while the sink runs.
             let rows = {
-                let conn = self.ready()?;
+                let conn = self.reader()?;
                 page(&conn, &w, sort, after.as_ref(), EXPORT_PAGE)?
             };
             let last_page = rows.len() < EXPORT_PAGE;
