@@ -166,6 +166,18 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// What the row yields: its records, each with the row's line, or, when a
+    /// problem was noted, the one reject that replaces them all.
+    pub fn into_items(self, records: Vec<Record>) -> impl Iterator<Item = Item> {
+        let reject = self.reject();
+        let records = if reject.is_some() { Vec::new() } else { records };
+        let line = self.line;
+        reject
+            .map(Item::Reject)
+            .into_iter()
+            .chain(records.into_iter().map(move |record| Item::Record(SourcedRecord { line, record })))
+    }
+
     /// The reject for this row, if a problem was noted.
     pub fn reject(&self) -> Option<Reject> {
         self.problem.as_ref().map(|(field, reason)| Reject {
@@ -352,12 +364,7 @@ where
                         problem: None,
                     };
                     let records = (self.map)(&mut row);
-                    match row.reject() {
-                        Some(reject) => self.pending.push_back(Item::Reject(reject)),
-                        None => self
-                            .pending
-                            .extend(records.into_iter().map(|record| Item::Record(SourcedRecord { line, record }))),
-                    }
+                    self.pending.extend(row.into_items(records));
                 }
                 Err(err) => match row_error(err, &self.file, self.table, &self.path) {
                     Ok(reject) => self.pending.push_back(Item::Reject(reject)),

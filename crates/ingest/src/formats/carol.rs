@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use ntsb_model::SourceKind;
 use ntsb_model::normalize;
-use ntsb_model::records::{AircraftRecord, EventRecord, EventRef, NarrativeRecord, Record, Reject, SourcedRecord};
+use ntsb_model::records::{AircraftRecord, EventRecord, EventRef, NarrativeRecord, Record, Reject};
 use ntsb_model::vocab::{Damage, EventType, InjuryLevel, Phase, Weather, far_part};
 
 use crate::csv_rows::{CsvStream, Header, Row, file_label};
@@ -132,10 +132,7 @@ impl JsonCases {
         let record = csv::StringRecord::from(values);
         let mut row = Row { record: &record, header, file: &self.file, line, table: TABLE, problem: None };
         let records = map_case(&mut row);
-        match row.reject() {
-            Some(reject) => self.pending.push_back(Item::Reject(reject)),
-            None => self.pending.extend(records.into_iter().map(|record| Item::Record(SourcedRecord { line, record }))),
-        }
+        self.pending.extend(row.into_items(records));
     }
 }
 
