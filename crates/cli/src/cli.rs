@@ -67,6 +67,81 @@ pub enum Command {
     Index(IndexCommand),
     /// Serve the HTTP API (reference page at /docs); with --demo, the demo store (loaded first if empty).
     Serve(ServeArgs),
+    /// Machine learning: train, evaluate and list the fatal, risk and severity models.
+    #[command(subcommand)]
+    Ml(MlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MlCommand {
+    /// Train a model from the store's accidents; writes DATA_DIR/models/NAME.model and its card.
+    Train(MlTrainArgs),
+    /// Evaluate a model: stratified 80/20 split, time split, k-fold cross-validation, against the baseline.
+    Evaluate(MlEvaluateArgs),
+    /// List the trained models in DATA_DIR/models.
+    Models {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MlTrainArgs {
+    /// Model: fatal, risk, severity or all.
+    #[arg(long, value_name = "NAME")]
+    pub model: String,
+    /// Train on events up to this date only (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub train_until: Option<String>,
+    /// Seed of the splits and of feature sampling; the same seed and data give the same model.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Tree settings (defaults are the shipped ones).
+    #[command(flatten)]
+    pub tuning: MlTuning,
+}
+
+/// Optional overrides of the models' training settings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MlTuning {
+    /// Shrinkage of each tree.
+    #[arg(long, value_name = "RATE")]
+    pub learning_rate: Option<f64>,
+    /// Most boosting rounds (early stopping usually ends sooner).
+    #[arg(long, value_name = "N")]
+    pub max_rounds: Option<usize>,
+    /// Most leaves per tree.
+    #[arg(long, value_name = "N")]
+    pub max_leaves: Option<usize>,
+    /// Fewest events in a leaf.
+    #[arg(long, value_name = "N")]
+    pub min_child_samples: Option<usize>,
+    /// Class weighting: none, balanced or sqrt.
+    #[arg(long, value_name = "HOW")]
+    pub class_weight: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MlEvaluateArgs {
+    /// Model: fatal, risk, severity or all.
+    #[arg(long, value_name = "NAME")]
+    pub model: String,
+    /// Date of the time split: train on events up to it, test on those after [default: 2013-12-31].
+    #[arg(long, value_name = "DATE")]
+    pub train_until: Option<String>,
+    /// Folds of the cross-validation (0 or 1 to skip it).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub folds: u64,
+    /// Seed of the splits and of feature sampling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Tree settings (defaults are the shipped ones).
+    #[command(flatten)]
+    pub tuning: MlTuning,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +245,18 @@ pub enum DbCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a consistent snapshot of the store (safe while it serves) into a new directory:
+    /// one file per table and a manifest of row counts and SHA-256 checksums.
+    Backup {
+        /// Directory to create (must not exist or be empty).
+        path: std::path::PathBuf,
+    },
+    /// Replace the store's content with a backup, after verifying every file against its manifest;
+    /// a damaged backup is refused and nothing is replaced.
+    Restore {
+        /// Backup directory written by `ntsb db backup` (from either backend).
+        path: std::path::PathBuf,
     },
 }
 

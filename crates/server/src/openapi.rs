@@ -38,6 +38,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::stats::findings, routes::stats::occurrences,
         routes::geo::events, routes::geo::radius, routes::geo::density, routes::geo::clusters,
         routes::export::csv, routes::export::geojson,
+        routes::ml::models, routes::ml::predict, routes::ml::predict_batch,
     ),
     components(schemas(Problem, InjuryLevelParam, DamageParam, PhaseParam, WeatherParam, EventTypeParam, SortParam)),
     tags(
@@ -46,6 +47,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "statistics", description = "Totals and breakdowns; every endpoint accepts the event filters"),
         (name = "geo", description = "Maps: GeoJSON, radius search, density, clusters"),
         (name = "exports", description = "Streaming exports of any filtered set"),
+        (name = "machine learning", description = "Scoring events with the fatal, risk and severity models, with explanations"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "documentation", description = "This document and the reference page"),
     )

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use ntsb_ml::Registry;
 use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Queries, Store};
+use ntsb_store::{Queries, Store, TrainingData};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -20,6 +21,10 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     /// Request metrics, rendered at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The served machine-learning models (empty until models are trained).
+    pub ml: Arc<Registry>,
+    /// Stored events' facts, for scoring by `ev_id` (absent for backends without it).
+    pub training: Option<Arc<dyn TrainingData>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -31,13 +36,27 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over any backend; `store` and `queries` are normally the same object.
     pub fn new(store: Arc<dyn Store>, queries: Arc<dyn Queries>, index: Arc<SearchIndex>) -> AppState {
-        AppState { store, queries, index, metrics: Arc::new(Metrics::new()) }
+        AppState {
+            store,
+            queries,
+            index,
+            metrics: Arc::new(Metrics::new()),
+            ml: Arc::new(Registry::empty()),
+            training: None,
+        }
     }
 
     /// State over one SQLite store, used through both of its interfaces.
     pub fn from_sqlite(store: Arc<SqliteStore>, index: Arc<SearchIndex>) -> AppState {
         let queries: Arc<dyn Queries> = store.clone();
-        AppState::new(store, queries, index)
+        let training: Arc<dyn TrainingData> = store.clone();
+        AppState { training: Some(training), ..AppState::new(store, queries, index) }
+    }
+
+    /// The same state serving the models of `registry`.
+    pub fn with_models(mut self, registry: Arc<Registry>) -> AppState {
+        self.ml = registry;
+        self
     }
 }
 

@@ -573,6 +573,11 @@ async fn openapi_documents_every_route_and_the_docs_page_is_csp_clean() {
     let routed: BTreeSet<String> = ntsb_server::route_paths().into_iter().map(String::from).collect();
     assert_eq!(documented, routed);
     for (path, item) in doc["paths"].as_object().unwrap() {
+        // POST routes (ML scoring) are exercised in tests/ml.rs.
+        if item.get("get").is_none() {
+            assert!(item["post"]["responses"]["200"].is_object(), "{path}");
+            continue;
+        }
         let op = &item["get"];
         assert!(op["responses"]["200"].is_object(), "{path}");
         assert!(op["summary"].is_string(), "{path}");

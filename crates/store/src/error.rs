@@ -37,6 +37,22 @@ pub enum Error {
     /// The underlying database failed.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The PostgreSQL server failed or refused a statement.
+    #[error("postgresql: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    /// No database connection could be had: the server is unreachable, or every
+    /// pooled connection stayed busy past the acquire timeout.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A backup cannot be written, read or restored (damaged file, checksum or
+    /// row count mismatch, schema version mismatch). Nothing was replaced.
+    #[error("backup {path}: {reason}")]
+    Backup {
+        /// The backup directory or the file in it that is at fault.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A row the caller named (a load, an event) does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -60,4 +76,20 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
+}
+
+/// The server's own message of a PostgreSQL error (the client's `Display` alone
+/// says only "db error"), with its SQLSTATE; or the client error and its cause.
+fn postgres_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            m.push_str(&format!(": {detail}"));
+        }
+        return m;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }

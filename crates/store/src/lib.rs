@@ -1,9 +1,10 @@
 //! Storage for NTSB records behind one interface, [`Store`].
 //!
 //! Callers (the ingest pipeline, the search index, the CLI and later the HTTP
-//! server) never see SQL: they hold an `Arc<dyn Store>`. The embedded SQLite
-//! implementation ([`sqlite::SqliteStore`]) is the default; a PostgreSQL one will
-//! satisfy the same trait.
+//! server) never see SQL: they hold an `Arc<dyn Store>` (or an
+//! `Arc<dyn Backend>`, both traits in one). The embedded SQLite implementation
+//! ([`sqlite::SqliteStore`]) is the default; [`postgres::PostgresStore`] satisfies
+//! the same traits with the same results. [`open`] picks one from a URL.
 //!
 //! What every implementation guarantees:
 //!
@@ -22,13 +23,17 @@
 //!   re-running it completes it.
 #![deny(missing_docs)]
 
+pub mod backup;
 mod error;
+pub mod postgres;
 mod query;
 pub mod sqlite;
+pub mod training;
 mod types;
 
 pub use error::{Error, Result};
 pub use query::{MAX_CLUSTER_POINTS, Queries};
+pub use training::{TrainingData, TrainingFilter, TrainingRow};
 pub use types::*;
 
 use ntsb_model::SourceKind;
@@ -91,4 +96,85 @@ pub trait Store: Send + Sync {
     /// Whether this store holds the synthetic demo sample (`Some(true)`), real
     /// data (`Some(false)`), or nothing yet (`None`). Demo and real data never mix.
     fn content_kind(&self) -> Result<Option<bool>>;
+
+    /// A number that changes whenever committed data changes, by this process or
+    /// another one sharing the database (a load, a migration, an index
+    /// acknowledgement). Cheap enough to call per request: caches of query
+    /// answers key on it. Values are only compared for equality.
+    fn data_version(&self) -> Result<u64>;
+
+    /// How the backend's connection pool is used now, for metrics; `None` when
+    /// the backend has no pool (an in-memory database).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
+    /// Streams every table of a backup ([`backup::TABLES`]) to `sink` from one
+    /// consistent snapshot, while loads and queries go on; reports the schema
+    /// version and the content checksums of that same snapshot. Used by
+    /// [`backup::backup`].
+    fn dump_tables(&self, sink: &mut dyn backup::RowSink) -> Result<backup::DumpInfo>;
+
+    /// Replaces the rows of every backup table with `source`'s in one
+    /// transaction, and commits only if the result has `source`'s expected
+    /// content checksums. Used by [`backup::restore`], which verifies the files first.
+    fn restore_tables(&self, source: &mut dyn backup::RowSource) -> Result<()>;
+}
+
+/// Both storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
+/// hand out `Arc<dyn Store>` and `Arc<dyn Queries>` views of it (trait upcasting).
+pub trait Backend: Store + Queries {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+
+    /// The PostgreSQL store, for its own operations (pool status, change
+    /// notifications); `None` for other backends.
+    fn as_postgres(&self) -> Option<&postgres::PostgresStore> {
+        None
+    }
+}
+
+impl Backend for sqlite::SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+impl Backend for postgres::PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn as_postgres(&self) -> Option<&postgres::PostgresStore> {
+        Some(self)
+    }
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// Opens the store a URL names: `postgres://…` / `postgresql://…` is PostgreSQL
+/// (default pool and timeouts, see [`postgres::PostgresConfig`]; use
+/// [`postgres::PostgresStore::connect`] to set them); `sqlite:PATH`,
+/// `sqlite://PATH` or a bare path is a SQLite file (created with its directory if
+/// needed). Neither is migrated: call [`Store::migrate`] on a new database.
+pub fn open(url_or_path: &str) -> Result<std::sync::Arc<dyn Backend>> {
+    if is_postgres_url(url_or_path) {
+        return Ok(std::sync::Arc::new(postgres::PostgresStore::open(url_or_path)?));
+    }
+    let path =
+        url_or_path.strip_prefix("sqlite://").or_else(|| url_or_path.strip_prefix("sqlite:")).unwrap_or(url_or_path);
+    if path.trim().is_empty() {
+        return Err(Error::Config { url: url_or_path.to_string(), reason: "no file path given".into() });
+    }
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(Error::Config {
+            url: postgres::redact(url_or_path),
+            reason: format!("unsupported scheme {scheme:?}; use postgres://… or a SQLite path"),
+        });
+    }
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
 }

@@ -1,6 +1,11 @@
-//! The read API ([`Queries`]) over a small hand-written store with known answers,
+//! The read API (`Queries`) over a small hand-written store with known answers,
 //! over the real AviationData export (skipped when the shared corpus is absent),
-//! and an ignored timing run over a fully loaded store.
+//! and an ignored timing run over a fully loaded store. Every test inside
+//! `conformance!` runs on SQLite and on PostgreSQL (`NTSB_TEST_POSTGRES_URL`; see
+//! `common/mod.rs`), with the same expected answers.
+
+#[macro_use]
+mod common;
 
 use std::collections::HashSet;
 
@@ -14,8 +19,7 @@ use ntsb_model::records::{
     SourcedRecord,
 };
 use ntsb_model::vocab::{Damage, EventType, InjuryLevel, Phase, Weather};
-use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Error, LoadSource, Queries, Store};
+use ntsb_store::{Backend, Error, LoadSource};
 
 const LA: (f64, f64) = (34.0522, -118.2437);
 const DALLAS: (f64, f64) = (32.7767, -96.7970);
@@ -122,9 +126,8 @@ const E3: &str = "20110310X00003"; // Dallas, two aircraft, fatal, Thursday, spr
 const E4: &str = "20121201X00004"; // near Dallas (DFW), serious, Saturday, winter
 const E5: &str = "20000704X00005"; // Canada, no coordinates, no aircraft, Tuesday, summer
 
-fn fixture() -> SqliteStore {
-    let s = SqliteStore::open_in_memory().unwrap();
-    s.migrate().unwrap();
+fn fixture(kind: common::Kind, test: &str) -> common::TestStore {
+    let s = kind.store(test);
     let load = s
         .begin_load(&LoadSource { path: "fixture.csv".into(), format: "test".into(), checksum: "x".into(), bytes: 1 })
         .unwrap();
@@ -209,7 +212,7 @@ fn ids(items: &[EventSummary]) -> Vec<&str> {
     items.iter().map(|e| e.ev_id.as_deref().unwrap()).collect()
 }
 
-fn list(s: &SqliteStore, filter: EventFilter) -> Vec<String> {
+fn list(s: &dyn Backend, filter: EventFilter) -> Vec<String> {
     let page = s.list_events(&EventQuery { filter, limit: MAX_PAGE, ..Default::default() }).unwrap();
     assert_eq!(page.total as usize, page.items.len());
     ids(&page.items).into_iter().map(str::to_string).collect()
@@ -219,36 +222,51 @@ fn d(y: i32, m: u32, day: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, day)
 }
 
-#[test]
-fn every_filter_alone_and_combined() {
-    let s = fixture();
+/// key, key2, events, fatal events, fatalities, serious injuries, destroyed.
+type Row = (String, Option<String>, u64, u64, u64, u64, u64);
+
+fn rows(s: &dyn Backend, by: Breakdown) -> Vec<Row> {
+    s.breakdown(by, &EventFilter::default(), 1, 100)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.key2, r.events, r.fatal_events, r.fatalities, r.serious_injuries, r.destroyed))
+        .collect()
+}
+
+fn k(key: &str, events: u64, fatal_events: u64, fatalities: u64, serious: u64, destroyed: u64) -> Row {
+    (key.to_string(), None, events, fatal_events, fatalities, serious, destroyed)
+}
+
+conformance! {
+fn every_filter_alone_and_combined(kind) {
+    let s = fixture(kind, "every_filter_alone_and_combined");
     let f = EventFilter::default;
-    assert_eq!(list(&s, f()), [E4, E3, E2, E1, E5], "newest first by default");
-    assert_eq!(list(&s, EventFilter { from: d(2010, 6, 20), ..f() }), [E4, E3, E2]);
-    assert_eq!(list(&s, EventFilter { to: d(2010, 6, 20), ..f() }), [E2, E1, E5]);
-    assert_eq!(list(&s, EventFilter { from: d(2010, 1, 16), to: d(2011, 3, 10), ..f() }), [E3, E2]);
-    assert_eq!(list(&s, EventFilter { year: Some(2010), ..f() }), [E2, E1]);
-    assert_eq!(list(&s, EventFilter { state: Some("tx".into()), ..f() }), [E4, E3]);
-    assert_eq!(list(&s, EventFilter { country: Some("canada".into()), ..f() }), [E5]);
-    assert_eq!(list(&s, EventFilter { highest_injury: Some(InjuryLevel::Fatal), ..f() }), [E3, E1]);
-    assert_eq!(list(&s, EventFilter { damage: Some(Damage::Destroyed), ..f() }), [E3, E1]);
-    assert_eq!(list(&s, EventFilter { damage: Some(Damage::Minor), ..f() }), [E3]);
-    assert_eq!(list(&s, EventFilter { make: Some("Cessna Aircraft Co".into()), ..f() }), [E4, E3, E1]);
-    assert_eq!(list(&s, EventFilter { make: Some("boeing".into()), ..f() }), [E3]);
-    assert_eq!(list(&s, EventFilter { model: Some("172".into()), ..f() }), [E4, E1]);
-    assert_eq!(list(&s, EventFilter { model: Some("pa-28".into()), ..f() }), [E2]);
-    assert_eq!(list(&s, EventFilter { model: Some("%".into()), ..f() }), Vec::<String>::new(), "LIKE escaped");
-    assert_eq!(list(&s, EventFilter { category: Some("air".into()), ..f() }), [E4, E3, E2, E1]);
-    assert_eq!(list(&s, EventFilter { far_part: Some("91".into()), ..f() }), [E3, E2, E1]);
-    assert_eq!(list(&s, EventFilter { far_part: Some("121".into()), ..f() }), [E3]);
-    assert_eq!(list(&s, EventFilter { phase: Some(Phase::Landing), ..f() }), [E2, E5]);
-    assert_eq!(list(&s, EventFilter { weather: Some(Weather::Imc), ..f() }), [E4, E1]);
-    assert_eq!(list(&s, EventFilter { event_type: Some(EventType::Incident), ..f() }), [E2]);
-    assert_eq!(list(&s, EventFilter { has_narrative: Some(true), ..f() }), [E4, E3, E1]);
-    assert_eq!(list(&s, EventFilter { has_narrative: Some(false), ..f() }), [E2, E5]);
+    assert_eq!(list(&*s, f()), [E4, E3, E2, E1, E5], "newest first by default");
+    assert_eq!(list(&*s, EventFilter { from: d(2010, 6, 20), ..f() }), [E4, E3, E2]);
+    assert_eq!(list(&*s, EventFilter { to: d(2010, 6, 20), ..f() }), [E2, E1, E5]);
+    assert_eq!(list(&*s, EventFilter { from: d(2010, 1, 16), to: d(2011, 3, 10), ..f() }), [E3, E2]);
+    assert_eq!(list(&*s, EventFilter { year: Some(2010), ..f() }), [E2, E1]);
+    assert_eq!(list(&*s, EventFilter { state: Some("tx".into()), ..f() }), [E4, E3]);
+    assert_eq!(list(&*s, EventFilter { country: Some("canada".into()), ..f() }), [E5]);
+    assert_eq!(list(&*s, EventFilter { highest_injury: Some(InjuryLevel::Fatal), ..f() }), [E3, E1]);
+    assert_eq!(list(&*s, EventFilter { damage: Some(Damage::Destroyed), ..f() }), [E3, E1]);
+    assert_eq!(list(&*s, EventFilter { damage: Some(Damage::Minor), ..f() }), [E3]);
+    assert_eq!(list(&*s, EventFilter { make: Some("Cessna Aircraft Co".into()), ..f() }), [E4, E3, E1]);
+    assert_eq!(list(&*s, EventFilter { make: Some("boeing".into()), ..f() }), [E3]);
+    assert_eq!(list(&*s, EventFilter { model: Some("172".into()), ..f() }), [E4, E1]);
+    assert_eq!(list(&*s, EventFilter { model: Some("pa-28".into()), ..f() }), [E2]);
+    assert_eq!(list(&*s, EventFilter { model: Some("%".into()), ..f() }), Vec::<String>::new(), "LIKE escaped");
+    assert_eq!(list(&*s, EventFilter { category: Some("air".into()), ..f() }), [E4, E3, E2, E1]);
+    assert_eq!(list(&*s, EventFilter { far_part: Some("91".into()), ..f() }), [E3, E2, E1]);
+    assert_eq!(list(&*s, EventFilter { far_part: Some("121".into()), ..f() }), [E3]);
+    assert_eq!(list(&*s, EventFilter { phase: Some(Phase::Landing), ..f() }), [E2, E5]);
+    assert_eq!(list(&*s, EventFilter { weather: Some(Weather::Imc), ..f() }), [E4, E1]);
+    assert_eq!(list(&*s, EventFilter { event_type: Some(EventType::Incident), ..f() }), [E2]);
+    assert_eq!(list(&*s, EventFilter { has_narrative: Some(true), ..f() }), [E4, E3, E1]);
+    assert_eq!(list(&*s, EventFilter { has_narrative: Some(false), ..f() }), [E2, E5]);
     let texas = BBox { min_lon: -100.0, min_lat: 30.0, max_lon: -95.0, max_lat: 35.0 };
-    assert_eq!(list(&s, EventFilter { bbox: Some(texas), ..f() }), [E4, E3]);
-    let all = list(&s, f());
+    assert_eq!(list(&*s, EventFilter { bbox: Some(texas), ..f() }), [E4, E3]);
+    let all = list(&*s, f());
     let e1_id = s
         .list_events(&EventQuery::default())
         .unwrap()
@@ -257,31 +275,30 @@ fn every_filter_alone_and_combined() {
         .find(|e| e.ev_id.as_deref() == Some(E1))
         .unwrap()
         .event_id;
-    assert_eq!(list(&s, EventFilter { event_ids: Some(vec![e1_id, 9_999]), ..f() }), [E1]);
-    assert_eq!(list(&s, EventFilter { event_ids: Some(vec![]), ..f() }), Vec::<String>::new());
+    assert_eq!(list(&*s, EventFilter { event_ids: Some(vec![e1_id, 9_999]), ..f() }), [E1]);
+    assert_eq!(list(&*s, EventFilter { event_ids: Some(vec![]), ..f() }), Vec::<String>::new());
     assert_eq!(all.len(), 5);
     // Combinations: the same aircraft must match every aircraft condition.
-    assert_eq!(list(&s, EventFilter { make: Some("CESSNA".into()), damage: Some(Damage::Destroyed), ..f() }), [E3, E1]);
+    assert_eq!(list(&*s, EventFilter { make: Some("CESSNA".into()), damage: Some(Damage::Destroyed), ..f() }), [E3, E1]);
     assert_eq!(
-        list(&s, EventFilter { make: Some("BOEING".into()), damage: Some(Damage::Destroyed), ..f() }),
+        list(&*s, EventFilter { make: Some("BOEING".into()), damage: Some(Damage::Destroyed), ..f() }),
         Vec::<String>::new()
     );
     assert_eq!(
         list(
-            &s,
+            &*s,
             EventFilter { state: Some("CA".into()), weather: Some(Weather::Imc), has_narrative: Some(true), ..f() }
         ),
         [E1]
     );
     assert_eq!(
-        list(&s, EventFilter { year: Some(2011), make: Some("CESSNA".into()), far_part: Some("091".into()), ..f() }),
+        list(&*s, EventFilter { year: Some(2011), make: Some("CESSNA".into()), far_part: Some("091".into()), ..f() }),
         [E3]
     );
 }
 
-#[test]
-fn sorting_and_cursor_paging_walk_every_event_once() {
-    let s = fixture();
+fn sorting_and_cursor_paging_walk_every_event_once(kind) {
+    let s = fixture(kind, "sorting_and_cursor_paging_walk_every_event_once");
     for field in [SortField::Date, SortField::Fatalities, SortField::State, SortField::Make] {
         for descending in [true, false] {
             let sort = Sort { field, descending };
@@ -316,9 +333,8 @@ fn sorting_and_cursor_paging_walk_every_event_once() {
     assert_eq!(ids(&by_state.items), [E5, E1, E2, E3, E4], "missing state first ascending, ties by id");
 }
 
-#[test]
-fn malformed_cursors_and_ranges_name_the_parameter() {
-    let s = fixture();
+fn malformed_cursors_and_ranges_name_the_parameter(kind) {
+    let s = fixture(kind, "malformed_cursors_and_ranges_name_the_parameter");
     let param = |e: Error| match e {
         Error::InvalidQuery { parameter, .. } => parameter,
         other => panic!("{other}"),
@@ -342,9 +358,8 @@ fn malformed_cursors_and_ranges_name_the_parameter() {
     assert_eq!(param(s.clusters(&EventFilter::default(), 10.0, 0, 10).unwrap_err()), "min_points");
 }
 
-#[test]
-fn event_detail_has_everything_and_counts_injuries_once() {
-    let s = fixture();
+fn event_detail_has_everything_and_counts_injuries_once(kind) {
+    let s = fixture(kind, "event_detail_has_everything_and_counts_injuries_once");
     let d = s.event_detail(E3).unwrap().expect("known event");
     assert_eq!(d.summary.ev_id.as_deref(), Some(E3));
     assert_eq!(d.summary.event_date.as_deref(), Some("2011-03-10"));
@@ -387,9 +402,8 @@ fn event_detail_has_everything_and_counts_injuries_once() {
     assert!(json.get("event_id").is_none() && json["injuries"]["fatal"] == 3, "{json}");
 }
 
-#[test]
-fn summary_counts_events_people_and_aircraft() {
-    let s = fixture();
+fn summary_counts_events_people_and_aircraft(kind) {
+    let s = fixture(kind, "summary_counts_events_people_and_aircraft");
     let all = s.summary(&EventFilter::default()).unwrap();
     assert_eq!((all.events, all.accidents, all.incidents, all.fatal_events), (5, 4, 1, 2));
     assert_eq!((all.fatalities, all.serious_injuries, all.minor_injuries), (5, 3, 2));
@@ -404,30 +418,14 @@ fn summary_counts_events_people_and_aircraft() {
     assert_eq!((none.events, none.fatal_rate, none.fatal_rate_ci95), (0, 0.0, [0.0, 0.0]));
 }
 
-/// key, key2, events, fatal events, fatalities, serious injuries, destroyed.
-type Row = (String, Option<String>, u64, u64, u64, u64, u64);
-
-fn rows(s: &SqliteStore, by: Breakdown) -> Vec<Row> {
-    s.breakdown(by, &EventFilter::default(), 1, 100)
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.key, r.key2, r.events, r.fatal_events, r.fatalities, r.serious_injuries, r.destroyed))
-        .collect()
-}
-
-fn k(key: &str, events: u64, fatal_events: u64, fatalities: u64, serious: u64, destroyed: u64) -> Row {
-    (key.to_string(), None, events, fatal_events, fatalities, serious, destroyed)
-}
-
-#[test]
-fn every_breakdown() {
-    let s = fixture();
+fn every_breakdown(kind) {
+    let s = fixture(kind, "every_breakdown");
     assert_eq!(
-        rows(&s, Breakdown::Year),
+        rows(&*s, Breakdown::Year),
         [k("2000", 1, 0, 0, 0, 0), k("2010", 2, 1, 2, 0, 1), k("2011", 1, 1, 3, 1, 1), k("2012", 1, 0, 0, 2, 0)]
     );
     assert_eq!(
-        rows(&s, Breakdown::Month),
+        rows(&*s, Breakdown::Month),
         [
             k("01", 1, 1, 2, 0, 1),
             k("03", 1, 1, 3, 1, 1),
@@ -437,34 +435,34 @@ fn every_breakdown() {
         ]
     );
     assert_eq!(
-        rows(&s, Breakdown::Season),
+        rows(&*s, Breakdown::Season),
         [k("winter", 2, 1, 2, 2, 1), k("spring", 1, 1, 3, 1, 1), k("summer", 2, 0, 0, 0, 0)]
     );
     let dow: Vec<(String, Option<String>, u64)> =
-        rows(&s, Breakdown::DayOfWeek).into_iter().map(|r| (r.0, r.1, r.2)).collect();
+        rows(&*s, Breakdown::DayOfWeek).into_iter().map(|r| (r.0, r.1, r.2)).collect();
     let day = |n: &str, name: &str| (n.to_string(), Some(name.to_string()), 1);
     assert_eq!(
         dow,
         [day("0", "Sunday"), day("2", "Tuesday"), day("4", "Thursday"), day("5", "Friday"), day("6", "Saturday")]
     );
-    assert_eq!(rows(&s, Breakdown::Decade), [k("2000", 1, 0, 0, 0, 0), k("2010", 4, 2, 5, 3, 2)]);
+    assert_eq!(rows(&*s, Breakdown::Decade), [k("2000", 1, 0, 0, 0, 0), k("2010", 4, 2, 5, 3, 2)]);
     assert_eq!(
-        rows(&s, Breakdown::State),
+        rows(&*s, Breakdown::State),
         [k("CA", 2, 1, 2, 0, 1), k("TX", 2, 1, 3, 3, 1), k("unknown", 1, 0, 0, 0, 0)]
     );
     // An event with two makes counts once under each make, with its own totals.
     assert_eq!(
-        rows(&s, Breakdown::Make),
+        rows(&*s, Breakdown::Make),
         [k("CESSNA", 3, 2, 5, 3, 2), k("BOEING", 1, 1, 3, 1, 1), k("PIPER", 1, 0, 0, 0, 0)]
     );
     let mm: Vec<(String, Option<String>, u64)> =
-        rows(&s, Breakdown::MakeModel).into_iter().map(|r| (r.0, r.1, r.2)).collect();
+        rows(&*s, Breakdown::MakeModel).into_iter().map(|r| (r.0, r.1, r.2)).collect();
     assert_eq!(mm.len(), 5);
     assert!(mm.contains(&("CESSNA".into(), Some("172N".into()), 1)));
-    assert_eq!(rows(&s, Breakdown::Phase)[0], k("landing", 2, 0, 0, 0, 0));
-    assert_eq!(rows(&s, Breakdown::Weather), [k("VMC", 3, 1, 3, 1, 1), k("IMC", 2, 1, 2, 2, 1)]);
+    assert_eq!(rows(&*s, Breakdown::Phase)[0], k("landing", 2, 0, 0, 0, 0));
+    assert_eq!(rows(&*s, Breakdown::Weather), [k("VMC", 3, 1, 3, 1, 1), k("IMC", 2, 1, 2, 2, 1)]);
     assert_eq!(
-        rows(&s, Breakdown::FarPart),
+        rows(&*s, Breakdown::FarPart),
         [k("091", 3, 2, 5, 1, 2), k("121", 1, 1, 3, 1, 1), k("135", 1, 0, 0, 2, 0)]
     );
     // min_count and limit; rates carry the Wilson interval.
@@ -480,9 +478,8 @@ fn every_breakdown() {
     assert_eq!(tx.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["2011", "2012"]);
 }
 
-#[test]
-fn top_findings_and_occurrences() {
-    let s = fixture();
+fn top_findings_and_occurrences(kind) {
+    let s = fixture(kind, "top_findings_and_occurrences");
     let f = s.top_findings(&EventFilter::default(), 10).unwrap();
     let got: Vec<(&str, u64, u64)> = f.iter().map(|r| (r.code.as_str(), r.events, r.cited_as_cause)).collect();
     assert_eq!(got, [("F100", 3, 2), ("F200", 1, 0), ("F300", 1, 1)]);
@@ -496,9 +493,8 @@ fn top_findings_and_occurrences() {
     assert_eq!(got, [("O1", 3, 1), ("O2", 1, 1)]);
 }
 
-#[test]
-fn geo_radius_grid_and_clusters() {
-    let s = fixture();
+fn geo_radius_grid_and_clusters(kind) {
+    let s = fixture(kind, "geo_radius_grid_and_clusters");
     let f = EventFilter::default();
     assert_eq!(ids(&s.geo_events(&f, 10).unwrap()), [E4, E3, E2, E1], "only events with coordinates");
     assert_eq!(s.geo_events(&f, 2).unwrap().len(), 2);
@@ -532,9 +528,8 @@ fn geo_radius_grid_and_clusters() {
     );
 }
 
-#[test]
-fn export_streams_every_filtered_event_in_date_order() {
-    let s = fixture();
+fn export_streams_every_filtered_event_in_date_order(kind) {
+    let s = fixture(kind, "export_streams_every_filtered_event_in_date_order");
     let mut got = Vec::new();
     let n = s
         .export_events(&EventFilter { state: Some("TX".into()), ..Default::default() }, &mut |e| {
@@ -565,14 +560,12 @@ fn export_streams_every_filtered_event_in_date_order() {
 }
 
 /// Loads the real AviationData export and cross-checks statistics against listings.
-#[test]
-fn real_aviation_data_statistics_agree_with_listings() {
+fn real_aviation_data_statistics_agree_with_listings(kind) {
     let Some(shared) = ntsb_test_support::shared_data("real_aviation_data_statistics_agree_with_listings") else {
         return;
     };
     let path = shared.join("ntsb/aviationdata/AviationData_20170328.csv");
-    let s = SqliteStore::open_in_memory().unwrap();
-    s.migrate().unwrap();
+    let s = kind.store("real_aviation_data_statistics_agree_with_listings");
     let load = s
         .begin_load(&LoadSource {
             path: path.display().to_string(),
@@ -613,9 +606,10 @@ fn real_aviation_data_statistics_agree_with_listings() {
     let summary_2010 = s.summary(&EventFilter { year: Some(2010), ..Default::default() }).unwrap();
     assert_eq!((summary_2010.fatal_events, summary_2010.fatalities), (y2010.fatal_events, y2010.fatalities));
 }
+}
 
 /// Timing over a fully loaded store: `NTSB_QUERY_DB=/tmp/q-data/ntsb.sqlite cargo test --release -p ntsb-store
-/// --test queries -- --ignored --nocapture`. Prints p50/p99 per query; asserts nothing about time.
+/// --test queries -- --ignored --nocapture` (a `postgres://` URL works too). Prints p50/p99 per query; asserts nothing about time.
 #[test]
 #[ignore = "needs a loaded store in NTSB_QUERY_DB; run by hand"]
 fn bench_queries_on_a_loaded_store() {
@@ -623,9 +617,10 @@ fn bench_queries_on_a_loaded_store() {
         eprintln!("SKIPPED: set NTSB_QUERY_DB to a loaded store");
         return;
     };
-    let store = SqliteStore::open(std::path::Path::new(&db)).unwrap();
+    let db = db.to_string_lossy();
+    let store = ntsb_store::open(&db).unwrap();
     store.migrate().unwrap();
-    let s = &store;
+    let s = store.as_ref();
     let some_ids: Vec<String> = s
         .list_events(&EventQuery { limit: 200, ..Default::default() })
         .unwrap()

@@ -1,5 +1,10 @@
-//! Behaviour of the SQLite store through the `Store` interface, on small
-//! hand-built records.
+//! Behaviour of the stores through the `Store` interface, on small hand-built
+//! records. Every test inside `conformance!` runs on SQLite (`sqlite::NAME`) and
+//! on PostgreSQL (`postgres::NAME`, in a fresh schema of the server named by
+//! `NTSB_TEST_POSTGRES_URL`; skipped with a printed reason when it is unset).
+
+#[macro_use]
+mod common;
 
 use std::sync::Arc;
 
@@ -8,19 +13,14 @@ use ntsb_model::records::{
     AircraftRecord, CodeRecord, EventRecord, EventRef, IdLinkRecord, NarrativeRecord, Record, SourcedRecord,
 };
 use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Error, LoadId, LoadSource, LoadSummary, Store, TableCounts};
+use ntsb_store::{Backend, Error, LoadId, LoadSource, LoadSummary, Store, TableCounts};
 
 const EV: &str = "20080124X00101";
 const NO: &str = "NYC08CA068";
 
-fn store() -> SqliteStore {
-    let s = SqliteStore::open_in_memory().expect("open");
-    s.migrate().expect("migrate");
-    s
-}
-
-fn begin(store: &dyn Store, path: &str) -> LoadId {
+fn begin(store: &(impl common::AsBackend + ?Sized), path: &str) -> LoadId {
     store
+        .backend()
         .begin_load(&LoadSource {
             path: path.into(),
             format: "test".into(),
@@ -34,8 +34,13 @@ fn sourced(records: Vec<Record>) -> Vec<SourcedRecord> {
     records.into_iter().enumerate().map(|(i, record)| SourcedRecord { line: i as u64 + 2, record }).collect()
 }
 
-fn write(store: &dyn Store, load: LoadId, kind: SourceKind, records: Vec<Record>) -> ntsb_store::BatchOutcome {
-    store.write_batch(load, kind, "file.csv", sourced(records)).expect("write batch")
+fn write(
+    store: &(impl common::AsBackend + ?Sized),
+    load: LoadId,
+    kind: SourceKind,
+    records: Vec<Record>,
+) -> ntsb_store::BatchOutcome {
+    store.backend().write_batch(load, kind, "file.csv", sourced(records)).expect("write batch")
 }
 
 fn event(ev_id: Option<&str>, ntsb_no: Option<&str>) -> EventRecord {
@@ -66,25 +71,28 @@ fn counts(out: &ntsb_store::BatchOutcome, table: &str) -> TableCounts {
     out.tables.get(table).copied().unwrap_or_default()
 }
 
-fn table_rows(store: &dyn Store, table: &str) -> u64 {
-    store.stats().expect("stats").tables.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or(0)
+fn table_rows(store: &(impl common::AsBackend + ?Sized), table: &str) -> u64 {
+    store.backend().stats().expect("stats").tables.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or(0)
 }
 
 fn ev_ref() -> EventRef {
     EventRef::EvId(EV.into())
 }
 
-#[test]
-fn store_is_shareable_between_threads() {
+conformance! {
+fn store_is_shareable_between_threads(kind) {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<SqliteStore>();
-    let shared: Arc<dyn Store> = Arc::new(store());
-    assert_eq!(shared.content_kind().expect("content"), None);
+    assert_send_sync::<ntsb_store::postgres::PostgresStore>();
+    let s = kind.store("store_is_shareable_between_threads");
+    let shared: Arc<dyn Backend> = s.arc();
+    let store: Arc<dyn Store> = shared.clone();
+    let t = std::thread::spawn(move || store.content_kind().expect("content"));
+    assert_eq!(t.join().expect("thread"), None);
 }
 
-#[test]
-fn writing_the_same_batch_twice_counts_everything_unchanged_and_keeps_no_revisions() {
-    let s = store();
+fn writing_the_same_batch_twice_counts_everything_unchanged_and_keeps_no_revisions(kind) {
+    let s = kind.store("writing_the_same_batch_twice_counts_everything_unchanged_and_keeps_no_revisions_s");
     let load = begin(&s, "a.csv");
     let batch = || vec![full_event(), aircraft(ev_ref(), 1, "CESSNA"), narrative(ev_ref(), 0, "It flew.")];
     let first = write(&s, load, SourceKind::Avall, batch());
@@ -98,9 +106,8 @@ fn writing_the_same_batch_twice_counts_everything_unchanged_and_keeps_no_revisio
     assert!(s.revisions(EV).expect("revisions").is_empty());
 }
 
-#[test]
-fn a_changed_value_from_the_same_kind_is_updated_with_a_revision() {
-    let s = store();
+fn a_changed_value_from_the_same_kind_is_updated_with_a_revision(kind) {
+    let s = kind.store("a_changed_value_from_the_same_kind_is_updated_with_a_revision_s");
     let first = begin(&s, "prelim.csv");
     write(&s, first, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
     let second = begin(&s, "final.csv");
@@ -117,9 +124,8 @@ fn a_changed_value_from_the_same_kind_is_updated_with_a_revision() {
     assert!(!r.changed_at.is_empty());
 }
 
-#[test]
-fn a_lower_precedence_source_cannot_overwrite_a_higher_one() {
-    let s = store();
+fn a_lower_precedence_source_cannot_overwrite_a_higher_one(kind) {
+    let s = kind.store("a_lower_precedence_source_cannot_overwrite_a_higher_one_s");
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
     let out = write(&s, load, SourceKind::AviationData, vec![aircraft(ev_ref(), 1, "Cessna Aircraft Co")]);
@@ -127,9 +133,8 @@ fn a_lower_precedence_source_cannot_overwrite_a_higher_one() {
     assert!(s.revisions(EV).expect("revisions").is_empty());
 }
 
-#[test]
-fn a_higher_precedence_source_overwrites_a_lower_one_and_then_holds() {
-    let s = store();
+fn a_higher_precedence_source_overwrites_a_lower_one_and_then_holds(kind) {
+    let s = kind.store("a_higher_precedence_source_overwrites_a_lower_one_and_then_holds_s");
     let load = begin(&s, "x");
     write(&s, load, SourceKind::AviationData, vec![full_event(), aircraft(ev_ref(), 1, "Cessna Aircraft Co")]);
     let out = write(&s, load, SourceKind::Carol, vec![aircraft(ev_ref(), 1, "CESSNA")]);
@@ -142,9 +147,8 @@ fn a_higher_precedence_source_overwrites_a_lower_one_and_then_holds() {
     assert_eq!(revs[0].new_value.as_deref(), Some("CESSNA"));
 }
 
-#[test]
-fn a_null_value_never_overwrites_a_known_one() {
-    let s = store();
+fn a_null_value_never_overwrites_a_known_one(kind) {
+    let s = kind.store("a_null_value_never_overwrites_a_known_one_s");
     let load = begin(&s, "x");
     write(&s, load, SourceKind::AviationData, vec![full_event()]);
     // Same event from a more trusted source that does not know the state.
@@ -154,9 +158,8 @@ fn a_null_value_never_overwrites_a_known_one() {
     assert!(doc_state.is_empty());
 }
 
-#[test]
-fn a_null_field_filled_by_another_kind_of_source_is_a_merge_without_revision() {
-    let s = store();
+fn a_null_field_filled_by_another_kind_of_source_is_a_merge_without_revision(kind) {
+    let s = kind.store("a_null_field_filled_by_another_kind_of_source_is_a_merge_without_revision_s");
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
     let filled = Record::Event(EventRecord { city: Some("ALBANY".into()), ..event(Some(EV), None) });
@@ -165,9 +168,8 @@ fn a_null_field_filled_by_another_kind_of_source_is_a_merge_without_revision() {
     assert!(s.revisions(EV).expect("revisions").is_empty());
 }
 
-#[test]
-fn a_null_field_filled_by_a_newer_release_of_the_same_source_is_a_revision() {
-    let s = store();
+fn a_null_field_filled_by_a_newer_release_of_the_same_source_is_a_revision(kind) {
+    let s = kind.store("a_null_field_filled_by_a_newer_release_of_the_same_source_is_a_revision_s");
     let prelim = begin(&s, "narratives-prelim.jsonl");
     write(&s, prelim, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
     let text = |cause: Option<&str>| NarrativeRecord {
@@ -188,9 +190,8 @@ fn a_null_field_filled_by_a_newer_release_of_the_same_source_is_a_revision() {
     assert_eq!(revs[0].load, last);
 }
 
-#[test]
-fn a_child_of_an_unknown_event_is_rejected_with_its_reason_and_nothing_written() {
-    let s = store();
+fn a_child_of_an_unknown_event_is_rejected_with_its_reason_and_nothing_written(kind) {
+    let s = kind.store("a_child_of_an_unknown_event_is_rejected_with_its_reason_and_nothing_written_s");
     let load = begin(&s, "x");
     let out = write(&s, load, SourceKind::Avall, vec![aircraft(EventRef::EvId("20080101X99999".into()), 1, "BEECH")]);
     assert_eq!(counts(&out, "aircraft"), TableCounts { rejected: 1, ..Default::default() });
@@ -205,9 +206,8 @@ fn a_child_of_an_unknown_event_is_rejected_with_its_reason_and_nothing_written()
     assert_eq!(s.rejects(load).expect("rejects"), out.rejects, "the reject is kept in the ledger");
 }
 
-#[test]
-fn an_event_with_neither_ev_id_nor_ntsb_no_is_rejected() {
-    let s = store();
+fn an_event_with_neither_ev_id_nor_ntsb_no_is_rejected(kind) {
+    let s = kind.store("an_event_with_neither_ev_id_nor_ntsb_no_is_rejected_s");
     let load = begin(&s, "x");
     let out = write(&s, load, SourceKind::Carol, vec![Record::Event(event(None, Some("  ")))]);
     assert_eq!(counts(&out, "events").rejected, 1);
@@ -215,9 +215,8 @@ fn an_event_with_neither_ev_id_nor_ntsb_no_is_rejected() {
     assert_eq!(table_rows(&s, "events"), 0);
 }
 
-#[test]
-fn a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts() {
-    let s = store();
+fn a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts(kind) {
+    let s = kind.store("a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts_s");
     let load = begin(&s, "carol.json");
     let carol = Record::Event(EventRecord { report_status: Some("Completed".into()), ..event(None, Some(NO)) });
     let out = write(&s, load, SourceKind::Carol, vec![carol, narrative(EventRef::NtsbNo(NO.into()), 0, "Carol text")]);
@@ -240,9 +239,8 @@ fn a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts(
     assert_eq!(counts(&again, "narratives").unchanged, 1);
 }
 
-#[test]
-fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved() {
-    let s = store();
+fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved(kind) {
+    let s = kind.store("a_placeholder_is_merged_into_the_known_event_and_its_children_moved_s");
     let load = begin(&s, "x");
     // The real event is known first, without its case number.
     write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), None)), narrative(ev_ref(), 1, "avall 1")]);
@@ -278,9 +276,8 @@ fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved() {
     assert!(revs.iter().any(|r| r.field == "city" && r.new_value.as_deref() == Some("ALBANY")));
 }
 
-#[test]
-fn the_crosswalk_links_case_numbers_to_event_ids() {
-    let s = store();
+fn the_crosswalk_links_case_numbers_to_event_ids(kind) {
+    let s = kind.store("the_crosswalk_links_case_numbers_to_event_ids_s");
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), None))]);
     let link = |ev: &str, no: &str| {
@@ -308,9 +305,8 @@ fn the_crosswalk_links_case_numbers_to_event_ids() {
     assert!(s.revisions(other_ev).expect("revisions").iter().any(|r| r.field == "ev_id"));
 }
 
-#[test]
-fn a_child_by_unknown_case_number_is_rejected_on_ntsb_no() {
-    let s = store();
+fn a_child_by_unknown_case_number_is_rejected_on_ntsb_no(kind) {
+    let s = kind.store("a_child_by_unknown_case_number_is_rejected_on_ntsb_no_s");
     let load = begin(&s, "x");
     let out = write(&s, load, SourceKind::Carol, vec![narrative(EventRef::NtsbNo("ERA10FA001".into()), 0, "n")]);
     assert_eq!(out.rejects.len(), 1);
@@ -319,9 +315,8 @@ fn a_child_by_unknown_case_number_is_rejected_on_ntsb_no() {
     assert_eq!(table_rows(&s, "events"), 0, "child records never create events");
 }
 
-#[test]
-fn root_tables_upsert_by_their_key() {
-    let s = store();
+fn root_tables_upsert_by_their_key(kind) {
+    let s = kind.store("root_tables_upsert_by_their_key_s");
     let load = begin(&s, "codes");
     let code = |meaning: &str| {
         Record::Code(CodeRecord {
@@ -340,9 +335,8 @@ fn root_tables_upsert_by_their_key() {
     assert_eq!(table_rows(&s, "code_entries"), 1);
 }
 
-#[test]
-fn within_one_file_the_first_value_stands_and_reloading_an_older_file_changes_nothing() {
-    let s = store();
+fn within_one_file_the_first_value_stands_and_reloading_an_older_file_changes_nothing(kind) {
+    let s = kind.store("within_one_file_the_first_value_stands_and_reloading_an_older_file_changes_nothing_s");
     let older = begin(&s, "release-1.csv");
     let newer = begin(&s, "release-2.csv");
     let ac = |make: &str| vec![full_event(), aircraft(ev_ref(), 1, make)];
@@ -357,9 +351,8 @@ fn within_one_file_the_first_value_stands_and_reloading_an_older_file_changes_no
     assert_eq!(counts(&write(&s, newer, SourceKind::AviationData, ac("BEECH")), "aircraft").unchanged, 1);
 }
 
-#[test]
-fn demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing() {
-    let demo = store();
+fn demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing(kind) {
+    let demo = kind.store("demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing_demo");
     let load = begin(&demo, "demo");
     let synthetic = Record::Event(EventRecord { synthetic: Some(true), ..event(Some(EV), Some(NO)) });
     write(&demo, load, SourceKind::Demo, vec![synthetic]);
@@ -376,7 +369,7 @@ fn demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing() {
     assert!(err.to_string().contains("demo"));
     assert_eq!(table_rows(&demo, "events"), 1);
 
-    let real = store();
+    let real = kind.store("demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing_real");
     let load = begin(&real, "real");
     write(&real, load, SourceKind::Avall, vec![full_event()]);
     assert_eq!(real.content_kind().expect("kind"), Some(false));
@@ -388,50 +381,35 @@ fn demo_and_real_data_never_mix_and_a_refused_batch_writes_nothing() {
     assert!(real.rejects(load).expect("rejects").is_empty());
 }
 
-#[test]
-fn an_unmigrated_store_refuses_data_operations_with_schema_out_of_date() {
-    let s = SqliteStore::open_in_memory().expect("open");
-    assert_eq!(s.current_version().expect("version"), 0);
+fn an_unmigrated_store_refuses_data_operations_with_schema_out_of_date(kind) {
+    let s = kind.fresh("an_unmigrated_store_refuses_data_operations_with_schema_out_of_date");
     let err = s.stats().expect_err("not migrated");
-    assert!(matches!(err, Error::SchemaOutOfDate { found: 0, needed: SqliteStore::LATEST_VERSION }), "{err}");
+    assert!(matches!(err, Error::SchemaOutOfDate { found: 0, needed: common::LATEST }), "{err}");
+    let err = s.write_batch(LoadId(1), SourceKind::Avall, "x", Vec::new()).expect_err("not migrated");
+    assert!(matches!(err, Error::SchemaOutOfDate { .. }), "{err}");
     assert!(s.migration_status().expect("status").iter().all(|m| m.applied_at.is_none()));
 }
 
-#[test]
-fn a_file_database_uses_wal_and_creates_its_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("nested/dir/ntsb.db");
-    let s = SqliteStore::open(&path).expect("open");
-    s.migrate().expect("migrate");
-    let load = begin(&s, "x");
-    write(&s, load, SourceKind::Avall, vec![full_event()]);
-    let probe = rusqlite::Connection::open(&path).expect("probe");
-    let mode: String = probe.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
-    assert_eq!(mode, "wal");
-    let n: i64 = probe.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("count");
-    assert_eq!(n, 1, "another connection reads committed data");
-}
-
-#[test]
-fn migrations_roll_back_and_reapply_on_a_populated_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("ntsb.db");
-    let s = SqliteStore::open(&path).expect("open");
-    assert_eq!(s.migrate().expect("migrate"), vec![1, 2, 3, 4]);
+fn migrations_roll_back_and_reapply_on_a_populated_store(kind) {
+    let s = kind.shared("migrations_roll_back_and_reapply_on_a_populated_store");
+    let all: Vec<i64> = (1..=common::LATEST).collect();
+    assert_eq!(s.migrate().expect("migrate"), all);
     assert!(s.migrate().expect("again").is_empty(), "migrate is idempotent");
-    assert_eq!(s.current_version().expect("version"), SqliteStore::LATEST_VERSION);
+    let version = |s: &common::TestStore| s.migration_status().expect("status").iter().filter(|m| m.applied_at.is_some()).count();
+    assert_eq!(version(&s) as i64, common::LATEST);
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![full_event(), narrative(ev_ref(), 0, "text")]);
     s.mark_indexed(&s.pending_index_docs(10).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
         .expect("mark");
 
-    // Undo the last two migrations (query indexes, index queue): core data and the ledger are untouched.
-    assert_eq!(s.rollback(2).expect("rollback"), vec![4, 3]);
-    assert_eq!(s.current_version().expect("version"), 2);
+    // Undo every migration after the ledger (query tables, index queue): core data and the ledger are untouched.
+    let after_ledger: Vec<i64> = (3..=common::LATEST).rev().collect();
+    assert_eq!(s.rollback(after_ledger.len()).expect("rollback"), after_ledger);
+    assert_eq!(version(&s), 2);
     let status = s.migration_status().expect("status");
-    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), vec![true, true, false, false]);
+    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), all.iter().map(|v| *v <= 2).collect::<Vec<_>>());
     assert!(s.stats().is_err(), "a store behind the latest version refuses work");
-    assert_eq!(s.migrate().expect("reapply"), vec![3, 4]);
+    assert_eq!(s.migrate().expect("reapply"), (3..=common::LATEST).collect::<Vec<_>>());
     assert_eq!(table_rows(&s, "events"), 1);
     assert_eq!(table_rows(&s, "narratives"), 1);
     assert_eq!(s.loads(10).expect("loads").len(), 1);
@@ -439,18 +417,17 @@ fn migrations_roll_back_and_reapply_on_a_populated_file() {
     assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1, "text is queued for indexing again");
 
     // Undo everything: the tables and their data are gone, then come back empty.
-    assert_eq!(s.rollback(10).expect("rollback all"), vec![4, 3, 2, 1]);
-    assert_eq!(s.current_version().expect("version"), 0);
+    assert_eq!(s.rollback(10).expect("rollback all"), all.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(version(&s), 0);
     assert!(s.migration_status().expect("status").iter().all(|m| m.applied_at.is_none()));
-    assert_eq!(s.migrate().expect("migrate again"), vec![1, 2, 3, 4]);
+    assert_eq!(s.migrate().expect("migrate again"), all);
     assert_eq!(table_rows(&s, "events"), 0);
     assert!(s.loads(10).expect("loads").is_empty());
     assert_eq!(s.content_kind().expect("kind"), None);
 }
 
-#[test]
-fn pending_index_docs_round_trip_through_mark_indexed_and_requeue() {
-    let s = store();
+fn pending_index_docs_round_trip_through_mark_indexed_and_requeue(kind) {
+    let s = kind.store("pending_index_docs_round_trip_through_mark_indexed_and_requeue_s");
     let load = begin(&s, "x");
     let text = Record::Narrative(NarrativeRecord {
         event: ev_ref(),
@@ -487,9 +464,8 @@ fn pending_index_docs_round_trip_through_mark_indexed_and_requeue() {
     assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
 }
 
-#[test]
-fn the_ledger_records_loads_newest_first_with_totals_and_rejects() {
-    let s = store();
+fn the_ledger_records_loads_newest_first_with_totals_and_rejects(kind) {
+    let s = kind.store("the_ledger_records_loads_newest_first_with_totals_and_rejects_s");
     let first = begin(&s, "one.csv");
     let second = begin(&s, "two.csv");
     let mut summary = LoadSummary { status: "completed".into(), duration_ms: 1234, ..Default::default() };
@@ -532,9 +508,8 @@ fn the_ledger_records_loads_newest_first_with_totals_and_rejects() {
     assert!(matches!(s.finish_load(LoadId(999), &summary), Err(Error::NotFound(_))));
 }
 
-#[test]
-fn stats_count_rows_in_schema_order_with_the_event_range() {
-    let s = store();
+fn stats_count_rows_in_schema_order_with_the_event_range(kind) {
+    let s = kind.store("stats_count_rows_in_schema_order_with_the_event_range_s");
     let load = begin(&s, "x");
     let later =
         Record::Event(EventRecord { event_date: Some("2015-06-01".into()), ..event(Some("20150601X00001"), None) });
@@ -555,6 +530,53 @@ fn stats_count_rows_in_schema_order_with_the_event_range() {
     assert_eq!(stats.last_event.as_deref(), Some("2015-06-01"));
     assert_eq!(stats.events_with_narrative, 0);
     assert_eq!(stats.events_with_probable_cause, 1);
+}
+
+fn queries_on_a_shared_store_run_on_pooled_readers_beside_a_writer(kind) {
+    use ntsb_model::query::EventQuery;
+
+    let shared = kind.shared("queries_on_a_shared_store_run_on_pooled_readers_beside_a_writer");
+    let s = shared.arc();
+    s.migrate().expect("migrate");
+    let event = |i: u32| {
+        Record::Event(EventRecord {
+            event_date: Some(format!("2010-01-{:02}", i % 28 + 1)),
+            ..event(Some(&format!("20100101X{i:05}")), None)
+        })
+    };
+    let load = begin(s.as_ref(), "first");
+    write(s.as_ref(), load, SourceKind::AviationData, (0..100).map(event).collect());
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                (0..20).map(|_| s.list_events(&EventQuery::default()).expect("query").total).min().unwrap_or(0)
+            })
+        })
+        .collect();
+    let more = begin(s.as_ref(), "second");
+    write(s.as_ref(), more, SourceKind::AviationData, (100..200).map(event).collect());
+    for r in readers {
+        assert!(r.join().expect("reader thread") >= 100);
+    }
+    // Readers see what the writer committed.
+    assert_eq!(s.list_events(&EventQuery::default()).expect("query").total, 200);
+}
+}
+
+#[test]
+fn a_file_database_uses_wal_and_creates_its_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/dir/ntsb.db");
+    let s = SqliteStore::open(&path).expect("open");
+    s.migrate().expect("migrate");
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![full_event()]);
+    let probe = rusqlite::Connection::open(&path).expect("probe");
+    let mode: String = probe.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+    assert_eq!(mode, "wal");
+    let n: i64 = probe.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("count");
+    assert_eq!(n, 1, "another connection reads committed data");
 }
 
 /// Corpus-scale throughput: about 500,000 rows in batches, then a full re-load that
@@ -610,37 +632,4 @@ fn loads_half_a_million_rows_quickly_and_reloads_without_writes() {
     assert_eq!(first.inserted, 500_000);
     let second = run("re-load");
     assert_eq!(second.unchanged, 500_000);
-}
-
-#[test]
-fn queries_on_a_file_store_run_on_pooled_readers_beside_a_writer() {
-    use ntsb_model::query::EventQuery;
-    use ntsb_store::Queries;
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Arc::new(SqliteStore::open(&dir.path().join("ntsb.sqlite")).expect("open"));
-    s.migrate().expect("migrate");
-    let event = |i: u32| {
-        Record::Event(EventRecord {
-            event_date: Some(format!("2010-01-{:02}", i % 28 + 1)),
-            ..event(Some(&format!("20100101X{i:05}")), None)
-        })
-    };
-    let load = begin(s.as_ref(), "first");
-    write(s.as_ref(), load, SourceKind::AviationData, (0..100).map(event).collect());
-    let readers: Vec<_> = (0..4)
-        .map(|_| {
-            let s = Arc::clone(&s);
-            std::thread::spawn(move || {
-                (0..20).map(|_| s.list_events(&EventQuery::default()).expect("query").total).min().unwrap_or(0)
-            })
-        })
-        .collect();
-    let more = begin(s.as_ref(), "second");
-    write(s.as_ref(), more, SourceKind::AviationData, (100..200).map(event).collect());
-    for r in readers {
-        assert!(r.join().expect("reader thread") >= 100);
-    }
-    // Readers see what the writer committed.
-    assert_eq!(s.list_events(&EventQuery::default()).expect("query").total, 200);
 }

@@ -1,8 +1,8 @@
-//! `ntsb db migrate|rollback|status`.
+//! `ntsb db migrate|rollback|status|verify|backup|restore`.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Schema, open_store};
 use crate::cli::DbCommand;
@@ -31,6 +31,33 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
             }
         }
         DbCommand::Verify { json } => return verify(store.as_ref(), json),
+        DbCommand::Backup { path } => {
+            let started = std::time::Instant::now();
+            let manifest = ntsb_store::backup::backup(store.as_ref(), &path)
+                .with_context(|| format!("backing up to {}", path.display()))?;
+            println!(
+                "backed up {} rows in {} tables (schema version {}) to {} in {:.1} s",
+                manifest.total_rows(),
+                manifest.tables.len(),
+                manifest.schema_version,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        DbCommand::Restore { path } => {
+            let started = std::time::Instant::now();
+            let manifest = ntsb_store::backup::restore(store.as_ref(), &path)
+                .with_context(|| format!("restoring from {}", path.display()))?;
+            println!(
+                "restored {} rows in {} tables from {} (taken {} from {}), checksums verified, in {:.1} s",
+                manifest.total_rows(),
+                manifest.tables.len(),
+                path.display(),
+                manifest.created_at,
+                manifest.backend,
+                started.elapsed().as_secs_f64()
+            );
+        }
         DbCommand::Status => {
             println!("{:>7}  {:<28}  applied", "version", "name");
             for m in store.migration_status()? {

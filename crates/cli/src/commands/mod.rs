@@ -16,6 +16,7 @@ mod demo;
 mod index;
 mod ingest;
 mod inspect;
+pub mod ml;
 mod serve;
 
 /// Runs the parsed command line.
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Db(cmd) => db::run(&config, cmd),
         Command::Index(cmd) => index::run(&config, cmd),
         Command::Serve(args) => serve::run(&config, args),
+        Command::Ml(cmd) => ml::run(&config, cmd),
     }
 }
 

@@ -42,7 +42,8 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     if synced.indexed + synced.removed > 0 {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
-    let state = AppState::from_sqlite(store, Arc::new(index));
+    let models = super::ml::open_registry(config);
+    let state = AppState::from_sqlite(store, Arc::new(index)).with_models(models.clone());
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
@@ -52,6 +53,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
+        tokio::spawn(super::ml::watch_models(models));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("--listen {}: cannot listen", args.listen))?;

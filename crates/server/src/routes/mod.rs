@@ -5,6 +5,7 @@ pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod export;
 pub(crate) mod geo;
+pub(crate) mod ml;
 pub(crate) mod ops;
 pub(crate) mod search;
 pub(crate) mod stats;
@@ -13,7 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -64,6 +65,10 @@ fn table() -> Vec<(&'static str, bool, MethodRouter<AppState>)> {
         // Streamed: never buffered for an ETag.
         ("/api/v1/export/events.csv", false, get(export::csv)),
         ("/api/v1/export/events.geojson", false, get(export::geojson)),
+        // Models are swapped without a restart: never cached.
+        ("/api/v1/ml/models", false, get(ml::models)),
+        ("/api/v1/ml/predict", false, post(ml::predict)),
+        ("/api/v1/ml/predict/batch", false, post(ml::predict_batch)),
     ]
 }
 

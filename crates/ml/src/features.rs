@@ -1,0 +1,734 @@
+//! What the models see: the raw facts of an event ([`Facts`]), the features
+//! derived from them ([`Feature`]), and which model may use which
+//! ([`ModelKind::features`]).
+//!
+//! Leakage is decided here and nowhere else. Every feature names the raw fields it
+//! reads ([`Feature::sources`]); [`OUTCOME_FIELDS`] lists the fields that describe
+//! what happened (injuries, damage, narrative, findings). `risk` may read none of
+//! them, `fatal` none but damage and the number of aircraft involved; tests fail if
+//! that changes.
+
+use chrono::{Datelike, NaiveDate};
+use ntsb_store::TrainingRow;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Fields that describe the outcome of an event, never pre-flight facts.
+pub const OUTCOME_FIELDS: &[&str] = &[
+    "damage",
+    "aircraft_count",
+    "highest_injury",
+    "inj_fatal",
+    "inj_serious",
+    "inj_minor",
+    "inj_none",
+    "narrative",
+    "probable_cause",
+    "findings",
+    "occurrences",
+    "report_status",
+    "ntsb_no",
+];
+
+/// Fields derived from injuries or text, which `fatal` must never see.
+pub const INJURY_AND_TEXT_FIELDS: &[&str] = &[
+    "highest_injury",
+    "inj_fatal",
+    "inj_serious",
+    "inj_minor",
+    "inj_none",
+    "narrative",
+    "probable_cause",
+    "findings",
+    "report_status",
+    "ntsb_no",
+];
+
+/// The three models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Probability that an accident is fatal, from its structured facts (damage included).
+    Fatal,
+    /// The same probability from pre-flight facts only.
+    Risk,
+    /// Highest injury level: none, minor, serious, fatal.
+    Severity,
+}
+
+impl ModelKind {
+    /// Every model.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Fatal, ModelKind::Risk, ModelKind::Severity];
+
+    /// The model's name (`fatal`, `risk`, `severity`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Fatal => "fatal",
+            ModelKind::Risk => "risk",
+            ModelKind::Severity => "severity",
+        }
+    }
+
+    /// Parses a model name.
+    pub fn parse(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Class labels, in score order. Binary models have two (negative first).
+    pub fn classes(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::Fatal | ModelKind::Risk => &["not_fatal", "fatal"],
+            ModelKind::Severity => &["none", "minor", "serious", "fatal"],
+        }
+    }
+
+    /// Whether the model has one score (binary) or one per class.
+    pub fn is_binary(self) -> bool {
+        self.classes().len() == 2
+    }
+
+    /// One sentence on what the model predicts.
+    pub fn description(self) -> &'static str {
+        match self {
+            ModelKind::Fatal => {
+                "probability that an accident is fatal, from its structured facts including aircraft damage \
+                 (never injury counts or narrative text)"
+            }
+            ModelKind::Risk => {
+                "probability that an accident is fatal, from facts known before the flight only \
+                 (aircraft, operation, weather, phase, season, location, pilot)"
+            }
+            ModelKind::Severity => "highest injury level of an accident: none, minor, serious or fatal",
+        }
+    }
+
+    /// The features this model reads.
+    pub fn features(self) -> &'static [Feature] {
+        use Feature::*;
+        match self {
+            ModelKind::Risk => &[
+                Year,
+                Month,
+                Season,
+                DayOfWeek,
+                State,
+                Country,
+                Latitude,
+                Longitude,
+                AtAirport,
+                LightCondition,
+                Weather,
+                Phase,
+                Make,
+                AircraftModel,
+                Category,
+                AmateurBuilt,
+                NumEngines,
+                EngineType,
+                FarPart,
+                Schedule,
+                Purpose,
+                PilotAge,
+                PilotHours,
+            ],
+            ModelKind::Fatal | ModelKind::Severity => &[
+                Year,
+                Month,
+                Season,
+                DayOfWeek,
+                State,
+                Country,
+                Latitude,
+                Longitude,
+                AtAirport,
+                LightCondition,
+                Weather,
+                Phase,
+                Make,
+                AircraftModel,
+                Category,
+                AmateurBuilt,
+                NumEngines,
+                EngineType,
+                FarPart,
+                Schedule,
+                Purpose,
+                PilotAge,
+                PilotHours,
+                Damage,
+                AircraftCount,
+            ],
+        }
+    }
+
+    /// The class index of a training row, or `None` when its outcome is unknown.
+    pub fn label(self, row: &TrainingRow) -> Option<usize> {
+        let level = outcome_level(row)?;
+        match self {
+            ModelKind::Fatal | ModelKind::Risk => Some(usize::from(level == 3)),
+            ModelKind::Severity => Some(level),
+        }
+    }
+}
+
+/// 0 none, 1 minor, 2 serious, 3 fatal; from the stated level, else the counts.
+fn outcome_level(row: &TrainingRow) -> Option<usize> {
+    if row.inj_fatal.is_some_and(|n| n > 0) {
+        return Some(3);
+    }
+    let stated = match row.highest_injury.as_deref() {
+        Some("fatal") => Some(3),
+        Some("serious") => Some(2),
+        Some("minor") => Some(1),
+        Some("none") => Some(0),
+        _ => None,
+    };
+    if stated.is_some() {
+        return stated;
+    }
+    let pos = |c: Option<i64>| c.is_some_and(|n| n > 0);
+    if pos(row.inj_serious) {
+        Some(2)
+    } else if pos(row.inj_minor) {
+        Some(1)
+    } else if row.inj_none.is_some() || row.inj_serious.is_some() || row.inj_minor.is_some() {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+/// Whether a feature is a number or a category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureType {
+    /// Ordered numbers (binned by quantiles).
+    Numeric,
+    /// Unordered categories (split natively).
+    Categorical,
+}
+
+/// A feature, derived from one or two raw fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Feature {
+    Year,
+    Month,
+    Season,
+    DayOfWeek,
+    State,
+    Country,
+    Latitude,
+    Longitude,
+    AtAirport,
+    LightCondition,
+    Weather,
+    Phase,
+    Make,
+    AircraftModel,
+    Category,
+    AmateurBuilt,
+    NumEngines,
+    EngineType,
+    FarPart,
+    Schedule,
+    Purpose,
+    PilotAge,
+    PilotHours,
+    Damage,
+    AircraftCount,
+}
+
+impl Feature {
+    /// The feature's name in model files and API responses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Year => "year",
+            Feature::Month => "month",
+            Feature::Season => "season",
+            Feature::DayOfWeek => "day_of_week",
+            Feature::State => "state",
+            Feature::Country => "country",
+            Feature::Latitude => "latitude",
+            Feature::Longitude => "longitude",
+            Feature::AtAirport => "at_airport",
+            Feature::LightCondition => "light_condition",
+            Feature::Weather => "weather",
+            Feature::Phase => "phase",
+            Feature::Make => "make",
+            Feature::AircraftModel => "model",
+            Feature::Category => "category",
+            Feature::AmateurBuilt => "amateur_built",
+            Feature::NumEngines => "num_engines",
+            Feature::EngineType => "engine_type",
+            Feature::FarPart => "far_part",
+            Feature::Schedule => "schedule",
+            Feature::Purpose => "purpose",
+            Feature::PilotAge => "pilot_age",
+            Feature::PilotHours => "pilot_total_hours",
+            Feature::Damage => "damage",
+            Feature::AircraftCount => "aircraft_count",
+        }
+    }
+
+    /// Words for explanations ("the aircraft make").
+    pub fn words(self) -> &'static str {
+        match self {
+            Feature::Year => "the year",
+            Feature::Month => "the month",
+            Feature::Season => "the season",
+            Feature::DayOfWeek => "the day of the week",
+            Feature::State => "the state",
+            Feature::Country => "the country",
+            Feature::Latitude => "the latitude",
+            Feature::Longitude => "the longitude",
+            Feature::AtAirport => "being at or near an airport",
+            Feature::LightCondition => "the light condition",
+            Feature::Weather => "the weather",
+            Feature::Phase => "the phase of flight",
+            Feature::Make => "the aircraft make",
+            Feature::AircraftModel => "the aircraft model",
+            Feature::Category => "the aircraft category",
+            Feature::AmateurBuilt => "being amateur-built",
+            Feature::NumEngines => "the number of engines",
+            Feature::EngineType => "the engine type",
+            Feature::FarPart => "the FAR part of the operation",
+            Feature::Schedule => "scheduled or not",
+            Feature::Purpose => "the purpose of the flight",
+            Feature::PilotAge => "the pilot's age",
+            Feature::PilotHours => "the pilot's total flight hours",
+            Feature::Damage => "the aircraft damage",
+            Feature::AircraftCount => "the number of aircraft involved",
+        }
+    }
+
+    /// Numeric or categorical.
+    pub fn kind(self) -> FeatureType {
+        match self {
+            Feature::Year
+            | Feature::Month
+            | Feature::Latitude
+            | Feature::Longitude
+            | Feature::NumEngines
+            | Feature::PilotAge
+            | Feature::PilotHours
+            | Feature::AircraftCount => FeatureType::Numeric,
+            _ => FeatureType::Categorical,
+        }
+    }
+
+    /// The raw fields ([`Facts`]) this feature reads.
+    pub fn sources(self) -> &'static [&'static str] {
+        match self {
+            Feature::Year | Feature::Month | Feature::Season | Feature::DayOfWeek => &["event_date"],
+            Feature::State => &["state"],
+            Feature::Country => &["country"],
+            Feature::Latitude => &["latitude"],
+            Feature::Longitude => &["longitude"],
+            Feature::AtAirport => &["airport_code"],
+            Feature::LightCondition => &["light_condition"],
+            Feature::Weather => &["weather"],
+            Feature::Phase => &["phase"],
+            Feature::Make => &["make"],
+            Feature::AircraftModel => &["model"],
+            Feature::Category => &["category"],
+            Feature::AmateurBuilt => &["amateur_built"],
+            Feature::NumEngines => &["num_engines"],
+            Feature::EngineType => &["engine_type"],
+            Feature::FarPart => &["far_part"],
+            Feature::Schedule => &["schedule"],
+            Feature::Purpose => &["purpose"],
+            Feature::PilotAge => &["pilot_age"],
+            Feature::PilotHours => &["pilot_total_hours"],
+            Feature::Damage => &["damage"],
+            Feature::AircraftCount => &["aircraft_count"],
+        }
+    }
+
+    /// The feature's value for an event.
+    pub fn value(self, f: &Facts) -> Raw {
+        let date = f.event_date;
+        let cat = |s: &Option<String>| match s.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() && !s.eq_ignore_ascii_case("unknown") && !s.eq_ignore_ascii_case("unk") => {
+                Raw::Cat(s.to_uppercase())
+            }
+            _ => Raw::Missing,
+        };
+        let num = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or(Raw::Missing, Raw::Num);
+        let flag = |b: Option<bool>| b.map_or(Raw::Missing, |b| Raw::Cat(if b { "YES" } else { "NO" }.into()));
+        match self {
+            Feature::Year => num(date.map(|d| f64::from(d.year()))),
+            Feature::Month => num(date.map(|d| f64::from(d.month()))),
+            Feature::Season => date.map_or(Raw::Missing, |d| {
+                Raw::Cat(
+                    match d.month() {
+                        12 | 1 | 2 => "WINTER",
+                        3..=5 => "SPRING",
+                        6..=8 => "SUMMER",
+                        _ => "AUTUMN",
+                    }
+                    .into(),
+                )
+            }),
+            Feature::DayOfWeek => date.map_or(Raw::Missing, |d| Raw::Cat(d.weekday().to_string().to_uppercase())),
+            Feature::State => cat(&f.state),
+            Feature::Country => cat(&f.country),
+            Feature::Latitude => num(f.latitude),
+            Feature::Longitude => num(f.longitude),
+            Feature::AtAirport => match f.airport_code.as_deref().map(str::trim) {
+                Some(code) if !code.is_empty() && !matches!(code.to_uppercase().as_str(), "NONE" | "N/A" | "PVT") => {
+                    Raw::Cat("YES".into())
+                }
+                _ => Raw::Cat("NO".into()),
+            },
+            Feature::LightCondition => cat(&f.light_condition),
+            Feature::Weather => cat(&f.weather),
+            Feature::Phase => cat(&f.phase),
+            Feature::Make => cat(&f.make),
+            Feature::AircraftModel => cat(&f.model),
+            Feature::Category => cat(&f.category),
+            Feature::AmateurBuilt => flag(f.amateur_built),
+            Feature::NumEngines => num(f.num_engines.map(|n| n as f64)),
+            Feature::EngineType => cat(&f.engine_type),
+            Feature::FarPart => cat(&f.far_part),
+            Feature::Schedule => cat(&f.schedule),
+            Feature::Purpose => cat(&f.purpose),
+            Feature::PilotAge => num(f.pilot_age.map(|n| n as f64)),
+            Feature::PilotHours => num(f.pilot_total_hours),
+            Feature::Damage => cat(&f.damage),
+            Feature::AircraftCount => num(f.aircraft_count.map(f64::from)),
+        }
+    }
+}
+
+/// A raw feature value, before encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    /// A number.
+    Num(f64),
+    /// A category (upper case).
+    Cat(String),
+    /// Not known.
+    Missing,
+}
+
+impl std::fmt::Display for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Raw::Num(v) if v.fract() == 0.0 && v.abs() < 1e15 => write!(f, "{}", *v as i64),
+            Raw::Num(v) => write!(f, "{v:.4}"),
+            Raw::Cat(s) => f.write_str(s),
+            Raw::Missing => f.write_str("unknown"),
+        }
+    }
+}
+
+/// The raw facts of one event a model may read. Every field is optional: a
+/// missing one is "not known", which every model handles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// Event date.
+    pub event_date: Option<NaiveDate>,
+    /// US state (two letters).
+    pub state: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Latitude, -90..90.
+    pub latitude: Option<f64>,
+    /// Longitude, -180..180.
+    pub longitude: Option<f64>,
+    /// Airport code when at or near an airport.
+    pub airport_code: Option<String>,
+    /// Light condition.
+    pub light_condition: Option<String>,
+    /// `VMC`, `IMC`.
+    pub weather: Option<String>,
+    /// Broad phase of flight.
+    pub phase: Option<String>,
+    /// Aircraft make.
+    pub make: Option<String>,
+    /// Aircraft model.
+    pub model: Option<String>,
+    /// Aircraft category code.
+    pub category: Option<String>,
+    /// Amateur-built.
+    pub amateur_built: Option<bool>,
+    /// Number of engines, 0..=24.
+    pub num_engines: Option<i64>,
+    /// Engine type.
+    pub engine_type: Option<String>,
+    /// FAR part.
+    pub far_part: Option<String>,
+    /// Scheduled / non-scheduled.
+    pub schedule: Option<String>,
+    /// Purpose of flight.
+    pub purpose: Option<String>,
+    /// Pilot age, 0..=120.
+    pub pilot_age: Option<i64>,
+    /// Pilot total flight hours, 0..=200000.
+    pub pilot_total_hours: Option<f64>,
+    /// Worst aircraft damage (an outcome).
+    pub damage: Option<String>,
+    /// Aircraft involved, 1..=100 (an outcome).
+    pub aircraft_count: Option<u32>,
+}
+
+/// Every field name [`Facts::from_json`] accepts.
+pub const FACT_FIELDS: &[&str] = &[
+    "event_date",
+    "state",
+    "country",
+    "latitude",
+    "longitude",
+    "airport_code",
+    "light_condition",
+    "weather",
+    "phase",
+    "make",
+    "model",
+    "category",
+    "amateur_built",
+    "num_engines",
+    "engine_type",
+    "far_part",
+    "schedule",
+    "purpose",
+    "pilot_age",
+    "pilot_total_hours",
+    "damage",
+    "aircraft_count",
+];
+
+/// Longest text accepted for a categorical field.
+const MAX_TEXT: usize = 100;
+
+impl From<&TrainingRow> for Facts {
+    fn from(r: &TrainingRow) -> Facts {
+        Facts {
+            event_date: r.event_date.as_deref().and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
+            state: r.state.clone(),
+            country: r.country.clone(),
+            latitude: r.latitude,
+            longitude: r.longitude,
+            airport_code: r.airport_code.clone(),
+            light_condition: r.light_condition.clone(),
+            weather: r.weather.clone(),
+            phase: r.phase.clone(),
+            make: r.make.clone(),
+            model: r.model.clone(),
+            category: r.category.clone(),
+            amateur_built: r.amateur_built,
+            num_engines: r.num_engines,
+            engine_type: r.engine_type.clone(),
+            far_part: r.far_part.clone(),
+            schedule: r.schedule.clone(),
+            purpose: r.purpose.clone(),
+            pilot_age: r.pilot_age,
+            pilot_total_hours: r.pilot_total_hours,
+            damage: r.damage.clone(),
+            aircraft_count: (r.aircraft_count > 0).then_some(r.aircraft_count),
+        }
+    }
+}
+
+impl Facts {
+    /// Parses and validates a JSON object of facts (the API's `features`). Missing
+    /// fields and `null` are "not known"; a wrong type, an out-of-range value or an
+    /// unknown field name is an [`Error::InvalidInput`] naming `{prefix}.{field}`.
+    pub fn from_json(value: &Value, prefix: &str) -> Result<Facts> {
+        let Some(obj) = value.as_object() else {
+            return Err(Error::invalid(prefix, "must be a JSON object of event facts"));
+        };
+        let mut f = Facts::default();
+        for (key, v) in obj {
+            let field = format!("{prefix}.{key}");
+            if v.is_null() {
+                if !FACT_FIELDS.contains(&key.as_str()) {
+                    return Err(unknown_field(&field));
+                }
+                continue;
+            }
+            match key.as_str() {
+                "event_date" => {
+                    let s = text(v, &field)?;
+                    let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .map_err(|_| Error::invalid(&field, format!("expected a date YYYY-MM-DD, got {s:?}")))?;
+                    if !(1900..=2100).contains(&d.year()) {
+                        return Err(Error::invalid(&field, "must be between 1900-01-01 and 2100-12-31"));
+                    }
+                    f.event_date = Some(d);
+                }
+                "state" => f.state = Some(text(v, &field)?),
+                "country" => f.country = Some(text(v, &field)?),
+                "airport_code" => f.airport_code = Some(text(v, &field)?),
+                "light_condition" => f.light_condition = Some(text(v, &field)?),
+                "weather" => f.weather = Some(text(v, &field)?),
+                "phase" => f.phase = Some(text(v, &field)?),
+                "make" => f.make = Some(text(v, &field)?),
+                "model" => f.model = Some(text(v, &field)?),
+                "category" => f.category = Some(text(v, &field)?),
+                "engine_type" => f.engine_type = Some(text(v, &field)?),
+                "far_part" => f.far_part = Some(text(v, &field)?),
+                "schedule" => f.schedule = Some(text(v, &field)?),
+                "purpose" => f.purpose = Some(text(v, &field)?),
+                "damage" => f.damage = Some(text(v, &field)?),
+                "latitude" => f.latitude = Some(number(v, &field, -90.0, 90.0)?),
+                "longitude" => f.longitude = Some(number(v, &field, -180.0, 180.0)?),
+                "pilot_total_hours" => f.pilot_total_hours = Some(number(v, &field, 0.0, 200_000.0)?),
+                "num_engines" => f.num_engines = Some(integer(v, &field, 0, 24)?),
+                "pilot_age" => f.pilot_age = Some(integer(v, &field, 0, 120)?),
+                "aircraft_count" => {
+                    f.aircraft_count = Some(u32::try_from(integer(v, &field, 1, 100)?).unwrap_or(1));
+                }
+                "amateur_built" => {
+                    f.amateur_built =
+                        Some(v.as_bool().ok_or_else(|| Error::invalid(&field, "expected true or false"))?);
+                }
+                _ => return Err(unknown_field(&field)),
+            }
+        }
+        Ok(f)
+    }
+
+    /// The raw fields that are set, by name.
+    pub fn present_fields(&self) -> Vec<&'static str> {
+        let set = [
+            self.event_date.is_some(),
+            self.state.is_some(),
+            self.country.is_some(),
+            self.latitude.is_some(),
+            self.longitude.is_some(),
+            self.airport_code.is_some(),
+            self.light_condition.is_some(),
+            self.weather.is_some(),
+            self.phase.is_some(),
+            self.make.is_some(),
+            self.model.is_some(),
+            self.category.is_some(),
+            self.amateur_built.is_some(),
+            self.num_engines.is_some(),
+            self.engine_type.is_some(),
+            self.far_part.is_some(),
+            self.schedule.is_some(),
+            self.purpose.is_some(),
+            self.pilot_age.is_some(),
+            self.pilot_total_hours.is_some(),
+            self.damage.is_some(),
+            self.aircraft_count.is_some(),
+        ];
+        FACT_FIELDS.iter().zip(set).filter(|(_, s)| *s).map(|(n, _)| *n).collect()
+    }
+}
+
+fn unknown_field(field: &str) -> Error {
+    Error::invalid(field, format!("unknown field; known fields are {}", FACT_FIELDS.join(", ")))
+}
+
+fn text(v: &Value, field: &str) -> Result<String> {
+    let s = v.as_str().ok_or_else(|| Error::invalid(field, "expected a string"))?;
+    if s.chars().count() > MAX_TEXT {
+        return Err(Error::invalid(field, format!("longer than {MAX_TEXT} characters")));
+    }
+    Ok(s.to_string())
+}
+
+fn number(v: &Value, field: &str, lo: f64, hi: f64) -> Result<f64> {
+    let n = v.as_f64().ok_or_else(|| Error::invalid(field, "expected a number"))?;
+    if !(lo..=hi).contains(&n) {
+        return Err(Error::invalid(field, format!("must be between {lo} and {hi}, got {n}")));
+    }
+    Ok(n)
+}
+
+fn integer(v: &Value, field: &str, lo: i64, hi: i64) -> Result<i64> {
+    let n = v.as_i64().ok_or_else(|| Error::invalid(field, "expected a whole number"))?;
+    if !(lo..=hi).contains(&n) {
+        return Err(Error::invalid(field, format!("must be between {lo} and {hi}, got {n}")));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn risk_reads_no_outcome_field() {
+        for feature in ModelKind::Risk.features() {
+            assert!(!feature.sources().is_empty(), "{feature:?} names no source");
+            for source in feature.sources() {
+                assert!(
+                    !OUTCOME_FIELDS.contains(source),
+                    "the risk model must not read the outcome field {source:?} (feature {})",
+                    feature.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn outcome_features_are_caught_by_the_leakage_check() {
+        // The check above is only as good as the source lists: every feature that
+        // fatal has and risk lacks reads an outcome field.
+        for feature in ModelKind::Fatal.features() {
+            if !ModelKind::Risk.features().contains(feature) {
+                assert!(feature.sources().iter().any(|s| OUTCOME_FIELDS.contains(s)), "{feature:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fatal_never_reads_injuries_or_text() {
+        for kind in [ModelKind::Fatal, ModelKind::Severity, ModelKind::Risk] {
+            for feature in kind.features() {
+                for source in feature.sources() {
+                    assert!(!INJURY_AND_TEXT_FIELDS.contains(source), "{kind:?} reads {source}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_source_is_a_fact_field() {
+        for kind in ModelKind::ALL {
+            for feature in kind.features() {
+                for source in feature.sources() {
+                    assert!(FACT_FIELDS.contains(source), "{source}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_facts_are_validated_by_field() {
+        let err = Facts::from_json(&json!({"latitude": "north"}), "features").unwrap_err().to_string();
+        assert!(err.starts_with("features.latitude:"), "{err}");
+        let err = Facts::from_json(&json!({"latitude": 95.0}), "features").unwrap_err().to_string();
+        assert!(err.starts_with("features.latitude:") && err.contains("between"), "{err}");
+        let err = Facts::from_json(&json!({"num_engines": 2.5}), "features").unwrap_err().to_string();
+        assert!(err.starts_with("features.num_engines:"), "{err}");
+        let err = Facts::from_json(&json!({"event_date": "2020-13-01"}), "f").unwrap_err().to_string();
+        assert!(err.starts_with("f.event_date:"), "{err}");
+        let err = Facts::from_json(&json!({"wings": 2}), "features").unwrap_err().to_string();
+        assert!(err.starts_with("features.wings:"), "{err}");
+        let f = Facts::from_json(&json!({"make": "Cessna", "amateur_built": false, "phase": null}), "f").unwrap();
+        assert_eq!(f.make.as_deref(), Some("Cessna"));
+        assert_eq!(f.present_fields(), vec!["make", "amateur_built"]);
+        assert!(Facts::from_json(&json!([1]), "features").is_err());
+    }
+
+    #[test]
+    fn labels_come_from_the_stated_level_then_the_counts() {
+        let mut row = TrainingRow { highest_injury: Some("serious".into()), ..TrainingRow::default() };
+        assert_eq!(ModelKind::Severity.label(&row), Some(2));
+        assert_eq!(ModelKind::Fatal.label(&row), Some(0));
+        row.inj_fatal = Some(1);
+        assert_eq!(ModelKind::Fatal.label(&row), Some(1));
+        let unknown = TrainingRow { highest_injury: Some("unknown".into()), ..TrainingRow::default() };
+        assert_eq!(ModelKind::Risk.label(&unknown), None);
+    }
+}

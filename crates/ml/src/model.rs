@@ -1,0 +1,337 @@
+//! [`Model`]: a trained model with its encoders, calibration and provenance;
+//! scoring with explanations; and the versioned model file.
+//!
+//! A model file is one header line, `NTSB-ML-MODEL <format> sha256=<hex>`, then
+//! the model as JSON. The checksum covers the JSON bytes; a file whose checksum
+//! does not match, or of another format version, is refused. The model's version
+//! is its name and the first 12 hex digits of the checksum, so the same training
+//! (same seed, same data) gives the same version, byte for byte.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::calibrate::Calibration;
+use crate::encode::Encoder;
+use crate::error::{Error, Result};
+use crate::features::{Facts, Feature, ModelKind, Raw};
+use crate::gbdt::{Booster, Params};
+use crate::metrics::{CalibrationBin, Metrics, argmax};
+
+/// Format of model files this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// First word of a model file.
+const MAGIC: &str = "NTSB-ML-MODEL";
+/// Extension of model files.
+pub const MODEL_EXTENSION: &str = "model";
+
+/// Where a model's training data came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Events trained on.
+    pub rows: usize,
+    /// Events per class, in [`ModelKind::classes`] order.
+    pub class_counts: Vec<usize>,
+    /// Earliest event date.
+    pub first_event: Option<String>,
+    /// Latest event date.
+    pub last_event: Option<String>,
+    /// `--train-until`, when given.
+    pub train_until: Option<String>,
+    /// Seed of splits and feature sampling.
+    pub seed: u64,
+    /// sha256 of the training events and labels: the data snapshot.
+    pub data_checksum: String,
+    /// Share of rows held out for early stopping and calibration.
+    pub valid_fraction: f64,
+    /// Boosting rounds kept (early stopping).
+    pub rounds: usize,
+    /// Class weights used, in class order.
+    pub class_weights: Vec<f64>,
+}
+
+/// Held-out metrics of the model's configuration, stored with it so a server can
+/// list them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    /// How the data was split.
+    pub split: String,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Gradient-boosted trees on the test rows.
+    pub gbdt: Metrics,
+    /// The logistic-regression baseline on the same rows.
+    pub baseline: Metrics,
+    /// Calibration of the positive (binary) or fatal (severity) class.
+    pub calibration: Vec<CalibrationBin>,
+}
+
+/// A trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Which model.
+    pub kind: ModelKind,
+    /// File format version.
+    pub format_version: u32,
+    /// Features, in encoder order.
+    pub features: Vec<Feature>,
+    /// One encoder per feature.
+    pub encoders: Vec<Encoder>,
+    /// The trees.
+    pub booster: Booster,
+    /// Probability calibration.
+    pub calibration: Calibration,
+    /// Training settings.
+    pub params: Params,
+    /// Data provenance.
+    pub training: TrainingInfo,
+    /// Held-out evaluation.
+    pub held_out: Option<HeldOut>,
+    /// sha256 of the model's JSON (set when saved or loaded).
+    #[serde(skip)]
+    pub checksum: String,
+}
+
+/// One feature's share of a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// Feature name.
+    pub feature: String,
+    /// The value the model saw (`unknown` when missing, `other` for rare categories).
+    pub value: String,
+    /// Change of the raw score (log-odds or class logit) due to this feature.
+    pub contribution: f64,
+}
+
+/// A scored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Calibrated probability per class, in [`ModelKind::classes`] order.
+    pub probabilities: Vec<f64>,
+    /// Predicted class index.
+    pub class: usize,
+    /// Raw score explained: log-odds of `fatal` (binary) or the predicted class's logit.
+    pub raw_score: f64,
+    /// The part of the raw score that is the same for every event.
+    pub bias: f64,
+    /// Every feature's contribution, largest magnitude first;
+    /// `bias + sum(contribution) == raw_score`.
+    pub contributions: Vec<Contribution>,
+    /// Features whose category the model does not know (scored as "other").
+    pub unknown_categories: Vec<String>,
+}
+
+impl Model {
+    /// Name and checksum prefix, e.g. `fatal-3f9a0c1d2e4b`.
+    pub fn version(&self) -> String {
+        format!("{}-{}", self.kind.name(), self.checksum.get(..12).unwrap_or("unsaved"))
+    }
+
+    /// Bins of an event's facts, and the features whose category was unknown.
+    pub fn encode(&self, facts: &Facts) -> (Vec<u8>, Vec<String>) {
+        let mut unknown = Vec::new();
+        let bins = self
+            .features
+            .iter()
+            .zip(&self.encoders)
+            .map(|(f, enc)| {
+                let e = enc.encode(&f.value(facts));
+                if e.unknown_category {
+                    unknown.push(f.name().to_string());
+                }
+                e.bin
+            })
+            .collect();
+        (bins, unknown)
+    }
+
+    /// Calibrated probabilities of encoded bins (the fast path, no explanation).
+    pub fn probabilities_of_bins(&self, bins: &[u8], raw: &mut [f64]) -> Vec<f64> {
+        self.booster.raw(bins, raw);
+        self.calibration.probabilities(raw, self.kind.classes().len())
+    }
+
+    /// Probability of the positive class (binary) or of `fatal` (severity) for
+    /// encoded bins, allocation-free for binary models.
+    pub fn fatal_probability_of_bins(&self, bins: &[u8]) -> f64 {
+        if self.booster.n_scores == 1 {
+            let mut raw = [0.0];
+            self.booster.raw(bins, &mut raw);
+            let z = self.calibration.scale * raw[0] + self.calibration.bias[0];
+            1.0 / (1.0 + (-z).exp())
+        } else {
+            let mut raw = vec![0.0; self.booster.n_scores];
+            let p = self.probabilities_of_bins(bins, &mut raw);
+            p[p.len() - 1]
+        }
+    }
+
+    /// Scores an event and explains the score.
+    pub fn predict(&self, facts: &Facts) -> Prediction {
+        let (bins, unknown_categories) = self.encode(facts);
+        let mut raw = vec![0.0; self.booster.n_scores];
+        let probabilities = self.probabilities_of_bins(&bins, &mut raw);
+        let class = if self.kind.is_binary() { usize::from(probabilities[1] >= 0.5) } else { argmax(&probabilities) };
+        let explained = if self.booster.n_scores == 1 { 0 } else { class };
+        let (bias, contrib) = self.booster.contributions(&bins);
+        let mut contributions: Vec<Contribution> = self
+            .features
+            .iter()
+            .zip(&contrib[explained])
+            .map(|(f, c)| Contribution {
+                feature: f.name().to_string(),
+                value: describe_value(*f, facts, &self.encoders[self.index_of(*f)], &bins, self),
+                contribution: *c,
+            })
+            .collect();
+        contributions.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        Prediction {
+            probabilities,
+            class,
+            raw_score: raw[explained],
+            bias: bias[explained],
+            contributions,
+            unknown_categories,
+        }
+    }
+
+    fn index_of(&self, f: Feature) -> usize {
+        self.features.iter().position(|x| *x == f).unwrap_or(0)
+    }
+
+    /// One sentence per contribution, for the `top` largest.
+    pub fn explain(&self, prediction: &Prediction, top: usize) -> Vec<String> {
+        let target = if self.kind.is_binary() {
+            "a fatal outcome".to_string()
+        } else {
+            format!("the predicted level ({})", self.kind.classes()[prediction.class])
+        };
+        prediction
+            .contributions
+            .iter()
+            .filter(|c| c.contribution.abs() > 1e-6)
+            .take(top)
+            .map(|c| {
+                let words =
+                    self.features.iter().find(|f| f.name() == c.feature).map_or(c.feature.as_str(), |f| f.words());
+                let dir = if c.contribution > 0.0 { "raised" } else { "lowered" };
+                let strength = match c.contribution.abs() {
+                    x if x >= 1.0 => "strongly ",
+                    x if x >= 0.3 => "",
+                    _ => "slightly ",
+                };
+                format!(
+                    "{} ({}) {strength}{dir} the odds of {target} ({:+.2} log-odds)",
+                    capitalise(words),
+                    c.value,
+                    c.contribution
+                )
+            })
+            .collect()
+    }
+
+    /// The model file's bytes: header line and JSON.
+    pub fn to_bytes(&self) -> Result<(Vec<u8>, String)> {
+        let body = serde_json::to_vec(self).map_err(|e| Error::invalid("model", format!("cannot serialise: {e}")))?;
+        let checksum = hex::encode(Sha256::digest(&body));
+        let mut out = format!("{MAGIC} {FORMAT_VERSION} sha256={checksum}\n").into_bytes();
+        out.extend_from_slice(&body);
+        Ok((out, checksum))
+    }
+
+    /// Writes the model file atomically (temporary file, then rename); sets the checksum.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let (bytes, checksum) = self.to_bytes()?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = path.with_extension("model.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        self.checksum = checksum;
+        Ok(())
+    }
+
+    /// Reads a model file, refusing a wrong checksum or format.
+    pub fn load(path: &Path) -> Result<Model> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Model::from_bytes(&bytes).map_err(|reason| Error::BadModelFile { path: path.to_path_buf(), reason })
+    }
+
+    /// Parses model file bytes; the error says what is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Model, String> {
+        let nl = bytes.iter().position(|b| *b == b'\n').ok_or("not a model file (no header line)")?;
+        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| "not a model file (header is not text)")?;
+        let mut words = header.split(' ');
+        if words.next() != Some(MAGIC) {
+            return Err("not a model file (no NTSB-ML-MODEL header)".into());
+        }
+        let format: u32 = words.next().and_then(|w| w.parse().ok()).ok_or("model file header has no format version")?;
+        if format != FORMAT_VERSION {
+            return Err(format!("model file format {format} is not supported (this build reads {FORMAT_VERSION})"));
+        }
+        let stated = words.next().and_then(|w| w.strip_prefix("sha256=")).ok_or("model file header has no checksum")?;
+        let body = &bytes[nl + 1..];
+        let actual = hex::encode(Sha256::digest(body));
+        if stated != actual {
+            return Err(format!(
+                "checksum mismatch: the header says {stated}, the content is {actual}; refusing the file"
+            ));
+        }
+        let mut model: Model = serde_json::from_slice(body).map_err(|e| format!("model JSON is invalid: {e}"))?;
+        if model.format_version != FORMAT_VERSION || model.features.len() != model.encoders.len() {
+            return Err("model content is inconsistent with its format".into());
+        }
+        if model.features.len() != model.booster.n_features
+            || model.booster.base.len() != model.booster.n_scores
+            || model.calibration.bias.len() != model.booster.n_scores
+        {
+            return Err("model content is inconsistent (feature or score counts)".into());
+        }
+        if model.encoders.iter().any(|e| e.n_bins() > 256) {
+            return Err("model encoders have more than 256 bins".into());
+        }
+        for tree in &model.booster.trees {
+            let n = tree.nodes.len() as u32;
+            let ok = !tree.nodes.is_empty()
+                && tree.nodes.iter().enumerate().all(|(i, node)| {
+                    node.kind == crate::gbdt::LEAF
+                        || (usize::from(node.feature) < model.features.len()
+                            && node.left > i as u32
+                            && node.right > i as u32
+                            && node.left < n
+                            && node.right < n
+                            && (node.kind != crate::gbdt::CATEGORICAL || (node.cats as usize) < tree.cat_sets.len()))
+                });
+            if !ok {
+                return Err("model trees are malformed".into());
+            }
+        }
+        for enc in &mut model.encoders {
+            enc.rebuild();
+        }
+        model.checksum = actual;
+        Ok(model)
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn describe_value(f: Feature, facts: &Facts, enc: &Encoder, bins: &[u8], model: &Model) -> String {
+    let raw = f.value(facts);
+    let bin = bins[model.index_of(f)];
+    match raw {
+        Raw::Missing => "unknown".into(),
+        Raw::Cat(ref s) if enc.encode(&raw).unknown_category => format!("{s}, scored as other"),
+        _ if bin == 0 => "unknown".into(),
+        other => other.to_string(),
+    }
+}

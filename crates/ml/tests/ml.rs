@@ -1,0 +1,214 @@
+//! The ML pipeline end to end: a small synthetic fixture in the AviationData
+//! format is loaded into a real SQLite store, read back through the store's
+//! training query, trained, saved, loaded and served from a registry; and, when
+//! the shared NTSB corpus is present, the `fatal` model on the real accidents.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ntsb_ingest::{Detected, Format, Item};
+use ntsb_load::{LoadOptions, Loader, NoProgress};
+use ntsb_ml::pipeline::{self, Options};
+use ntsb_ml::{Dataset, Error, Facts, Model, ModelKind, Registry};
+use ntsb_model::records::Record;
+use ntsb_store::sqlite::SqliteStore;
+use ntsb_store::{Store, TrainingData, TrainingFilter, TrainingRow};
+
+fn fixture_rows() -> Vec<TrainingRow> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.migrate().unwrap();
+    let loader = Loader::new(&store, None, LoadOptions::new(dir.path().join("rejects")));
+    let path = ntsb_test_support::fixture("ml/accidents_synthetic.csv");
+    let report = loader.load_paths(&[path], &mut NoProgress).unwrap();
+    assert!(!report.failed());
+    let rows = store.training_rows(&TrainingFilter { accidents_only: true }).unwrap();
+    // One stored event is also readable alone, as the server scores it.
+    let one = store.training_row(&rows[0].ev_id).unwrap().unwrap();
+    assert_eq!(one, rows[0]);
+    rows
+}
+
+#[test]
+fn the_store_gives_one_training_row_per_accident() {
+    let rows = fixture_rows();
+    assert_eq!(rows.len(), 400);
+    let first = rows.iter().find(|r| r.ev_id == "20081212X90000").unwrap();
+    assert_eq!(first.make.as_deref(), Some("CESSNA"));
+    assert_eq!(first.damage.as_deref(), Some("substantial"));
+    assert_eq!(first.aircraft_count, 1);
+    assert_eq!(first.weather.as_deref(), Some("VMC"));
+    assert_eq!(first.highest_injury.as_deref(), Some("none"));
+    assert!(first.latitude.is_some());
+}
+
+#[test]
+fn training_on_the_fixture_learns_and_explains_exactly() {
+    let rows = fixture_rows();
+    for kind in ModelKind::ALL {
+        let ds = Dataset::from_rows(kind, &rows, None);
+        assert_eq!(ds.len(), 400, "{kind:?}");
+        let model = pipeline::train_model(&ds, &Options::quick(kind, 7), None).unwrap();
+        let held = model.held_out.as_ref().unwrap();
+        assert!(held.gbdt["roc_auc"] > 0.6, "{kind:?}: {:?}", held.gbdt);
+        for row in &rows {
+            let p = model.predict(&Facts::from(row));
+            let total: f64 = p.bias + p.contributions.iter().map(|c| c.contribution).sum::<f64>();
+            assert!((total - p.raw_score).abs() < 1e-9, "{kind:?}: {total} vs {}", p.raw_score);
+            assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+    }
+    // IMC in cruise is the fixture's deadliest combination; taxiing in VMC its safest.
+    let ds = Dataset::from_rows(ModelKind::Risk, &rows, None);
+    let model = pipeline::train_model(&ds, &Options::quick(ModelKind::Risk, 7), None).unwrap();
+    let bad = Facts { weather: Some("IMC".into()), phase: Some("cruise".into()), ..Facts::default() };
+    let good = Facts { weather: Some("VMC".into()), phase: Some("taxi".into()), ..Facts::default() };
+    let (pb, pg) = (model.predict(&bad), model.predict(&good));
+    assert!(pb.probabilities[1] > pg.probabilities[1], "{pb:?} {pg:?}");
+    let words = model.explain(&pb, 3);
+    assert!(!words.is_empty() && words.iter().any(|w| w.contains("raised")), "{words:?}");
+    // An unknown category is scored as "other" and reported.
+    let odd = Facts { make: Some("ZEPPELIN WORKS".into()), ..Facts::default() };
+    assert_eq!(model.predict(&odd).unknown_categories, vec!["make".to_string()]);
+}
+
+#[test]
+fn the_same_seed_and_data_give_identical_model_bytes() {
+    let rows = fixture_rows();
+    let ds = Dataset::from_rows(ModelKind::Severity, &rows, None);
+    let a = pipeline::train_model(&ds, &Options::quick(ModelKind::Severity, 11), None).unwrap();
+    let b = pipeline::train_model(&ds, &Options::quick(ModelKind::Severity, 11), None).unwrap();
+    assert_eq!(a.to_bytes().unwrap().0, b.to_bytes().unwrap().0);
+    let c = pipeline::train_model(&ds, &Options::quick(ModelKind::Severity, 12), None).unwrap();
+    assert_ne!(a.to_bytes().unwrap().1, c.to_bytes().unwrap().1, "the seed changes the model");
+}
+
+#[test]
+fn a_model_file_with_a_wrong_checksum_is_refused_and_the_served_model_stays() {
+    let rows = fixture_rows();
+    let ds = Dataset::from_rows(ModelKind::Fatal, &rows, None);
+    let mut model = pipeline::train_model(&ds, &Options::quick(ModelKind::Fatal, 3), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, report) = Registry::open(dir.path());
+    assert!(report.loaded.is_empty() && registry.get(ModelKind::Fatal).is_none(), "no models yet");
+
+    let path = Registry::model_path(dir.path(), ModelKind::Fatal);
+    model.save(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    assert_eq!(loaded.version(), model.version());
+    let facts = Facts::from(&rows[0]);
+    assert!((loaded.predict(&facts).raw_score - model.predict(&facts).raw_score).abs() < 1e-9);
+    // Picked up without a restart.
+    let report = registry.reload();
+    assert_eq!(report.loaded, vec![model.version()]);
+    assert_eq!(registry.get(ModelKind::Fatal).unwrap().version(), model.version());
+
+    // Tamper with one byte of the content: the checksum no longer matches.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&path, &bytes).unwrap();
+    match Model::load(&path) {
+        Err(Error::BadModelFile { reason, .. }) => assert!(reason.contains("checksum"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let report = registry.reload();
+    assert_eq!(report.refused.len(), 1, "{report:?}");
+    assert_eq!(registry.get(ModelKind::Fatal).unwrap().version(), model.version(), "the good model stays");
+    assert_eq!(registry.refused().len(), 1);
+
+    // Not a model at all.
+    std::fs::write(&path, b"hello\n{}").unwrap();
+    assert!(Model::load(&path).is_err());
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(registry.reload().removed, vec![model.version()]);
+    assert!(registry.get(ModelKind::Fatal).is_none());
+}
+
+/// Training rows straight from the real AviationData file (first event row and
+/// first aircraft per event, worst damage), without a slow full load.
+fn real_rows(path: PathBuf) -> Vec<TrainingRow> {
+    let mut stream = ntsb_ingest::open(&Detected { path, format: Format::AviationData }).unwrap();
+    let mut rows: Vec<TrainingRow> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for item in stream.by_ref() {
+        let Ok(Item::Record(r)) = item else { continue };
+        match r.record {
+            Record::Event(e) => {
+                let Some(id) = e.ev_id.clone() else { continue };
+                if at.contains_key(&id) {
+                    continue;
+                }
+                at.insert(id.clone(), rows.len());
+                rows.push(TrainingRow {
+                    ev_id: id,
+                    event_type: e.event_type,
+                    event_date: e.event_date,
+                    state: e.state,
+                    country: e.country,
+                    latitude: e.latitude,
+                    longitude: e.longitude,
+                    airport_code: e.airport_code,
+                    light_condition: e.light_condition,
+                    weather: e.weather,
+                    phase: e.phase,
+                    highest_injury: e.highest_injury,
+                    inj_fatal: e.inj_fatal,
+                    inj_serious: e.inj_serious,
+                    inj_minor: e.inj_minor,
+                    inj_none: e.inj_none,
+                    ..TrainingRow::default()
+                });
+            }
+            Record::Aircraft(a) => {
+                let ntsb_model::records::EventRef::EvId(key) = &a.event else { continue };
+                let Some(&i) = at.get(key) else { continue };
+                let row = &mut rows[i];
+                if let Some(d) = a.damage.clone()
+                    && row
+                        .damage
+                        .as_deref()
+                        .is_none_or(|c| ntsb_store::training::damage_rank(&d) > ntsb_store::training::damage_rank(c))
+                {
+                    row.damage = Some(d);
+                }
+                row.aircraft_count += 1;
+                if row.aircraft_count == 1 {
+                    row.make = a.make;
+                    row.model = a.model;
+                    row.category = a.category;
+                    row.amateur_built = a.amateur_built;
+                    row.num_engines = a.num_engines;
+                    row.engine_type = a.engine_type;
+                    row.far_part = a.far_part;
+                    row.schedule = a.schedule;
+                    row.purpose = a.purpose;
+                    if row.phase.is_none() {
+                        row.phase = a.phase;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    rows
+}
+
+#[test]
+fn fatal_model_on_the_real_accidents_beats_the_baseline() {
+    let Some(data) = ntsb_test_support::shared_data("fatal_model_on_the_real_accidents_beats_the_baseline") else {
+        return;
+    };
+    let rows = real_rows(data.join("ntsb/aviationdata/AviationData_20170328.csv"));
+    let ds = Dataset::from_rows(ModelKind::Fatal, &rows, None);
+    let fatal = ds.labels.iter().filter(|&&y| y == 1).count();
+    assert_eq!((ds.len(), fatal), (75_163, 15_592));
+    // Fewer rounds than the shipped settings keep this fast in the test profile.
+    let mut opts = Options::for_model(ModelKind::Fatal, 42);
+    opts.params.learning_rate = 0.2;
+    opts.params.max_rounds = 60;
+    let eval = pipeline::evaluate(&ds, &opts, None, 0).unwrap();
+    let (trees, base) = (&eval.stratified.gbdt, &eval.stratified.baseline);
+    assert!(trees["accuracy"] > 0.885 && trees["roc_auc"] > 0.92, "{trees:?}");
+    assert!(trees["roc_auc"] > base["roc_auc"], "{trees:?} vs {base:?}");
+}

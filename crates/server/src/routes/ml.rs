@@ -1,0 +1,417 @@
+//! `POST /api/v1/ml/predict`, `POST /api/v1/ml/predict/batch` and
+//! `GET /api/v1/ml/models`: scoring events with the trained models.
+//!
+//! Bodies are parsed by hand from JSON so every mistake gets a 400 that names the
+//! field (`items[3].features.latitude`). A model that is not loaded (none
+//! trained yet, or its file refused) is a 503 `unavailable`, so the server runs
+//! without models and starts answering when they appear (see
+//! [`ntsb_ml::Registry::reload`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use ntsb_ml::{Facts, Model, ModelKind};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::state::{AppState, blocking};
+
+/// Most items in one batch.
+pub const MAX_BATCH: usize = 1000;
+/// Contributions explained in plain words per prediction.
+const EXPLAINED: usize = 5;
+/// Longest event id looked up.
+const MAX_ID_CHARS: usize = 40;
+
+/// A request to score one event: a stored one (`ev_id`) or given facts (`features`).
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"model": "fatal", "features": {"event_date": "2015-07-04", "make": "Cessna",
+    "phase": "maneuvering", "weather": "IMC", "damage": "destroyed", "num_engines": 1}}))]
+#[allow(dead_code)]
+pub(crate) struct PredictRequest {
+    /// `fatal`, `risk` or `severity`.
+    model: String,
+    /// Score the stored event with this id (give this or `features`).
+    ev_id: Option<String>,
+    /// Facts of the event; every field is optional (give this or `ev_id`).
+    features: Option<FactsBody>,
+}
+
+/// Facts of an event. Missing or null fields are "not known". Categories are
+/// matched case-insensitively; unknown ones are scored as "other" and listed in
+/// `unknown_categories`. Fields a model does not read are listed in `ignored_fields`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct FactsBody {
+    /// Event date, YYYY-MM-DD (1900–2100).
+    #[schema(format = Date)]
+    event_date: Option<String>,
+    /// US state, two letters.
+    state: Option<String>,
+    /// Country.
+    country: Option<String>,
+    /// Latitude, -90..90.
+    #[schema(minimum = -90, maximum = 90)]
+    latitude: Option<f64>,
+    /// Longitude, -180..180.
+    #[schema(minimum = -180, maximum = 180)]
+    longitude: Option<f64>,
+    /// Airport code, when at or near an airport.
+    airport_code: Option<String>,
+    /// Light condition code.
+    light_condition: Option<String>,
+    /// `VMC` or `IMC`.
+    weather: Option<String>,
+    /// Broad phase of flight (`takeoff`, `cruise`, `landing`, …).
+    phase: Option<String>,
+    /// Aircraft make.
+    make: Option<String>,
+    /// Aircraft model.
+    model: Option<String>,
+    /// Aircraft category code (`AIR`, `HELI`, …).
+    category: Option<String>,
+    /// Amateur-built.
+    amateur_built: Option<bool>,
+    /// Number of engines, 0..24.
+    #[schema(minimum = 0, maximum = 24)]
+    num_engines: Option<i64>,
+    /// Engine type.
+    engine_type: Option<String>,
+    /// FAR part (`091`, `121`, …).
+    far_part: Option<String>,
+    /// Scheduled or not.
+    schedule: Option<String>,
+    /// Purpose of flight.
+    purpose: Option<String>,
+    /// Pilot age, 0..120.
+    #[schema(minimum = 0, maximum = 120)]
+    pilot_age: Option<i64>,
+    /// Pilot total flight hours, 0..200000.
+    #[schema(minimum = 0, maximum = 200000)]
+    pilot_total_hours: Option<f64>,
+    /// Worst aircraft damage (read by `fatal` and `severity` only).
+    damage: Option<String>,
+    /// Aircraft involved, 1..100 (read by `fatal` and `severity` only).
+    #[schema(minimum = 1, maximum = 100)]
+    aircraft_count: Option<i64>,
+}
+
+/// Many events scored by one model.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BatchRequest {
+    /// `fatal`, `risk` or `severity`.
+    model: String,
+    /// Up to 1,000 items, each `{"ev_id": …}` or `{"features": {…}}`.
+    items: Vec<BatchItem>,
+}
+
+/// One item of a batch.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BatchItem {
+    /// A stored event.
+    ev_id: Option<String>,
+    /// Or the facts of an event.
+    features: Option<FactsBody>,
+}
+
+/// One feature's part of the score.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ContributionBody {
+    /// Feature name.
+    feature: String,
+    /// The value the model saw.
+    value: String,
+    /// Change of the raw score (log-odds) due to this feature.
+    contribution: f64,
+}
+
+/// A scored event.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PredictionBody {
+    /// Model name.
+    model: String,
+    /// Model version (name and checksum prefix).
+    version: String,
+    /// The stored event scored, when asked by `ev_id`.
+    ev_id: Option<String>,
+    /// Predicted class (`fatal`/`not_fatal`; `none`/`minor`/`serious`/`fatal` for severity).
+    class: String,
+    /// Calibrated probability: of `fatal` for the binary models, of the predicted class for severity.
+    probability: f64,
+    /// Calibrated probability of every class.
+    probabilities: BTreeMap<String, f64>,
+    /// The raw score explained (log-odds of `fatal`, or the predicted class's logit).
+    raw_score: f64,
+    /// The part of the raw score common to every event; `bias + sum(contributions) == raw_score`.
+    bias: f64,
+    /// Every feature's contribution, largest first.
+    contributions: Vec<ContributionBody>,
+    /// The largest contributions in plain words.
+    explanation: Vec<String>,
+    /// Features whose category the model did not know (scored as "other").
+    unknown_categories: Vec<String>,
+    /// Given fields the model does not read.
+    ignored_fields: Vec<String>,
+}
+
+/// Scores of a batch, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchBody {
+    /// One prediction per item.
+    items: Vec<PredictionBody>,
+}
+
+/// A served model.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelBody {
+    /// Model name.
+    model: String,
+    /// Version (name and checksum prefix).
+    version: String,
+    /// sha256 of the model content.
+    checksum: String,
+    /// What it predicts.
+    description: String,
+    /// Classes.
+    classes: Vec<String>,
+    /// Features read.
+    features: Vec<String>,
+    /// Events trained on.
+    trained_rows: usize,
+    /// Trained on events up to this date, when limited.
+    train_until: Option<String>,
+    /// Boosting rounds.
+    rounds: usize,
+    /// How the held-out metrics were measured.
+    held_out_split: Option<String>,
+    /// Held-out metrics of the trees.
+    #[schema(value_type = Object)]
+    metrics: BTreeMap<String, f64>,
+    /// Held-out metrics of the logistic baseline on the same split.
+    #[schema(value_type = Object)]
+    baseline_metrics: BTreeMap<String, f64>,
+}
+
+/// The served models.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelsBody {
+    /// Loaded models, by name.
+    items: Vec<ModelBody>,
+}
+
+fn json_body(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("not valid JSON: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::invalid("body", "must be a JSON object")),
+    }
+}
+
+fn check_keys(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(ApiError::invalid(
+                format!("{prefix}{key}"),
+                format!("unknown field; expected {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The model named in the body, loaded.
+fn model_of(state: &AppState, map: &Map<String, Value>) -> Result<Arc<Model>, ApiError> {
+    let name = match map.get("model") {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ApiError::invalid("model", "expected a string: fatal, risk or severity")),
+        None => return Err(ApiError::invalid("model", "required: fatal, risk or severity")),
+    };
+    let kind = ModelKind::parse(name)
+        .ok_or_else(|| ApiError::invalid("model", format!("{name:?} is not a model; use fatal, risk or severity")))?;
+    state.ml.get(kind).ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "the {name} model is not loaded; train it with `ntsb ml train --model {name}` (the server picks it up \
+             without a restart)"
+        ))
+    })
+}
+
+/// What one item asks for, validated.
+enum Subject {
+    Stored(String),
+    Given(Box<Facts>),
+}
+
+fn subject(map: &Map<String, Value>, prefix: &str) -> Result<Subject, ApiError> {
+    match (map.get("ev_id").filter(|v| !v.is_null()), map.get("features").filter(|v| !v.is_null())) {
+        (Some(_), Some(_)) => {
+            Err(ApiError::invalid(format!("{prefix}ev_id"), "give either ev_id or features, not both"))
+        }
+        (None, None) => Err(ApiError::invalid(format!("{prefix}features"), "required (or ev_id)")),
+        (Some(v), None) => {
+            let id = v.as_str().ok_or_else(|| ApiError::invalid(format!("{prefix}ev_id"), "expected a string"))?;
+            let id = id.trim();
+            let plausible = !id.is_empty()
+                && id.chars().count() <= MAX_ID_CHARS
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plausible {
+                return Err(ApiError::invalid(format!("{prefix}ev_id"), "not an NTSB event id"));
+            }
+            Ok(Subject::Stored(id.to_string()))
+        }
+        (None, Some(v)) => {
+            Facts::from_json(v, &format!("{prefix}features")).map(|f| Subject::Given(Box::new(f))).map_err(ml_error)
+        }
+    }
+}
+
+fn ml_error(e: ntsb_ml::Error) -> ApiError {
+    match e {
+        ntsb_ml::Error::InvalidInput { field, reason } => ApiError::InvalidParameter { parameter: field, reason },
+        ntsb_ml::Error::Store(e) => ApiError::from(e),
+        other => ApiError::internal(format!("ml: {other}")),
+    }
+}
+
+/// Facts of a subject (reads the store for stored events; call on the blocking pool).
+fn facts_of(state: &AppState, subject: Subject, prefix: &str) -> Result<(Facts, Option<String>), ApiError> {
+    match subject {
+        Subject::Given(f) => Ok((*f, None)),
+        Subject::Stored(id) => {
+            let training = state
+                .training
+                .as_ref()
+                .ok_or_else(|| ApiError::Unavailable("this server cannot read stored events for scoring".into()))?;
+            match training.training_row(&id)? {
+                Some(row) => Ok((Facts::from(&row), Some(id))),
+                None => Err(ApiError::NotFound(format!("{prefix}ev_id: no event with ev_id {id:?}"))),
+            }
+        }
+    }
+}
+
+fn predict_one(model: &Model, facts: &Facts, ev_id: Option<String>) -> PredictionBody {
+    let p = model.predict(facts);
+    let classes = model.kind.classes();
+    let explanation = model.explain(&p, EXPLAINED);
+    let read: Vec<&str> = model.features.iter().flat_map(|f| f.sources().iter().copied()).collect();
+    let ignored_fields = facts.present_fields().into_iter().filter(|f| !read.contains(f)).map(str::to_string).collect();
+    let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
+    PredictionBody {
+        model: model.kind.name().to_string(),
+        version: model.version(),
+        ev_id,
+        class: classes[p.class].to_string(),
+        probability,
+        probabilities: classes.iter().map(|c| c.to_string()).zip(p.probabilities.iter().copied()).collect(),
+        raw_score: p.raw_score,
+        bias: p.bias,
+        contributions: p
+            .contributions
+            .into_iter()
+            .map(|c| ContributionBody { feature: c.feature, value: c.value, contribution: c.contribution })
+            .collect(),
+        explanation,
+        unknown_categories: p.unknown_categories,
+        ignored_fields,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/ml/predict", tag = "machine learning", summary = "Score one event",
+    description = "Scores a stored event (`ev_id`) or given facts (`features`) with the `fatal`, `risk` or \
+        `severity` model: calibrated probability, class, and every feature's contribution to the raw score \
+        (they add up exactly, with `bias`, to `raw_score`), the largest in plain words.",
+    request_body = PredictRequest,
+    responses(
+        (status = 200, description = "The prediction", body = PredictionBody),
+        (status = 400, description = "A field is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No stored event with that ev_id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Json<PredictionBody>, ApiError> {
+    let map = json_body(&body)?;
+    check_keys(&map, &["model", "ev_id", "features"], "")?;
+    let model = model_of(&state, &map)?;
+    let subject = subject(&map, "")?;
+    blocking(move || {
+        let (facts, ev_id) = facts_of(&state, subject, "")?;
+        Ok(Json(predict_one(&model, &facts, ev_id)))
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/v1/ml/predict/batch", tag = "machine learning", summary = "Score many events",
+    description = "Up to 1,000 items, each `{\"ev_id\": …}` or `{\"features\": {…}}`, scored by one model; \
+        the answers come in the same order. An invalid item fails the whole request with a 400 naming it \
+        (`items[3].features.latitude`).",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One prediction per item, in order", body = BatchBody),
+        (status = 400, description = "A field is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "An item's ev_id is not stored", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) -> Result<Json<BatchBody>, ApiError> {
+    let map = json_body(&body)?;
+    check_keys(&map, &["model", "items"], "")?;
+    let items = match map.get("items") {
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::invalid("items", "expected an array")),
+        None => return Err(ApiError::invalid("items", "required: an array of {ev_id} or {features}")),
+    };
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::invalid("items", format!("at most {MAX_BATCH} items, got {}", items.len())));
+    }
+    let model = model_of(&state, &map)?;
+    let mut subjects = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("items[{i}].");
+        let obj = item.as_object().ok_or_else(|| ApiError::invalid(format!("items[{i}]"), "expected an object"))?;
+        check_keys(obj, &["ev_id", "features"], &prefix)?;
+        subjects.push((subject(obj, &prefix)?, prefix));
+    }
+    blocking(move || {
+        let mut out = Vec::with_capacity(subjects.len());
+        for (subject, prefix) in subjects {
+            let (facts, ev_id) = facts_of(&state, subject, &prefix)?;
+            out.push(predict_one(&model, &facts, ev_id));
+        }
+        Ok(Json(BatchBody { items: out }))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/ml/models", tag = "machine learning", summary = "Served models",
+    description = "The models loaded, with their versions, training data and held-out metrics against the \
+        logistic baseline. Empty until models are trained; new model files are picked up without a restart.",
+    responses((status = 200, description = "The models", body = ModelsBody)))]
+pub(crate) async fn models(State(state): State<AppState>) -> Json<ModelsBody> {
+    let items = state
+        .ml
+        .list()
+        .iter()
+        .map(|m| ModelBody {
+            model: m.kind.name().to_string(),
+            version: m.version(),
+            checksum: m.checksum.clone(),
+            description: m.kind.description().to_string(),
+            classes: m.kind.classes().iter().map(|c| c.to_string()).collect(),
+            features: m.features.iter().map(|f| f.name().to_string()).collect(),
+            trained_rows: m.training.rows,
+            train_until: m.training.train_until.clone(),
+            rounds: m.training.rounds,
+            held_out_split: m.held_out.as_ref().map(|h| h.split.clone()),
+            metrics: m.held_out.as_ref().map(|h| h.gbdt.clone()).unwrap_or_default(),
+            baseline_metrics: m.held_out.as_ref().map(|h| h.baseline.clone()).unwrap_or_default(),
+        })
+        .collect();
+    Json(ModelsBody { items })
+}

@@ -1,0 +1,195 @@
+//! The ML endpoints in process: the real router over a store loaded with the
+//! synthetic ML fixture and models trained on it (quick settings).
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode};
+use ntsb_load::{LoadOptions, Loader, NoProgress};
+use ntsb_ml::pipeline::{self, Options};
+use ntsb_ml::{Dataset, ModelKind, Registry};
+use ntsb_search::SearchIndex;
+use ntsb_server::AppState;
+use ntsb_store::sqlite::SqliteStore;
+use ntsb_store::{Store, TrainingData, TrainingFilter};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    with_models: AppState,
+    without_models: AppState,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("ntsb.sqlite")).unwrap());
+        store.migrate().unwrap();
+        let index = Arc::new(SearchIndex::open_or_create(&dir.path().join("index")).unwrap());
+        let loader = Loader::new(store.as_ref(), None, LoadOptions::new(dir.path().join("rejects")));
+        let path = ntsb_test_support::fixture("ml/accidents_synthetic.csv");
+        loader.load_paths(&[path], &mut NoProgress).unwrap();
+        let rows = store.training_rows(&TrainingFilter { accidents_only: true }).unwrap();
+        let registry = Registry::empty();
+        for kind in ModelKind::ALL {
+            let ds = Dataset::from_rows(kind, &rows, None);
+            let mut model = pipeline::train_model(&ds, &Options::quick(kind, 1), None).unwrap();
+            model.save(&Registry::model_path(&dir.path().join("models"), kind)).unwrap();
+            registry.insert(model);
+        }
+        let without_models = AppState::from_sqlite(store.clone(), index.clone());
+        let with_models = AppState::from_sqlite(store, index).with_models(Arc::new(registry));
+        Fixture { _dir: dir, with_models, without_models }
+    })
+}
+
+async fn call(state: &AppState, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let app = ntsb_server::router(state.clone());
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = to_bytes(res.into_body(), 16 * 1024 * 1024).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn predict(body: Value) -> (StatusCode, Value) {
+    call(&fixture().with_models, Method::POST, "/api/v1/ml/predict", Some(body)).await
+}
+
+fn assert_invalid(status: StatusCode, problem: &Value, field: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["code"], "invalid_parameter", "{problem}");
+    assert_eq!(problem["parameter"], field, "{problem}");
+}
+
+#[tokio::test]
+async fn without_models_the_server_answers_a_clear_503() {
+    let state = &fixture().without_models;
+    let (status, body) = call(state, Method::GET, "/api/v1/ml/models", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"], json!([]));
+    let (status, problem) =
+        call(state, Method::POST, "/api/v1/ml/predict", Some(json!({"model": "fatal", "features": {}}))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert_eq!(problem["code"], "unavailable");
+    assert!(problem["detail"].as_str().unwrap().contains("ntsb ml train"), "{problem}");
+}
+
+#[tokio::test]
+async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
+    let (status, p) = predict(json!({"model": "fatal", "features": {
+        "event_date": "2012-03-04", "weather": "IMC", "phase": "cruise", "make": "Cessna", "damage": "destroyed"}}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let prob = p["probability"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&prob));
+    assert_eq!(p["probabilities"]["fatal"].as_f64().unwrap(), prob);
+    assert!(p["class"] == "fatal" || p["class"] == "not_fatal");
+    assert!(p["version"].as_str().unwrap().starts_with("fatal-"));
+    let sum: f64 = p["contributions"].as_array().unwrap().iter().map(|c| c["contribution"].as_f64().unwrap()).sum();
+    let total = p["bias"].as_f64().unwrap() + sum;
+    assert!((total - p["raw_score"].as_f64().unwrap()).abs() < 1e-9, "{p}");
+    assert!(!p["explanation"].as_array().unwrap().is_empty(), "{p}");
+
+    // Missing fields are allowed; unknown categories are scored and reported.
+    let (status, p) = predict(json!({"model": "severity", "features": {"make": "Zeppelin Werke"}})).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["unknown_categories"], json!(["make"]));
+    assert_eq!(p["probabilities"].as_object().unwrap().len(), 4);
+
+    // Outcome facts given to the pre-flight model are ignored, and said to be.
+    let (status, p) = predict(json!({"model": "risk", "features": {"damage": "destroyed", "weather": "IMC"}})).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["ignored_fields"], json!(["damage"]));
+}
+
+#[tokio::test]
+async fn stored_events_are_scored_by_ev_id() {
+    let (status, p) = predict(json!({"model": "fatal", "ev_id": "20081212X90000"})).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["ev_id"], "20081212X90000");
+    let (status, problem) = predict(json!({"model": "fatal", "ev_id": "20990101X00001"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+}
+
+#[tokio::test]
+async fn invalid_requests_get_a_400_naming_the_field() {
+    let (s, p) = predict(json!({"model": "fatal", "features": {"latitude": "north"}})).await;
+    assert_invalid(s, &p, "features.latitude");
+    let (s, p) = predict(json!({"model": "fatal", "features": {"latitude": 95.5}})).await;
+    assert_invalid(s, &p, "features.latitude");
+    let (s, p) = predict(json!({"model": "fatal", "features": {"num_engines": 99}})).await;
+    assert_invalid(s, &p, "features.num_engines");
+    let (s, p) = predict(json!({"model": "fatal", "features": {"amateur_built": "yes"}})).await;
+    assert_invalid(s, &p, "features.amateur_built");
+    let (s, p) = predict(json!({"model": "fatal", "features": {"wingspan": 10}})).await;
+    assert_invalid(s, &p, "features.wingspan");
+    let (s, p) = predict(json!({"model": "crystal-ball", "features": {}})).await;
+    assert_invalid(s, &p, "model");
+    let (s, p) = predict(json!({"model": 7, "features": {}})).await;
+    assert_invalid(s, &p, "model");
+    let (s, p) = predict(json!({"model": "fatal"})).await;
+    assert_invalid(s, &p, "features");
+    let (s, p) = predict(json!({"model": "fatal", "ev_id": "x", "features": {}})).await;
+    assert_invalid(s, &p, "ev_id");
+    let (s, p) = predict(json!({"model": "fatal", "features": {}, "extra": 1})).await;
+    assert_invalid(s, &p, "extra");
+    let (s, p) = predict(json!(["not", "an", "object"])).await;
+    assert_invalid(s, &p, "body");
+}
+
+#[tokio::test]
+async fn batches_answer_in_order_and_name_the_bad_item() {
+    let state = &fixture().with_models;
+    let items = json!([
+        {"features": {"phase": "taxi", "weather": "VMC"}},
+        {"ev_id": "20081212X90000"},
+        {"features": {"phase": "cruise", "weather": "IMC"}},
+    ]);
+    let (status, body) =
+        call(state, Method::POST, "/api/v1/ml/predict/batch", Some(json!({"model": "risk", "items": items}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let out = body["items"].as_array().unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[1]["ev_id"], "20081212X90000");
+    assert!(out[0]["ev_id"].is_null() && out[2]["ev_id"].is_null());
+    let (single_status, single) =
+        predict(json!({"model": "risk", "features": {"phase": "cruise", "weather": "IMC"}})).await;
+    assert_eq!(single_status, StatusCode::OK);
+    assert_eq!(out[2]["probability"], single["probability"], "same answer alone and in a batch");
+
+    let bad = json!({"model": "risk", "items": [{"features": {}}, {"features": {"num_engines": "two"}}]});
+    let (s, p) = call(state, Method::POST, "/api/v1/ml/predict/batch", Some(bad)).await;
+    assert_invalid(s, &p, "items[1].features.num_engines");
+    let many: Vec<Value> = (0..1001).map(|_| json!({"features": {}})).collect();
+    let (s, p) =
+        call(state, Method::POST, "/api/v1/ml/predict/batch", Some(json!({"model": "risk", "items": many}))).await;
+    assert_invalid(s, &p, "items");
+    let full: Vec<Value> = (0..1000).map(|_| json!({"features": {"make": "Piper"}})).collect();
+    let (s, body) =
+        call(state, Method::POST, "/api/v1/ml/predict/batch", Some(json!({"model": "fatal", "items": full}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["items"].as_array().unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn the_models_endpoint_lists_versions_and_held_out_metrics() {
+    let (status, body) = call(&fixture().with_models, Method::GET, "/api/v1/ml/models", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fatal", "risk", "severity"]);
+    for m in items {
+        assert!(m["metrics"]["roc_auc"].is_number() && m["baseline_metrics"]["roc_auc"].is_number(), "{m}");
+        assert_eq!(m["trained_rows"], 400);
+    }
+    let risk = &items[1];
+    assert!(!risk["features"].as_array().unwrap().contains(&json!("damage")));
+}

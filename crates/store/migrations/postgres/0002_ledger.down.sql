@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS revisions;
+DROP TABLE IF EXISTS rejects;
+DROP TABLE IF EXISTS load_counts;
+DROP TABLE IF EXISTS loads;
