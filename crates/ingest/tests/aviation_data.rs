@@ -147,6 +147,39 @@ fn fixture_gives_one_event_per_event_and_one_aircraft_per_row() {
     assert!(rejects[2].reason.contains("broken quoting"), "{}", rejects[2].reason);
 }
 
+/// Rows of a multi-aircraft event come in any order (the real export lists B
+/// before A); aircraft are numbered by the case number's letter, as avall does.
+#[test]
+fn aircraft_are_numbered_by_case_number_suffix_not_row_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("AviationData.csv");
+    let header = std::fs::read_to_string(ntsb_test_support::fixture("aviationdata/aviation_data_sample.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let width = header.split(',').count();
+    let row = |no: &str, make: &str| {
+        let mut f = vec![String::new(); width];
+        f[0] = "20161231X90001".into();
+        f[1] = "Accident".into();
+        f[2] = no.into();
+        f[3] = "2016-12-31".into();
+        f[14] = make.into();
+        f.join(",")
+    };
+    assert_eq!(header.split(',').nth(14), Some("Make"));
+    let text = format!("{header}\n{}\n{}\n", row("CEN17FA063B", "LUSCOMBE"), row("CEN17FA063A", "PIPER"));
+    std::fs::write(&path, text).unwrap();
+    let (records, rejects) = read(&path);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(events(&records).len(), 1, "one event, from the first row");
+    let keyed: Vec<(i64, Option<&str>)> =
+        aircraft(&records).iter().map(|(_, a)| (a.aircraft_key, a.make_raw.as_deref())).collect();
+    assert_eq!(keyed, vec![(2, Some("LUSCOMBE")), (1, Some("PIPER"))]);
+}
+
 /// The real 2017-03-28 export: 79,557 rows (one per aircraft) of 78,405 events.
 /// Figures verified with Python's csv module over the same file.
 #[test]
@@ -166,7 +199,8 @@ fn real_export_counts_events_once_and_every_aircraft() {
     for (_, a) in &ac {
         *keys.entry(a.aircraft_key).or_insert(0) += 1;
     }
-    assert_eq!(keys.into_iter().collect::<Vec<_>>(), vec![(1, 78_405), (2, 1_148), (3, 4)]);
+    // Numbered by case-number suffix: one event lists only its aircraft B.
+    assert_eq!(keys.into_iter().collect::<Vec<_>>(), vec![(1, 78_404), (2, 1_149), (3, 4)]);
     // Summed over distinct events; summing over rows would give 45,743.
     assert_eq!(ev.iter().filter_map(|(_, e)| e.inj_fatal).sum::<i64>(), 43_969);
     assert_eq!(ev.iter().filter_map(|(_, e)| e.inj_serious).sum::<i64>(), 16_951);

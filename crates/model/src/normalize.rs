@@ -318,9 +318,30 @@ pub fn base_ntsb_no(ntsb_no: &str) -> String {
     }
 }
 
+/// The aircraft number a case number's letter suffix stands for (`…063A` is
+/// aircraft 1, `…063B` aircraft 2), as NTSB numbers the aircraft of a
+/// multi-aircraft event; `None` without a suffix.
+pub fn aircraft_number_of(ntsb_no: &str) -> Option<i64> {
+    let s = ntsb_no.trim();
+    let b = s.as_bytes();
+    if b.len() > 4 && b[b.len() - 1].is_ascii_alphabetic() && b[b.len() - 2].is_ascii_digit() {
+        Some(i64::from(b[b.len() - 1].to_ascii_uppercase() - b'A') + 1)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aircraft_numbers_from_case_number_suffixes() {
+        assert_eq!(aircraft_number_of("CEN17FA063A"), Some(1));
+        assert_eq!(aircraft_number_of(" cen17fa063b "), Some(2));
+        assert_eq!(aircraft_number_of("CEN17FA063"), None);
+        assert_eq!(aircraft_number_of("B"), None);
+    }
 
     #[test]
     fn dates_in_every_source_format() {

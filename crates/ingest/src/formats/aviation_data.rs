@@ -2,9 +2,12 @@
 //!
 //! The export has ONE ROW PER AIRCRAFT: a multi-aircraft event repeats the event's
 //! fields, including its injury totals, on every row. The reader therefore emits an
-//! [`AircraftRecord`] for every row (numbered 1, 2, … in order of appearance within
-//! the event) but an [`EventRecord`] only for the first row of each event, so event
-//! totals are never counted twice.
+//! [`AircraftRecord`] for every row but an [`EventRecord`] only for the first row of
+//! each event, so event totals are never counted twice. Aircraft are numbered as
+//! NTSB numbers them, by the case number's letter suffix (`…063A` is 1, `…063B` is
+//! 2), because rows do not come in that order (the 2017 export lists B before A)
+//! and other sources (avall) key the same aircraft by that number; rows without a
+//! suffix are numbered in order of appearance.
 //!
 //! Rows of one event are adjacent in every release measured (the 2017-03-28 export:
 //! 79,557 rows, 78,405 events, no event reappearing after another one), but nothing
@@ -61,11 +64,12 @@ impl AviationDataMapper {
         if row.problem.is_some() {
             return Vec::new();
         }
-        let key = self.next_key.entry(ev_id.clone()).or_insert(0);
-        *key += 1;
-        aircraft.aircraft_key = *key;
+        let seen = self.next_key.entry(ev_id.clone()).or_insert(0);
+        *seen += 1;
+        let first_row = *seen == 1;
+        aircraft.aircraft_key = normalize::aircraft_number_of(row.raw("Accident.Number")).unwrap_or(*seen);
         aircraft.event = EventRef::EvId(ev_id);
-        if aircraft.aircraft_key == 1 {
+        if first_row {
             vec![Record::Event(event), Record::Aircraft(aircraft)]
         } else {
             vec![Record::Aircraft(aircraft)]
