@@ -417,7 +417,7 @@ fn migrations_roll_back_and_reapply_on_a_populated_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ntsb.db");
     let s = SqliteStore::open(&path).expect("open");
-    assert_eq!(s.migrate().expect("migrate"), vec![1, 2, 3, 4]);
+    assert_eq!(s.migrate().expect("migrate"), vec![1, 2, 3, 4, 5]);
     assert!(s.migrate().expect("again").is_empty(), "migrate is idempotent");
     assert_eq!(s.current_version().expect("version"), SqliteStore::LATEST_VERSION);
     let load = begin(&s, "x");
@@ -425,13 +425,14 @@ fn migrations_roll_back_and_reapply_on_a_populated_file() {
     s.mark_indexed(&s.pending_index_docs(10).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
         .expect("mark");
 
-    // Undo the last two migrations (query indexes, index queue): core data and the ledger are untouched.
-    assert_eq!(s.rollback(2).expect("rollback"), vec![4, 3]);
+    // Undo the last three migrations (first-aircraft facts, query indexes, index queue): core
+    // data and the ledger are untouched.
+    assert_eq!(s.rollback(3).expect("rollback"), vec![5, 4, 3]);
     assert_eq!(s.current_version().expect("version"), 2);
     let status = s.migration_status().expect("status");
-    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), vec![true, true, false, false]);
+    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), vec![true, true, false, false, false]);
     assert!(s.stats().is_err(), "a store behind the latest version refuses work");
-    assert_eq!(s.migrate().expect("reapply"), vec![3, 4]);
+    assert_eq!(s.migrate().expect("reapply"), vec![3, 4, 5]);
     assert_eq!(table_rows(&s, "events"), 1);
     assert_eq!(table_rows(&s, "narratives"), 1);
     assert_eq!(s.loads(10).expect("loads").len(), 1);
@@ -439,10 +440,10 @@ fn migrations_roll_back_and_reapply_on_a_populated_file() {
     assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1, "text is queued for indexing again");
 
     // Undo everything: the tables and their data are gone, then come back empty.
-    assert_eq!(s.rollback(10).expect("rollback all"), vec![4, 3, 2, 1]);
+    assert_eq!(s.rollback(10).expect("rollback all"), vec![5, 4, 3, 2, 1]);
     assert_eq!(s.current_version().expect("version"), 0);
     assert!(s.migration_status().expect("status").iter().all(|m| m.applied_at.is_none()));
-    assert_eq!(s.migrate().expect("migrate again"), vec![1, 2, 3, 4]);
+    assert_eq!(s.migrate().expect("migrate again"), vec![1, 2, 3, 4, 5]);
     assert_eq!(table_rows(&s, "events"), 0);
     assert!(s.loads(10).expect("loads").is_empty());
     assert_eq!(s.content_kind().expect("kind"), None);

@@ -47,6 +47,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0004_query_indexes.up.sql"),
         down: include_str!("../../migrations/sqlite/0004_query_indexes.down.sql"),
     },
+    Migration {
+        version: 5,
+        name: "event_facts_first_aircraft",
+        up: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.up.sql"),
+        down: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

@@ -22,13 +22,12 @@ use crate::{Error, MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
 const SUMMARY_COLS: &str = "e.id, ev.ev_id, ev.ntsb_no, ev.event_date, ev.event_type, ev.state, ev.city, ev.country, \
-     ev.latitude, ev.longitude, ev.highest_injury, ev.inj_fatal, ev.inj_serious, ev.inj_minor, ev.inj_none, a1.make, \
-     a1.model, ev.phase, ev.weather, e.has_text, ev.synthetic";
+     ev.latitude, ev.longitude, ev.highest_injury, ev.inj_fatal, ev.inj_serious, ev.inj_minor, ev.inj_none, e.make, \
+     e.model, ev.phase, ev.weather, e.has_text, ev.synthetic";
 
-/// Facts (filtered, `e`), the event row (`ev`) and the first aircraft (lowest
-/// number, `a1`): at most one row per event.
-const SUMMARY_FROM: &str = "event_facts e JOIN events ev ON ev.id = e.id LEFT JOIN aircraft a1 ON a1.event_id = e.id \
-     AND a1.aircraft_key = (SELECT min(aircraft_key) FROM aircraft WHERE event_id = e.id)";
+/// Facts (filtered, `e`, which also carry the first aircraft's make and model)
+/// and the event row (`ev`): one row per event.
+const SUMMARY_FROM: &str = "event_facts e JOIN events ev ON ev.id = e.id";
 
 /// Events with coordinates.
 const HAS_COORDS: &str = "e.latitude IS NOT NULL AND e.longitude IS NOT NULL";
@@ -82,7 +81,7 @@ fn sort_expr(field: SortField) -> &'static str {
         SortField::Date => "ifnull(e.event_date, '')",
         SortField::Fatalities => "e.inj_fatal",
         SortField::State => "ifnull(e.state, '')",
-        SortField::Make => "ifnull(a1.make, '')",
+        SortField::Make => "ifnull(e.make, '')",
     }
 }
 
@@ -508,12 +507,14 @@ impl Queries for SqliteStore {
                     ..Default::default()
                 })
             })?;
-        let aircraft: i64 = conn
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM aircraft WHERE event_id IN (SELECT e.id FROM event_facts e {})",
-                w.sql()
-            ))?
-            .query_row(params_from_iter(&w.params), |r| r.get(0))?;
+        // Unfiltered, every aircraft row counts (each belongs to an event).
+        let aircraft_sql = if w.sql().is_empty() {
+            "SELECT count(*) FROM aircraft".to_string()
+        } else {
+            format!("SELECT count(*) FROM aircraft WHERE event_id IN (SELECT e.id FROM event_facts e {})", w.sql())
+        };
+        let aircraft: i64 =
+            conn.prepare_cached(&aircraft_sql)?.query_row(params_from_iter(&w.params), |r| r.get(0))?;
         s.aircraft = count(Some(aircraft));
         (s.fatal_rate, s.fatal_rate_ci95) = rate(s.fatal_events, s.events);
         Ok(s)
@@ -565,11 +566,16 @@ impl Queries for SqliteStore {
 
     fn top_findings(&self, f: &EventFilter, limit: usize) -> Result<Vec<FindingRow>> {
         let w = Where::from_filter(f)?;
+        // Counted from the (code, event, cause) index alone; descriptions are looked
+        // up for the returned codes only (the shortest form: without " - C"/" - F").
+        let join = if w.sql().is_empty() { "" } else { "JOIN event_facts e ON e.id = f.event_id" };
         let sql = format!(
-            "SELECT f.finding_code, max(f.finding_description), count(DISTINCT f.event_id), \
-             count(DISTINCT CASE WHEN f.cause_factor = 'cause' THEN f.event_id END) \
-             FROM findings f JOIN event_facts e ON e.id = f.event_id \
-             WHERE f.finding_code <> '' {and} GROUP BY f.finding_code ORDER BY 3 DESC, 1 LIMIT ?",
+            "SELECT top.code, (SELECT min(d.finding_description) FROM findings d WHERE d.finding_code = top.code \
+             AND d.finding_description <> ''), top.events, top.causes FROM ( \
+             SELECT f.finding_code AS code, count(DISTINCT f.event_id) AS events, \
+             count(DISTINCT CASE WHEN f.cause_factor = 'cause' THEN f.event_id END) AS causes \
+             FROM findings f {join} WHERE f.finding_code <> '' {and} GROUP BY f.finding_code \
+             ORDER BY 2 DESC, 1 LIMIT ?) top ORDER BY top.events DESC, top.code",
             and = w.and_sql()
         );
         let mut params = w.params.clone();
@@ -592,11 +598,16 @@ impl Queries for SqliteStore {
 
     fn top_occurrences(&self, f: &EventFilter, limit: usize) -> Result<Vec<OccurrenceRow>> {
         let w = Where::from_filter(f)?;
+        // Counted from the (code, event, defining) index alone; meanings are looked
+        // up for the returned codes only.
+        let join = if w.sql().is_empty() { "" } else { "JOIN event_facts e ON e.id = o.event_id" };
         let sql = format!(
-            "SELECT o.occurrence_code, max(o.occurrence_meaning), count(DISTINCT o.event_id), \
-             count(DISTINCT CASE WHEN o.defining_event = 1 THEN o.event_id END) \
-             FROM occurrences o JOIN event_facts e ON e.id = o.event_id \
-             WHERE o.occurrence_code <> '' {and} GROUP BY o.occurrence_code ORDER BY 3 DESC, 1 LIMIT ?",
+            "SELECT top.code, (SELECT min(m.occurrence_meaning) FROM occurrences m WHERE m.occurrence_code = top.code \
+             AND m.occurrence_meaning <> ''), top.events, top.defining FROM ( \
+             SELECT o.occurrence_code AS code, count(DISTINCT o.event_id) AS events, \
+             count(DISTINCT CASE WHEN o.defining_event = 1 THEN o.event_id END) AS defining \
+             FROM occurrences o {join} WHERE o.occurrence_code <> '' {and} GROUP BY o.occurrence_code \
+             ORDER BY 2 DESC, 1 LIMIT ?) top ORDER BY top.events DESC, top.code",
             and = w.and_sql()
         );
         let mut params = w.params.clone();
