@@ -91,4 +91,16 @@ pub trait Store: Send + Sync {
     /// Whether this store holds the synthetic demo sample (`Some(true)`), real
     /// data (`Some(false)`), or nothing yet (`None`). Demo and real data never mix.
     fn content_kind(&self) -> Result<Option<bool>>;
+
+    /// A number that changes whenever committed data changes, by this process or
+    /// another one sharing the database (a load, a migration, an index
+    /// acknowledgement). Cheap enough to call per request: caches of query
+    /// answers key on it. Values are only compared for equality.
+    fn data_version(&self) -> Result<u64>;
+
+    /// How the backend's connection pool is used now, for metrics; `None` when
+    /// the backend has no pool (an in-memory database).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 }

@@ -19,6 +19,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,8 +28,8 @@ use ntsb_model::records::{Record, Reject, SourcedRecord};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, Result,
-    Revision, Store, StoreStats, TableChecksum, TableCounts,
+    BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, PoolStatus,
+    Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
 };
 use upsert::{Batch, TableSql};
 
@@ -48,6 +49,12 @@ pub struct SqliteStore {
     /// run in parallel with each other and with a load (WAL).
     readers: Option<ReaderPool>,
     tables: HashMap<&'static str, TableSql>,
+    /// Answers [`Store::data_version`] for file databases: its `PRAGMA
+    /// data_version` moves whenever any other connection (ours or another
+    /// process's) commits. Separate so probing never waits for a running load.
+    probe: Option<Mutex<Connection>>,
+    /// Commits made through `conn`, for in-memory databases (no probe there).
+    commits: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -58,7 +65,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 4;
+    pub const LATEST_VERSION: i64 = 5;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -77,7 +84,12 @@ impl SqliteStore {
             });
         }
         let mut store = Self::configure(conn)?;
-        store.readers = Some(ReaderPool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) });
+        store.readers =
+            Some(ReaderPool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), in_use: AtomicU64::new(0) });
+        let probe = Connection::open(path)?;
+        probe.busy_timeout(BUSY_TIMEOUT)?;
+        probe.pragma_update(None, "query_only", "ON")?;
+        store.probe = Some(Mutex::new(probe));
         Ok(store)
     }
 
@@ -105,6 +117,7 @@ impl SqliteStore {
         if found < Self::LATEST_VERSION {
             return Err(Error::SchemaOutOfDate { found, needed: Self::LATEST_VERSION });
         }
+        pool.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(Reader::Pooled { conn: Some(conn), pool })
     }
 
@@ -113,7 +126,18 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteStore { conn: Mutex::new(conn), readers: None, tables: upsert::all_tables() })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            readers: None,
+            tables: upsert::all_tables(),
+            probe: None,
+            commits: AtomicU64::new(0),
+        })
+    }
+
+    /// Notes a commit made through the main connection (see [`Store::data_version`]).
+    fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Highest applied migration version (0 for a new file).
@@ -142,6 +166,8 @@ impl SqliteStore {
 pub(crate) struct ReaderPool {
     path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Connections lent out now.
+    in_use: AtomicU64,
 }
 
 /// Idle connections kept for reuse; more are opened under load and closed after.
@@ -172,6 +198,7 @@ impl Drop for Reader<'_> {
         if let Reader::Pooled { conn, pool } = self
             && let Some(conn) = conn.take()
         {
+            pool.in_use.fetch_sub(1, Ordering::Relaxed);
             let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);
@@ -222,11 +249,31 @@ fn check_content(conn: &Connection, kind: SourceKind, will_write: bool) -> Resul
 
 impl Store for SqliteStore {
     fn migrate(&self) -> Result<Vec<i64>> {
-        migrations::migrate(&mut self.lock())
+        let applied = migrations::migrate(&mut self.lock());
+        self.committed();
+        applied
     }
 
     fn rollback(&self, steps: usize) -> Result<Vec<i64>> {
-        migrations::rollback(&mut self.lock(), steps)
+        let undone = migrations::rollback(&mut self.lock(), steps);
+        self.committed();
+        undone
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let pool = self.readers.as_ref()?;
+        let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
+        Some(PoolStatus { in_use: pool.in_use.load(Ordering::Relaxed), idle, max_idle: MAX_IDLE_READERS as u64 })
+    }
+
+    fn data_version(&self) -> Result<u64> {
+        let local = self.commits.load(Ordering::Relaxed);
+        let Some(probe) = &self.probe else { return Ok(local) };
+        let conn = probe.lock().unwrap_or_else(|p| p.into_inner());
+        let external: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        // Either moving moves the result: external commits (any connection but the
+        // probe, which never writes) in the high bits, ours in the low bits.
+        Ok((to_u64(external) << 32) ^ local)
     }
 
     fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
@@ -264,6 +311,7 @@ impl Store for SqliteStore {
         }
         let outcome = batch.finish();
         tx.commit()?;
+        self.committed();
         Ok(outcome)
     }
 
@@ -274,6 +322,7 @@ impl Store for SqliteStore {
             upsert::insert_reject(&tx, load.0, r)?;
         }
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -315,6 +364,7 @@ impl Store for SqliteStore {
             ])?;
         }
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -464,6 +514,7 @@ impl Store for SqliteStore {
             tx.prepare_cached("DELETE FROM index_queue WHERE event_id = ?1")?.execute([id])?;
         }
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -473,6 +524,7 @@ impl Store for SqliteStore {
         tx.execute("INSERT OR IGNORE INTO index_queue (event_id) SELECT DISTINCT event_id FROM narratives", [])?;
         let n: i64 = tx.query_row("SELECT count(DISTINCT event_id) FROM narratives", [], |r| r.get(0))?;
         tx.commit()?;
+        self.committed();
         Ok(to_u64(n))
     }
 

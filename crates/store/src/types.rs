@@ -182,3 +182,15 @@ pub struct TableChecksum {
     /// SHA-256 over the rows in key order, hex.
     pub sha256: String,
 }
+
+/// Connection pool usage at one moment ([`crate::Store::pool_status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolStatus {
+    /// Connections lent out to queries now.
+    pub in_use: u64,
+    /// Open connections waiting for work.
+    pub idle: u64,
+    /// Most idle connections kept (SQLite opens more under load and closes the
+    /// extra ones after); the hard limit for pools that have one.
+    pub max_idle: u64,
+}
