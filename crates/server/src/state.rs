@@ -6,6 +6,7 @@ use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
 use ntsb_store::{Queries, Store};
 
+use crate::cache::ResponseCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -20,7 +21,12 @@ pub struct AppState {
     pub index: Arc<SearchIndex>,
     /// Request metrics, rendered at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Answers of cacheable requests, until the data changes.
+    pub cache: Arc<ResponseCache>,
 }
+
+/// Default response cache budget: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,7 +37,14 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over any backend; `store` and `queries` are normally the same object.
     pub fn new(store: Arc<dyn Store>, queries: Arc<dyn Queries>, index: Arc<SearchIndex>) -> AppState {
-        AppState { store, queries, index, metrics: Arc::new(Metrics::new()) }
+        let cache = Arc::new(ResponseCache::new(store.clone(), DEFAULT_CACHE_BYTES));
+        AppState { store, queries, index, metrics: Arc::new(Metrics::new()), cache }
+    }
+
+    /// The same state with a response cache of `bytes` (0 turns it off).
+    pub fn with_cache_bytes(mut self, bytes: u64) -> AppState {
+        self.cache = Arc::new(ResponseCache::new(self.store.clone(), bytes));
+        self
     }
 
     /// State over one SQLite store, used through both of its interfaces.

@@ -42,7 +42,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     if synced.indexed + synced.removed > 0 {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
-    let state = AppState::from_sqlite(store, Arc::new(index));
+    let state = AppState::from_sqlite(store, Arc::new(index)).with_cache_bytes(args.cache_mb * 1024 * 1024);
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
