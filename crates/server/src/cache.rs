@@ -9,8 +9,9 @@
 //! version is probed at most every [`PROBE_INTERVAL`] (off the reactor), and a
 //! change empties the cache. The cache is bounded in bytes; `0` turns it off.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -80,6 +81,9 @@ pub struct ResponseCache {
     hits: AtomicU64,
     misses: AtomicU64,
     invalidations: AtomicU64,
+    /// One lock per key being computed, so concurrent misses for the same
+    /// answer wait for one computation instead of all running it.
+    in_flight: std::sync::Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -107,7 +111,34 @@ impl ResponseCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The lock of `key`'s computation: hold it while computing the answer, and
+    /// look in the cache again once it is acquired (another request may have
+    /// filled it meanwhile).
+    pub fn computation(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = map.get(key).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if map.len() > 1024 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(key.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+
+    /// The cached answer under `key` without counting a hit or a miss (the
+    /// second look after waiting for a computation).
+    pub fn peek(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        let found = self.entries.as_ref()?.get(key);
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// Whether answers are cached at all.

@@ -1,6 +1,8 @@
 //! [`AppState`]: what every handler shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
@@ -54,13 +56,28 @@ impl AppState {
     }
 }
 
+/// Most engine calls (SQLite, tantivy) running at once. More would not finish
+/// sooner on a few cores: they would open extra store connections (losing their
+/// statement caches), hold more memory and thrash; waiting callers queue here as
+/// cheap futures instead of as threads.
+fn engine_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Semaphore::new((cores * 4).clamp(4, 32))
+    })
+}
+
 /// Runs a blocking engine call (SQLite, tantivy) on tokio's blocking pool so it
-/// never stalls the reactor.
+/// never stalls the reactor, at most [`engine_slots`] at a time.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
+    let Ok(_permit) = engine_slots().acquire().await else {
+        return Err(ApiError::internal("the engine semaphore is closed"));
+    };
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(join) => Err(ApiError::internal(format!("blocking task failed: {join}"))),

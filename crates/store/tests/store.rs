@@ -430,7 +430,10 @@ fn migrations_roll_back_and_reapply_on_a_populated_file() {
     assert_eq!(s.rollback(3).expect("rollback"), vec![5, 4, 3]);
     assert_eq!(s.current_version().expect("version"), 2);
     let status = s.migration_status().expect("status");
-    assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), vec![true, true, false, false, false]);
+    assert_eq!(
+        status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(),
+        vec![true, true, false, false, false]
+    );
     assert!(s.stats().is_err(), "a store behind the latest version refuses work");
     assert_eq!(s.migrate().expect("reapply"), vec![3, 4, 5]);
     assert_eq!(table_rows(&s, "events"), 1);

@@ -50,7 +50,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         ..ServerOptions::default()
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Engine calls are bounded by the server's own semaphore; this only caps
+        // other blocking work (exports, index refreshes).
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

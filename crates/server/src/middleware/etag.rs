@@ -37,6 +37,15 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
     if let Some(hit) = key.as_deref().and_then(|k| cache.get(k)) {
         return answer(&hit, if_none_match.as_deref(), "hit");
     }
+    // Concurrent misses for one answer: the first computes, the others wait for it.
+    let computation = key.as_deref().map(|k| cache.computation(k));
+    let _computing = match &computation {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
+    if let Some(hit) = key.as_deref().and_then(|k| cache.peek(k)) {
+        return answer(&hit, if_none_match.as_deref(), "hit");
+    }
     let res = next.run(req).await;
     if res.status() != StatusCode::OK {
         return res;

@@ -513,8 +513,7 @@ impl Queries for SqliteStore {
         } else {
             format!("SELECT count(*) FROM aircraft WHERE event_id IN (SELECT e.id FROM event_facts e {})", w.sql())
         };
-        let aircraft: i64 =
-            conn.prepare_cached(&aircraft_sql)?.query_row(params_from_iter(&w.params), |r| r.get(0))?;
+        let aircraft: i64 = conn.prepare_cached(&aircraft_sql)?.query_row(params_from_iter(&w.params), |r| r.get(0))?;
         s.aircraft = count(Some(aircraft));
         (s.fatal_rate, s.fatal_rate_ci95) = rate(s.fatal_events, s.events);
         Ok(s)
