@@ -158,6 +158,9 @@ pub struct ServeArgs {
     /// Seconds before a request is abandoned with 503.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
     pub request_timeout: u64,
+    /// MiB of memory for the response cache (answers kept until the data changes); 0 turns it off.
+    #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536), value_name = "MIB")]
+    pub cache_mb: u64,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,8 @@
 //! id and metrics, security headers, CORS (only when origins are configured),
 //! compression, problem documents for bare error statuses, request timeout,
 //! body-size limit. Cacheable `GET`s under `/api/v1` also get an `ETag` and
-//! `Cache-Control`, and answer `If-None-Match` with `304`.
+//! `Cache-Control`, answer `If-None-Match` with `304`, and are answered from the
+//! in-process [`cache::ResponseCache`] until the store's data version changes.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<ntsb_store::sqlite::SqliteStore>,
@@ -24,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
 mod error;
 mod metrics;
 mod middleware;
@@ -34,8 +36,8 @@ mod server;
 mod state;
 
 pub use error::{ApiError, Problem};
-pub use metrics::Metrics;
+pub use metrics::{Family, Metrics};
 pub use openapi::openapi;
 pub use routes::{CONTENT_SECURITY_POLICY, route_paths, router, router_with};
 pub use server::{ServerOptions, serve, serve_on, shutdown_signal};
-pub use state::AppState;
+pub use state::{AppState, DEFAULT_CACHE_BYTES};

@@ -88,7 +88,7 @@ impl Metrics {
 
     /// The exposition text. `extra` holds gauges computed by the caller at scrape
     /// time (`name`, help, value).
-    pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
+    pub fn render(&self, extra: &[Family]) -> String {
         let mut out = String::with_capacity(4096);
         let mut series: Vec<(Key, Arc<Series>)> =
             self.series.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -131,8 +131,8 @@ impl Metrics {
             "Seconds since the server started.",
             self.started.elapsed().as_secs_f64(),
         );
-        for (name, help, value) in extra {
-            gauge(&mut out, name, help, *value);
+        for family in extra {
+            family.write(&mut out);
         }
         out
     }
@@ -144,6 +144,46 @@ pub(crate) struct InFlight(Arc<Metrics>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A metric family gathered at scrape time (store pool, cache, ingest ledger,
+/// index): a name, help text, type and labelled samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Family {
+    /// A gauge (a value that goes up and down).
+    pub fn gauge(name: &'static str, help: &'static str) -> Family {
+        Family { name, help, kind: "gauge", samples: Vec::new() }
+    }
+
+    /// A counter (a total that only grows while the process or store lives).
+    pub fn counter(name: &'static str, help: &'static str) -> Family {
+        Family { name, help, kind: "counter", samples: Vec::new() }
+    }
+
+    /// Adds a sample with `labels` (name, value).
+    pub fn sample(mut self, labels: &[(&'static str, &str)], value: f64) -> Family {
+        self.samples.push((labels.iter().map(|(k, v)| (*k, v.to_string())).collect(), value));
+        self
+    }
+
+    fn write(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", self.name, self.help, self.name, self.kind);
+        for (labels, value) in &self.samples {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {value}", self.name);
+            } else {
+                let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+                let _ = writeln!(out, "{}{{{}}} {value}", self.name, l.join(","));
+            }
+        }
     }
 }
 
@@ -176,6 +216,16 @@ mod tests {
         assert!(text.contains("le=\"0.05\"} 2"), "{text}");
         assert!(text.contains("le=\"10\"} 2"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 3"), "{text}");
+    }
+
+    #[test]
+    fn families_render_labels_and_types() {
+        let f = Family::counter("ntsb_x_total", "Things.").sample(&[("kind", "a\"b")], 2.0).sample(&[], 1.0);
+        let text = Metrics::new().render(&[f]);
+        assert!(
+            text.contains("# TYPE ntsb_x_total counter\nntsb_x_total{kind=\"a\\\"b\"} 2\nntsb_x_total 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! [`AppState`]: what every handler shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use ntsb_ml::Registry;
 use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
 use ntsb_store::{Queries, Store, TrainingData};
 
+use crate::cache::ResponseCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -25,7 +28,12 @@ pub struct AppState {
     pub ml: Arc<Registry>,
     /// Stored events' facts, for scoring by `ev_id` (absent for backends without it).
     pub training: Option<Arc<dyn TrainingData>>,
+    /// Answers of cacheable requests, until the data changes.
+    pub cache: Arc<ResponseCache>,
 }
+
+/// Default response cache budget: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,6 +44,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over any backend; `store` and `queries` are normally the same object.
     pub fn new(store: Arc<dyn Store>, queries: Arc<dyn Queries>, index: Arc<SearchIndex>) -> AppState {
+        let cache = Arc::new(ResponseCache::new(store.clone(), DEFAULT_CACHE_BYTES));
         AppState {
             store,
             queries,
@@ -43,7 +52,14 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             ml: Arc::new(Registry::empty()),
             training: None,
+            cache,
         }
+    }
+
+    /// The same state with a response cache of `bytes` (0 turns it off).
+    pub fn with_cache_bytes(mut self, bytes: u64) -> AppState {
+        self.cache = Arc::new(ResponseCache::new(self.store.clone(), bytes));
+        self
     }
 
     /// State over one SQLite store, used through both of its interfaces.
@@ -60,13 +76,28 @@ impl AppState {
     }
 }
 
+/// Most engine calls (SQLite, tantivy) running at once. More would not finish
+/// sooner on a few cores: they would open extra store connections (losing their
+/// statement caches), hold more memory and thrash; waiting callers queue here as
+/// cheap futures instead of as threads.
+fn engine_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Semaphore::new((cores * 4).clamp(4, 32))
+    })
+}
+
 /// Runs a blocking engine call (SQLite, tantivy) on tokio's blocking pool so it
-/// never stalls the reactor.
+/// never stalls the reactor, at most [`engine_slots`] at a time.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
+    let Ok(_permit) = engine_slots().acquire().await else {
+        return Err(ApiError::internal("the engine semaphore is closed"));
+    };
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(join) => Err(ApiError::internal(format!("blocking task failed: {join}"))),

@@ -43,7 +43,9 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
     let models = super::ml::open_registry(config);
-    let state = AppState::from_sqlite(store, Arc::new(index)).with_models(models.clone());
+    let state = AppState::from_sqlite(store, Arc::new(index))
+        .with_models(models.clone())
+        .with_cache_bytes(args.cache_mb * 1024 * 1024);
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
@@ -51,7 +53,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         ..ServerOptions::default()
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Engine calls are bounded by the server's own semaphore; this only caps
+        // other blocking work (exports, index refreshes).
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         tokio::spawn(super::ml::watch_models(models));
         let listener = tokio::net::TcpListener::bind(args.listen)

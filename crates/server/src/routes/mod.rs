@@ -96,7 +96,7 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
     }
     let metrics = state.metrics.clone();
     let mut app = cached
-        .route_layer(from_fn(middleware::etag))
+        .route_layer(from_fn_with_state(state.cache.clone(), middleware::etag))
         .merge(plain)
         .fallback(fallback)
         .with_state(state)

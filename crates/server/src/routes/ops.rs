@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
+use crate::metrics::Family;
 use crate::params::Params;
 use crate::state::{AppState, blocking};
 
@@ -89,19 +90,101 @@ pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery
 #[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics",
     description = "Prometheus text format 0.0.4: `ntsb_http_requests_total` and \
         `ntsb_http_request_duration_seconds` by method, matched route and status, \
-        `ntsb_http_requests_in_flight`, `ntsb_build_info`, `ntsb_index_documents`.",
+        `ntsb_http_requests_in_flight`, `ntsb_build_info`, `ntsb_index_documents`, \
+        `ntsb_store_pool_connections` by state, `ntsb_cache_*` (response cache hits, misses, size), \
+        `ntsb_ingest_loads_total` by status, `ntsb_ingest_records_total` by outcome and \
+        `ntsb_ingest_last_load_finished_seconds` (from the load ledger).",
     responses((status = 200, description = "Exposition text", content_type = "text/plain; version=0.0.4", body = String),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn metrics(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
-    let documents = state.index.doc_count() as f64;
-    let text = state.metrics.render(&[(
-        "ntsb_index_documents",
-        "Documents (events with text) in the full-text index.",
-        documents,
-    )]);
+    let families = blocking(move || Ok(scrape(&state))).await?;
+    let text = families.0.render(&families.1);
     let mut res = text.into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     Ok(res)
+}
+
+/// Loads read from the ledger for the ingest metrics (the ledger is small: one
+/// row per file loaded).
+const LEDGER_LOADS: usize = 100_000;
+
+/// The families gathered at scrape time: index, store pool, response cache and
+/// the ingest ledger (loads by status, records by outcome, last load time).
+fn scrape(state: &AppState) -> (std::sync::Arc<crate::metrics::Metrics>, Vec<Family>) {
+    let mut families = vec![
+        Family::gauge("ntsb_index_documents", "Documents (events with text) in the full-text index.")
+            .sample(&[], state.index.doc_count() as f64),
+    ];
+    if let Some(pool) = state.store.pool_status() {
+        families.push(
+            Family::gauge("ntsb_store_pool_connections", "Store connections, by state.")
+                .sample(&[("state", "in_use")], pool.in_use as f64)
+                .sample(&[("state", "idle")], pool.idle as f64),
+        );
+        families.push(
+            Family::gauge("ntsb_store_pool_max_idle", "Most idle store connections kept.")
+                .sample(&[], pool.max_idle as f64),
+        );
+    }
+    let c = state.cache.stats();
+    families.extend([
+        Family::counter("ntsb_cache_hits_total", "Cacheable requests answered from the response cache.")
+            .sample(&[], c.hits as f64),
+        Family::counter("ntsb_cache_misses_total", "Cacheable requests computed afresh.").sample(&[], c.misses as f64),
+        Family::counter("ntsb_cache_invalidations_total", "Times the data changed and the response cache was emptied.")
+            .sample(&[], c.invalidations as f64),
+        Family::gauge("ntsb_cache_entries", "Answers held in the response cache.").sample(&[], c.entries as f64),
+        Family::gauge("ntsb_cache_bytes", "Bytes held in the response cache.").sample(&[], c.bytes as f64),
+        Family::gauge("ntsb_cache_capacity_bytes", "Response cache budget (0: off).").sample(&[], c.capacity as f64),
+    ]);
+    match state.store.loads(LEDGER_LOADS) {
+        Ok(loads) => families.extend(ingest_families(&loads)),
+        Err(e) => tracing::warn!(cause = %e, "metrics: the load ledger could not be read"),
+    }
+    (state.metrics.clone(), families)
+}
+
+/// Ingest counters from the store's load ledger, so they hold across processes
+/// (`ntsb ingest` runs apart from the server).
+fn ingest_families(loads: &[ntsb_store::LoadEntry]) -> Vec<Family> {
+    let mut by_status: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    let mut totals = [0u64; 4];
+    let mut last_finished: Option<f64> = None;
+    for load in loads {
+        let status = match load.status.as_str() {
+            "running" | "completed" => load.status.as_str(),
+            _ => "failed",
+        };
+        *by_status.entry(status).or_default() += 1;
+        let t = load.counts;
+        for (slot, n) in totals.iter_mut().zip([t.inserted, t.updated, t.unchanged, t.rejected]) {
+            *slot += n;
+        }
+        let finished = load.finished_at.as_deref().and_then(|f| chrono::DateTime::parse_from_rfc3339(f).ok());
+        if let Some(f) = finished {
+            let secs = f.timestamp() as f64;
+            last_finished = Some(last_finished.map_or(secs, |l: f64| l.max(secs)));
+        }
+    }
+    let mut loads_family = Family::counter("ntsb_ingest_loads_total", "Files loaded into the store, by status.");
+    for (status, n) in by_status {
+        loads_family = loads_family.sample(&[("status", status)], n as f64);
+    }
+    let mut records = Family::counter("ntsb_ingest_records_total", "Records read by loads, by outcome.");
+    for (outcome, n) in ["inserted", "updated", "unchanged", "rejected"].into_iter().zip(totals) {
+        records = records.sample(&[("outcome", outcome)], n as f64);
+    }
+    let mut out = vec![loads_family, records];
+    if let Some(t) = last_finished {
+        out.push(
+            Family::gauge(
+                "ntsb_ingest_last_load_finished_seconds",
+                "When the last load finished, since the Unix epoch.",
+            )
+            .sample(&[], t),
+        );
+    }
+    out
 }

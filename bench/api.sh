@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the REST API with a real load generator (wrk, installed if missing).
+#
+# Loads the shared corpus into a bench store (once; kept under target/bench-api unless
+# BENCH_DATA_DIR says otherwise), starts `ntsb serve` on a free port, and drives every
+# endpoint group, printing requests/s and p50/p95/p99 (ms) per group, then holds 10,000
+# concurrent connections, and finally prints the server's peak memory.
+#
+# Usage: bench/api.sh [--cold] [--db URL] [DATA]   (DATA default ../shared/data/ntsb)
+#   --cold    serve with the response cache off (NTSB_CACHE_MB=0): every request
+#             reaches the store; without it repeated URLs are answered from the cache.
+#   --db URL  serve from this store (a PostgreSQL URL or a SQLite path) instead of the
+#             bench data dir's own SQLite store; it must already hold the corpus.
+# Environment: DURATION (seconds per group, default 10), CONNECTIONS (default 64).
+# Run by hand; record the figures in docs/PERFORMANCE.md with the machine you used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COLD=0
+DB=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cold) COLD=1; shift ;;
+    --db) DB="$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+DATA="${1:-../shared/data/ntsb}"
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-64}"
+BENCH_DATA_DIR="${BENCH_DATA_DIR:-target/bench-api}"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+cargo build --release --locked -q
+BIN=$PWD/target/release/ntsb
+DB_ARGS=()
+[ -n "$DB" ] && DB_ARGS=(--db "$DB")
+
+if [ -z "$DB" ] && [ ! -e "$BENCH_DATA_DIR/.loaded" ]; then
+  [ -d "$DATA" ] || { echo "bench/api.sh: $DATA not found (the shared NTSB corpus)" >&2; exit 1; }
+  echo "loading $DATA into $BENCH_DATA_DIR (once)"
+  rm -rf "$BENCH_DATA_DIR"
+  "$BIN" --data-dir "$BENCH_DATA_DIR" ingest "$DATA" >/dev/null
+  touch "$BENCH_DATA_DIR/.loaded"
+fi
+
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+CACHE_MB=256
+[ "$COLD" = 1 ] && CACHE_MB=0
+NTSB_CACHE_MB=$CACHE_MB NTSB_LOG=warn "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" serve \
+  --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.2; done
+curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; echo "server did not become ready" >&2; exit 1; }
+
+# Every event id, for random detail lookups.
+curl -sf "$BASE/api/v1/export/events.csv" | python3 -c '
+import csv, sys
+rows = csv.DictReader(sys.stdin)
+for r in rows:
+    if r["ev_id"]:
+        print("/api/v1/events/" + r["ev_id"])
+' >"$WORK/detail.paths"
+
+cat >"$WORK/rotate.lua" <<'LUA'
+-- Requests a random line of the file named by WRK_PATHS; prints one RESULT line.
+local paths = {}
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("seed", counter) end
+function init() math.randomseed(os.time() + (seed or 0)) end
+function request() return wrk.format("GET", paths[math.random(#paths)]) end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+LUA
+
+printf '%-28s %10s %9s %9s %9s %8s %8s\n' group 'req/s' 'p50 ms' 'p95 ms' 'p99 ms' 'sockerr' 'non-2xx'
+run() { # run NAME CONNECTIONS PATHS_FILE
+  local name=$1 conns=$2 file=$3 threads=2
+  [ "$conns" -lt 2 ] && threads=1
+  local out
+  out=$(WRK_PATHS=$file wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$WORK/rotate.lua" "$BASE" \
+    | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}')
+  read -r rps p50 p95 p99 errs status <<<"$out"
+  printf '%-28s %10s %9s %9s %9s %8s %8s\n' "$name" "$rps" "$p50" "$p95" "$p99" "$errs" "$status"
+}
+paths() { # paths NAME LINES...
+  local name=$1; shift
+  printf '%s\n' "$@" >"$WORK/$name.paths"
+  echo "$WORK/$name.paths"
+}
+
+run "detail (random ids)" "$CONNECTIONS" "$WORK/detail.paths"
+run "events (filtered pages)" "$CONNECTIONS" "$(paths events \
+  '/api/v1/events?state=CA&limit=50' '/api/v1/events?year=2008&highest_injury=fatal' \
+  '/api/v1/events?make=cessna&model=172&sort=-date' '/api/v1/events?phase=landing&weather=vmc&limit=100' \
+  '/api/v1/events?from=2000-01-01&to=2004-12-31&far_part=091&sort=-fatalities' \
+  '/api/v1/events?has_narrative=true&state=AK&sort=state' '/api/v1/events?bbox=-125,32,-114,42&limit=200')"
+for stat in summary yearly monthly seasonal day-of-week decades states phases weather far-parts; do
+  run "stats/$stat" "$CONNECTIONS" "$(paths "$stat" "/api/v1/stats/$stat" "/api/v1/stats/$stat?state=TX" \
+    "/api/v1/stats/$stat?from=1995-01-01&highest_injury=fatal")"
+done
+run "stats/makes" "$CONNECTIONS" "$(paths makes '/api/v1/stats/makes?min_count=50' '/api/v1/stats/makes?state=FL')"
+run "stats/make-models" "$CONNECTIONS" "$(paths mm '/api/v1/stats/make-models?min_count=100' \
+  '/api/v1/stats/make-models?year=2005')"
+run "stats/findings" "$CONNECTIONS" "$(paths findings '/api/v1/stats/findings' '/api/v1/stats/findings?state=AK')"
+run "stats/occurrences" "$CONNECTIONS" "$(paths occ '/api/v1/stats/occurrences' '/api/v1/stats/occurrences?year=2012')"
+run "search" "$CONNECTIONS" "$(paths search '/api/v1/search?q=engine+failure' '/api/v1/search?q=icing&state=CO' \
+  '/api/v1/search?q=%22fuel+exhaustion%22' '/api/v1/search?q=density+altitude&from=2005-01-01' \
+  '/api/v1/search?q=wire+strike+helicopter' '/api/v1/search?q=carburetor+ice')"
+run "geo/events+radius+density" "$CONNECTIONS" "$(paths geo '/api/v1/geo/events?state=AZ&limit=500' \
+  '/api/v1/geo/radius?lat=61.2&lon=-149.9&km=100' '/api/v1/geo/density?cell=1')"
+run "geo/clusters" "$CONNECTIONS" "$(paths clusters '/api/v1/geo/clusters?state=AK' '/api/v1/geo/clusters')"
+
+echo "--- 10,000 concurrent connections (stats and detail mix, ${DURATION}s)"
+cat "$WORK/detail.paths" "$WORK/summary.paths" "$WORK/events.paths" >"$WORK/mix.paths"
+run "10k connections" 10000 "$WORK/mix.paths"
+
+if [ -r "/proc/$SERVER/status" ]; then
+  awk '/VmHWM|VmRSS/ {printf "server %s %.0f MiB\n", $1, $2/1024}' "/proc/$SERVER/status"
+fi
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM; cache ${CACHE_MB} MiB; ${DURATION}s per group"

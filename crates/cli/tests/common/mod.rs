@@ -1,0 +1,124 @@
+//! Shared helpers of the end-to-end tests: run the real `ntsb` binary, start
+//! `ntsb serve` on a free port, and speak plain HTTP/1.1 to it.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `ntsb serve`, killed on drop even when an assertion fails.
+pub struct Server {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary with the environment cleared of settings a developer may have exported.
+pub fn ntsb(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ntsb"));
+    cmd.arg("--data-dir").arg(data_dir);
+    for var in ["NTSB_DATABASE_URL", "NTSB_DATA_DIR", "NTSB_CONFIG", "NTSB_LISTEN", "NTSB_CACHE_MB"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NTSB_LOG", "warn");
+    cmd
+}
+
+/// Runs `ntsb --data-dir DIR ARGS…` to completion, panicking with its output on failure.
+pub fn run_ok(data_dir: &Path, args: &[&str]) -> Output {
+    let out = ntsb(data_dir).args(args).output().expect("run ntsb");
+    assert!(
+        out.status.success(),
+        "ntsb {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Starts `ntsb --data-dir DIR serve --listen 127.0.0.1:PORT EXTRA…` and waits
+/// (up to `patience`) until `/health` answers.
+pub fn serve(data_dir: &Path, extra: &[&str], patience: Duration) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = ntsb(data_dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ntsb serve");
+    let mut server = Server { child, port };
+    let started = Instant::now();
+    loop {
+        if let Ok((200, _, _)) = get(port, "/health") {
+            return server;
+        }
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("ntsb serve exited early: {status}");
+        }
+        assert!(started.elapsed() < patience, "the server did not come up within {patience:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Server {
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+/// One HTTP/1.1 GET with `Connection: close`; returns (status, head, body).
+pub fn get(port: u16, path: &str) -> std::io::Result<(u16, String, String)> {
+    request(port, "GET", path, &[])
+}
+
+/// One HTTP/1.1 request with `Connection: close` and extra header lines.
+pub fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    Ok((status, head.to_string(), body))
+}
+
+/// GET that must answer 200 with JSON.
+pub fn get_json(port: u16, path: &str) -> serde_json::Value {
+    let (status, head, body) = get(port, path).unwrap();
+    assert_eq!(status, 200, "GET {path}\n{head}\n{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
