@@ -26,7 +26,8 @@ use super::query_filter::{DESTROYED, FATAL, Where};
 use super::sql::{Db, OwnedParam, refs};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
-use crate::{Error, MAX_CLUSTER_POINTS, Queries, Result};
+use crate::query::invalid;
+use crate::{MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
 const SUMMARY_COLS: &str = "e.id, ev.ev_id, ev.ntsb_no, ev.event_date, ev.event_type, ev.state, ev.city, ev.country, \
@@ -59,10 +60,6 @@ fn real(v: f64) -> OwnedParam {
 /// An integer 0/1 column as a flag.
 fn flag(r: &Row, idx: usize) -> Result<Option<bool>> {
     Ok(r.try_get::<_, Option<i64>>(idx)?.map(|v| v != 0))
-}
-
-fn invalid(parameter: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidQuery { parameter: parameter.to_string(), reason: reason.into() }
 }
 
 fn summary_row(r: &Row) -> Result<EventSummary> {

@@ -16,10 +16,34 @@ use ntsb_model::query::{
     GridCell, OccurrenceRow, Summary,
 };
 
-use crate::Result;
+use crate::{Error, Result};
 
 pub(crate) mod cursor;
 pub(crate) mod dbscan;
+
+/// An [`Error::InvalidQuery`] naming the user's parameter.
+pub(crate) fn invalid(parameter: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidQuery { parameter: parameter.to_string(), reason: reason.into() }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix pattern (both backends).
+pub(crate) fn like_prefix(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A trimmed, non-empty user value, or an error naming the parameter.
+pub(crate) fn non_empty<'a>(parameter: &str, s: &'a str) -> Result<&'a str> {
+    let t = s.trim();
+    if t.is_empty() { Err(invalid(parameter, "must not be empty")) } else { Ok(t) }
+}
 
 /// Largest number of points [`Queries::clusters`] clusters: the newest events
 /// matching the filter beyond it are left out (narrow the filter to see all).

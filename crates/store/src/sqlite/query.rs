@@ -18,7 +18,8 @@ use super::SqliteStore;
 use super::query_filter::{DESTROYED, FATAL, Where};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
-use crate::{Error, MAX_CLUSTER_POINTS, Queries, Result};
+use crate::query::invalid;
+use crate::{MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
 const SUMMARY_COLS: &str = "e.id, ev.ev_id, ev.ntsb_no, ev.event_date, ev.event_type, ev.state, ev.city, ev.country, \
@@ -41,10 +42,6 @@ fn count(n: Option<i64>) -> u64 {
 
 fn sql_limit(n: usize) -> SqlValue {
     SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn invalid(parameter: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidQuery { parameter: parameter.to_string(), reason: reason.into() }
 }
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {

@@ -10,7 +10,8 @@ use ntsb_model::query::EventFilter;
 use ntsb_model::{normalize, vocab};
 use rusqlite::types::Value as SqlValue;
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::query::{invalid, like_prefix, non_empty};
 
 /// Condition on events with at least one narrative, preliminary or probable-cause text.
 pub(crate) const HAS_TEXT: &str = "e.has_text = 1";
@@ -31,31 +32,8 @@ pub(crate) struct Where {
     pub params: Vec<SqlValue>,
 }
 
-fn invalid(parameter: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidQuery { parameter: parameter.to_string(), reason: reason.into() }
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-fn like_prefix(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 1);
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
-}
-
-/// A trimmed, non-empty user value, or an error naming the parameter.
-fn non_empty<'a>(parameter: &str, s: &'a str) -> Result<&'a str> {
-    let t = s.trim();
-    if t.is_empty() { Err(invalid(parameter, "must not be empty")) } else { Ok(t) }
 }
 
 impl Where {
@@ -195,6 +173,7 @@ impl Where {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use ntsb_model::query::BBox;
 
     #[test]
