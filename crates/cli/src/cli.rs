@@ -20,17 +20,40 @@ pub struct Cli {
 /// environment, which wins over the file.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// Database URL: `sqlite:PATH` or a file path [default: DATA_DIR/ntsb.sqlite].
-    #[arg(long = "db", env = "NTSB_DATABASE_URL", global = true, value_name = "URL")]
+    /// Database URL: `sqlite:PATH`, a file path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// [default: DATA_DIR/ntsb.sqlite].
+    #[arg(long = "db", env = "NTSB_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// File holding the database URL (a mounted secret), instead of `--db`.
+    #[arg(long = "db-url-file", env = "NTSB_DATABASE_URL_FILE", global = true, value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
+
+    /// PostgreSQL: schema to use (`search_path`), letters, digits and `_` [default: the server's].
+    #[arg(long = "db-schema", env = "NTSB_DB_SCHEMA", global = true, value_name = "NAME")]
+    pub db_schema: Option<String>,
+
+    /// PostgreSQL: most connections this process opens [default: 16].
+    #[arg(long = "db-pool-size", env = "NTSB_DB_POOL_SIZE", global = true, value_name = "N")]
+    pub db_pool_size: Option<usize>,
+
+    /// PostgreSQL: seconds a statement may run before the server cancels it; 0 = no limit [default: 60].
+    #[arg(long = "db-statement-timeout", env = "NTSB_DB_STATEMENT_TIMEOUT", global = true, value_name = "SECS")]
+    pub db_statement_timeout: Option<u64>,
 
     /// Directory for the database, the full-text index and rejects reports [default: ./ntsb-data].
     #[arg(long, env = "NTSB_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// TOML configuration file (keys: data_dir, database_url, log_format, log_level).
+    /// TOML configuration file (keys: data_dir, database_url, database_url_file, db_schema,
+    /// db_pool_size, db_statement_timeout, redis_url, log_format, log_level).
     #[arg(long, env = "NTSB_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Redis for the response cache shared by API replicas and shared counters:
+    /// `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: none, everything in process].
+    #[arg(long = "redis-url", env = "NTSB_REDIS_URL", global = true, value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 
     /// Use the synthetic demo store (DATA_DIR/demo) instead of the real one.
     #[arg(long, global = true)]

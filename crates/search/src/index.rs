@@ -1,8 +1,8 @@
 //! [`SearchIndex`]: opening the index directory, syncing it from the store, and
 //! answering queries.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -29,6 +29,11 @@ const WRITER_THREADS: usize = 2;
 const WRITER_BUDGET: usize = 200_000_000;
 /// Documents asked from the store per round; each round ends with a commit.
 const SYNC_BATCH: usize = 10_000;
+/// Prefix of the commit payload that records which store the index follows
+/// (its `store_id`) and its position in that store's change log:
+/// `ntsb-index-log:<store id> <position>`.
+const POSITION_PREFIX: &str = "ntsb-index-log:";
+
 /// Most ids [`SearchIndex::search_ids`] returns.
 pub const MAX_IDS: usize = 200_000;
 
@@ -126,26 +131,81 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// Brings the index up to date with the store: indexes every pending
-    /// document, commits, then marks them indexed in the store. Running it again
-    /// with nothing pending does no work.
+    /// Brings the index up to date with the store: applies every entry of the
+    /// store's index change log after the position this index last committed,
+    /// committing the new position with each batch (in the commit's payload), so
+    /// a crash in between merely applies a batch again. Running it again with
+    /// nothing new does no work. Any number of indexes (one per API replica)
+    /// follow one store this way, each at its own pace.
+    ///
+    /// An index built from another store, or from this one before a restore
+    /// (its recorded [`ntsb_store::Store::store_id`] differs), or ahead of the
+    /// store's log, is rebuilt from scratch.
     pub fn sync(&self, store: &dyn Store) -> Result<SyncOutcome> {
-        self.with_writer(|writer| self.sync_with(writer, store, false))
+        self.with_writer(|writer| {
+            let (lineage, position) = self.recorded()?;
+            let store_id = store.store_id()?;
+            let foreign = lineage.is_some() && store_id.is_some() && lineage != store_id;
+            if foreign || position > store.index_log_head()? {
+                return self.rebuild_with(writer, store);
+            }
+            self.sync_with(writer, store, position)
+        })
     }
 
-    /// Rebuilds the index from scratch: deletes every document, queues every
-    /// event with text in the store, and syncs. Until the first commit the old
-    /// documents stay searchable; a crash leaves the store queue full, so the next
-    /// sync completes the rebuild.
+    /// Rebuilds the index from scratch: deletes every document and applies the
+    /// whole change log. Until the first commit the old documents stay
+    /// searchable; a crash leaves a partial index whose recorded position makes
+    /// the next sync complete it.
     pub fn rebuild(&self, store: &dyn Store) -> Result<SyncOutcome> {
+        self.with_writer(|writer| self.rebuild_with(writer, store))
+    }
+
+    /// Position in the store's index change log of the last change this index
+    /// committed (0 for a new index), as last committed by any process.
+    pub fn position(&self) -> Result<u64> {
+        Ok(self.recorded()?.1)
+    }
+
+    /// The store lineage and log position recorded with the last commit.
+    fn recorded(&self) -> Result<(Option<String>, u64)> {
+        let metas = self.index.load_metas()?;
+        let Some(rest) = metas.payload.as_deref().and_then(|p| p.strip_prefix(POSITION_PREFIX)) else {
+            return Ok((None, 0));
+        };
+        let (lineage, position) = rest.split_once(' ').unwrap_or(("", rest));
+        let lineage = (!lineage.is_empty()).then(|| lineage.to_string());
+        Ok((lineage, position.parse().unwrap_or(0)))
+    }
+
+    /// Makes searches see the latest commit (by any process) now rather than
+    /// after the reader's reload delay; returns the index's position then.
+    pub fn refresh(&self) -> Result<u64> {
+        // Position first: the reloaded reader is then at that commit or a later one.
+        let position = self.position()?;
+        self.reader.reload()?;
+        Ok(position)
+    }
+
+    fn rebuild_with(&self, writer: &mut IndexWriter, store: &dyn Store) -> Result<SyncOutcome> {
         let before = self.doc_count();
-        self.with_writer(|writer| {
-            writer.delete_all_documents()?;
-            store.requeue_all_for_index()?;
-            let mut outcome = self.sync_with(writer, store, true)?;
-            outcome.removed += before;
-            Ok(outcome)
-        })
+        writer.delete_all_documents()?;
+        let mut outcome = self.sync_with(writer, store, 0)?;
+        if outcome.indexed + outcome.removed == 0 {
+            // Nothing to index: publish the now empty index at position 0.
+            commit_at(writer, store.store_id()?.as_deref(), 0)?;
+            self.reader.reload()?;
+        }
+        outcome.removed += before;
+        Ok(outcome)
+    }
+
+    /// Drops this handle's writer (and with it tantivy's directory lock) until
+    /// the next write, so another process can sync the same directory; what was
+    /// committed stays. Long-running processes that sync now and then call it
+    /// after each sync.
+    pub fn release_writer(&self) {
+        *self.lock_writer() = None;
     }
 
     /// Runs `f` with the process's single writer, creating it on first use. If `f`
@@ -185,21 +245,21 @@ impl SearchIndex {
         })
     }
 
-    fn sync_with(&self, writer: &mut IndexWriter, store: &dyn Store, force_commit: bool) -> Result<SyncOutcome> {
+    fn sync_with(&self, writer: &mut IndexWriter, store: &dyn Store, mut position: u64) -> Result<SyncOutcome> {
         let mut outcome = SyncOutcome::default();
-        let mut seen: HashSet<i64> = HashSet::new();
         let mut committed = false;
+        let lineage = store.store_id()?;
         loop {
             let searcher = self.reader.searcher();
-            let docs = store.pending_index_docs(SYNC_BATCH)?;
-            if docs.is_empty() {
+            let changes = store.index_changes(position, SYNC_BATCH)?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
                 break;
+            };
+            if last <= position {
+                return Err(Error::StoreNotAdvancing(changes.len()));
             }
-            let ids: Vec<i64> = docs.iter().map(|d| d.event_id).collect();
-            if ids.iter().all(|id| seen.contains(id)) {
-                return Err(Error::StoreNotAdvancing(ids.len()));
-            }
-            for doc in docs {
+            for change in changes {
+                let doc = change.doc;
                 let term = Term::from_field_u64(self.fields.event_id, key(doc.event_id));
                 writer.delete_term(term.clone());
                 match self.to_document(doc) {
@@ -214,14 +274,9 @@ impl SearchIndex {
                     }
                 }
             }
-            writer.commit()?;
+            commit_at(writer, lineage.as_deref(), last)?;
             committed = true;
-            store.mark_indexed(&ids)?;
-            seen.extend(ids);
-        }
-        if force_commit && !committed {
-            writer.commit()?;
-            committed = true;
+            position = last;
         }
         if committed {
             self.reader.reload()?;
@@ -386,4 +441,13 @@ fn event_id(key: u64) -> i64 {
 fn dir_is_empty(dir: &Path) -> Result<bool> {
     let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     Ok(entries.next().is_none())
+}
+
+/// Commits the writer's pending changes together with the store they come from
+/// and the log position they bring the index to.
+fn commit_at(writer: &mut IndexWriter, lineage: Option<&str>, position: u64) -> Result<()> {
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&format!("{POSITION_PREFIX}{} {position}", lineage.unwrap_or_default()));
+    commit.commit()?;
+    Ok(())
 }

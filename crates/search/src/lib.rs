@@ -1,10 +1,12 @@
 //! Full-text index of NTSB narratives and probable causes, kept in step with the store.
 //!
 //! The store is the source of truth; this index is a disposable projection of it.
-//! [`SearchIndex::sync`] pulls the events whose text changed
-//! ([`ntsb_store::Store::pending_index_docs`]), replaces their documents, commits,
-//! and only then tells the store they are indexed, so a crash in between merely
-//! re-indexes them. [`SearchIndex::rebuild`] starts from scratch.
+//! [`SearchIndex::sync`] reads the store's index change log after the position
+//! the index last committed ([`ntsb_store::Store::index_changes`]), replaces the
+//! changed documents and commits them together with the new position, so a crash
+//! in between merely applies them again, and any number of indexes (one per API
+//! replica) follow one store independently. [`SearchIndex::rebuild`] starts from
+//! scratch.
 //!
 //! [`SearchIndex::search`] accepts any text a user can type: it never fails on
 //! query syntax and never panics (its documentation gives the query language).

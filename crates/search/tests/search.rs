@@ -32,7 +32,57 @@ fn sync_indexes_pending_documents_and_is_idempotent() {
     let again = index.sync(fx.store()).expect("second sync");
     assert_eq!((again.indexed, again.removed), (0, 0), "nothing pending means no work");
     assert_eq!(index.doc_count(), 2);
-    assert!(fx.store().pending_index_docs(10).expect("pending").is_empty());
+    assert_eq!(index.position().expect("position"), fx.store().index_log_head().expect("head"));
+}
+
+#[test]
+fn indexes_in_separate_directories_follow_one_store_independently() {
+    // Two API replicas: each has its own index directory over the same store.
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = fx.index();
+    let second = SearchIndex::open_or_create(&dir.path().join("replica")).expect("second index");
+    fx.event("20080124X00101", "2008-01-24", "Carburetor icing during descent.", "");
+    assert_eq!(first.sync(fx.store()).expect("sync").indexed, 1);
+    // The first index's sync takes nothing away from the second.
+    assert_eq!(second.sync(fx.store()).expect("sync").indexed, 1);
+    fx.event("20090301X00001", "2009-03-01", "Carburetor heat was not applied.", "");
+    assert_eq!(second.sync(fx.store()).expect("sync").indexed, 1, "only the new change");
+    assert_eq!(ev_ids(&second, "carburetor").len(), 2);
+    assert_eq!(ev_ids(&first, "carburetor").len(), 1, "the first has not synced yet");
+    assert_eq!(first.sync(fx.store()).expect("sync").indexed, 1);
+    assert_eq!(ev_ids(&first, "carburetor").len(), 2);
+    assert_eq!(first.position().expect("position"), second.position().expect("position"));
+}
+
+#[test]
+fn the_position_survives_reopening_and_an_index_of_another_store_is_rebuilt() {
+    let fx = Fixture::new();
+    fx.event("20080124X00101", "2008-01-24", "Bird strike on takeoff.", "");
+    fx.event("20080124X00102", "2008-01-24", "Bird strike on landing.", "");
+    fx.event("20080124X00103", "2008-01-24", "Bird strike in cruise.", "");
+    let index = fx.index();
+    assert_eq!(index.sync(fx.store()).expect("sync").indexed, 3);
+    let position = index.position().expect("position");
+    assert_eq!(position, fx.store().index_log_head().expect("head"));
+    drop(index);
+    let reopened = fx.index();
+    assert_eq!(reopened.position().expect("position"), position);
+    assert_eq!(reopened.sync(fx.store()).expect("sync").indexed, 0, "nothing new after reopening");
+
+    // The same index over another store (or this one after a restore, which
+    // draws a new store id), even one whose log is longer: its position means
+    // nothing there, so it starts again.
+    let other = Fixture::new();
+    for i in 1..=5 {
+        other.event(&format!("2010010{i}X00001"), "2010-01-01", "Fuel exhaustion.", "");
+    }
+    assert!(other.store().index_log_head().expect("head") > position);
+    let out = reopened.sync(other.store()).expect("sync");
+    assert_eq!((out.indexed, out.removed), (5, 3), "{out:?}");
+    assert_eq!(reopened.doc_count(), 5);
+    assert!(ev_ids(&reopened, "bird").is_empty());
+    assert_eq!(ev_ids(&reopened, "fuel").len(), 5);
 }
 
 #[test]

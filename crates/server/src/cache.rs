@@ -1,6 +1,7 @@
 //! The response cache: answers of cacheable `GET`s kept in memory, keyed by the
-//! request target and the store's data version, so a repeated question costs a
-//! hash lookup until the data changes.
+//! request target and the version of the data (the store's data version and the
+//! search index's position in the store's change log), so a repeated question
+//! costs a hash lookup until the data changes.
 //!
 //! NTSB data changes when a load commits (monthly in practice), while the same
 //! statistics are asked again and again. Every entry is keyed by
@@ -8,6 +9,14 @@
 //! computed, so an answer is never served for data newer than it saw; the
 //! version is probed at most every [`PROBE_INTERVAL`] (off the reactor), and a
 //! change empties the cache. The cache is bounded in bytes; `0` turns it off.
+//!
+//! With Redis configured ([`RedisLink`]) and a store whose data version is the
+//! database's own (PostgreSQL), answers are also shared between API replicas:
+//! a local miss looks in Redis before computing, and a computed answer is
+//! written there too. Shared keys name the store's lineage
+//! ([`ntsb_store::Store::store_id`]), the data version and the build, so a
+//! replica never reads an answer computed over other data or by another
+//! release; old entries are never read again and expire after [`SHARED_TTL`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +25,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
+use ntsb_search::SearchIndex;
+
+use crate::redis_link::RedisLink;
 use ntsb_store::Store;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -28,6 +40,12 @@ const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest request target cached (longer ones are served, not cached).
 const MAX_KEY_BYTES: usize = 2048;
+
+/// Largest answer shared through Redis (bigger ones stay local).
+const MAX_SHARED_BYTES: usize = 1024 * 1024;
+
+/// How long Redis keeps a shared answer.
+pub const SHARED_TTL: Duration = Duration::from_secs(600);
 
 /// One cached answer: the body and the headers it was served with.
 #[derive(Debug)]
@@ -65,6 +83,8 @@ pub struct CacheStats {
     pub capacity: u64,
     /// Times the data changed and the cache was emptied.
     pub invalidations: u64,
+    /// Answers found in the shared (Redis) tier after a local miss.
+    pub shared_hits: u64,
 }
 
 /// The in-process response cache (see the module documentation).
@@ -72,6 +92,12 @@ pub struct ResponseCache {
     entries: Option<Cache<String, Arc<CachedResponse>, ByteWeighter>>,
     capacity: u64,
     store: Arc<dyn Store>,
+    index: Option<Arc<SearchIndex>>,
+    /// The shared tier, when Redis is configured and the store's versions are global.
+    shared: Option<Arc<RedisLink>>,
+    /// `ntsb:<release>:resp:<store id>:` once the store's id is known.
+    shared_prefix: std::sync::Mutex<Option<Arc<str>>>,
+    shared_hits: AtomicU64,
     started: Instant,
     /// Milliseconds since `started` of the last probe (or its start).
     probed_at: AtomicU64,
@@ -93,8 +119,10 @@ impl std::fmt::Debug for ResponseCache {
 }
 
 impl ResponseCache {
-    /// A cache of at most `capacity_bytes` over `store`'s data; 0 disables it.
-    pub fn new(store: Arc<dyn Store>, capacity_bytes: u64) -> ResponseCache {
+    /// A cache of at most `capacity_bytes` over `store`'s data and, when given,
+    /// the full-text `index` kept from it (search answers depend on both); 0
+    /// disables it.
+    pub fn new(store: Arc<dyn Store>, index: Option<Arc<SearchIndex>>, capacity_bytes: u64) -> ResponseCache {
         let entries = (capacity_bytes > 0).then(|| {
             // Estimated item count only sizes internal tables; the weight bounds memory.
             let estimated_items = (capacity_bytes / 4096).clamp(64, 1_000_000) as usize;
@@ -104,6 +132,10 @@ impl ResponseCache {
             entries,
             capacity: capacity_bytes,
             store,
+            index,
+            shared: None,
+            shared_prefix: std::sync::Mutex::new(None),
+            shared_hits: AtomicU64::new(0),
             started: Instant::now(),
             probed_at: AtomicU64::new(0),
             known: AtomicBool::new(false),
@@ -113,6 +145,34 @@ impl ResponseCache {
             invalidations: AtomicU64::new(0),
             in_flight: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same cache with a shared tier in `link` — used only when the store's
+    /// data version means the same in every process (see the module documentation).
+    pub fn with_shared(mut self, link: Arc<RedisLink>) -> ResponseCache {
+        if self.entries.is_some() && self.store.data_version_is_global() {
+            self.shared = Some(link);
+        }
+        self
+    }
+
+    /// Whether answers are shared through Redis.
+    pub fn shares(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The answer under `key` in the shared tier (counted as a hit there), or
+    /// `None` (absent, not shared, or Redis unavailable).
+    pub async fn get_shared(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        let link = self.shared.as_ref()?;
+        let prefix = self.shared_prefix.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let bytes = link.get(&format!("{prefix}{key}")).await?;
+        let found = Arc::new(decode(&bytes)?);
+        self.shared_hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(entries) = &self.entries {
+            entries.insert(key.to_string(), found.clone());
+        }
+        Some(found)
     }
 
     /// The lock of `key`'s computation: hold it while computing the answer, and
@@ -165,9 +225,18 @@ impl ResponseCache {
         let due = !self.known.load(Ordering::Acquire) || now.saturating_sub(last) >= PROBE_INTERVAL.as_millis() as u64;
         // One request per interval probes; the others use the version known so far.
         if due && self.probed_at.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let store = self.store.clone();
-            match tokio::task::spawn_blocking(move || store.data_version()).await {
-                Ok(Ok(version)) => self.observe(version),
+            let (store, index, shared) = (self.store.clone(), self.index.clone(), self.shared.is_some());
+            let probe = move || {
+                let version = data_version(store.as_ref(), index.as_deref())?;
+                let id = if shared { store.store_id().map_err(|e| e.to_string())? } else { None };
+                Ok::<_, String>((version, id))
+            };
+            match tokio::task::spawn_blocking(probe).await {
+                Ok(Ok((version, id))) => {
+                    let prefix = id.map(|id| Arc::from(format!("ntsb:{}:resp:{id}:", env!("CARGO_PKG_VERSION"))));
+                    *self.shared_prefix.lock().unwrap_or_else(|p| p.into_inner()) = prefix;
+                    self.observe(version)
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "response cache: cannot read the data version; serving uncached");
                     self.known.store(false, Ordering::Release);
@@ -199,8 +268,16 @@ impl ResponseCache {
         found
     }
 
-    /// Keeps `response` under `key` (unless it is larger than an entry may be).
+    /// Keeps `response` under `key` (unless it is larger than an entry may be),
+    /// and writes it to the shared tier in the background.
     pub fn put(&self, key: String, response: Arc<CachedResponse>) {
+        if let (Some(link), Some(prefix)) =
+            (&self.shared, self.shared_prefix.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            && response.body.len() <= MAX_SHARED_BYTES
+        {
+            let (link, shared_key, bytes) = (link.clone(), format!("{prefix}{key}"), encode(&response));
+            tokio::spawn(async move { link.set(&shared_key, &bytes, SHARED_TTL).await });
+        }
         if let Some(entries) = &self.entries
             && response.body.len() <= MAX_ENTRY_BYTES
         {
@@ -218,8 +295,59 @@ impl ResponseCache {
             bytes,
             capacity: self.capacity,
             invalidations: self.invalidations.load(Ordering::Relaxed),
+            shared_hits: self.shared_hits.load(Ordering::Relaxed),
         }
     }
+}
+
+/// A cached answer as bytes for Redis: format byte, then the `ETag` and the
+/// content type each with a 2-byte length, then the body.
+fn encode(response: &CachedResponse) -> Vec<u8> {
+    let etag = response.etag.as_bytes();
+    let ct = response.content_type.as_ref().map_or(&[][..], |v| v.as_bytes());
+    let mut out = Vec::with_capacity(5 + etag.len() + ct.len() + response.body.len());
+    out.push(1);
+    for part in [etag, ct] {
+        out.extend_from_slice(&(part.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        out.extend_from_slice(&part[..part.len().min(u16::MAX as usize)]);
+    }
+    out.extend_from_slice(&response.body);
+    out
+}
+
+/// The answer [`encode`] wrote; `None` for anything else (another release's
+/// format, a damaged value), which is then computed afresh.
+fn decode(bytes: &[u8]) -> Option<CachedResponse> {
+    let (&format, mut rest) = bytes.split_first()?;
+    if format != 1 {
+        return None;
+    }
+    let etag = HeaderValue::from_bytes(take_field(&mut rest)?).ok()?;
+    let ct = take_field(&mut rest)?;
+    let content_type = if ct.is_empty() { None } else { Some(HeaderValue::from_bytes(ct).ok()?) };
+    Some(CachedResponse { body: Bytes::copy_from_slice(rest), etag, content_type })
+}
+
+/// Takes one length-prefixed field off the front of `rest`.
+fn take_field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let bytes: &'a [u8] = *rest;
+    let len = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]) as usize;
+    let value = bytes.get(2..2 + len)?;
+    *rest = &bytes[2 + len..];
+    Some(value)
+}
+
+/// The store's data version combined with the index's position in the store's
+/// change log. The index is refreshed first, so an answer computed under the
+/// returned version sees at least that position (another process sharing the
+/// index directory may have committed to it).
+fn data_version(store: &dyn Store, index: Option<&SearchIndex>) -> Result<u64, String> {
+    let data = store.data_version().map_err(|e| e.to_string())?;
+    let position = match index {
+        Some(index) => index.refresh().map_err(|e| e.to_string())?,
+        None => 0,
+    };
+    Ok(data.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ position)
 }
 
 #[cfg(test)]
@@ -238,7 +366,7 @@ mod tests {
     #[tokio::test]
     async fn a_changed_data_version_empties_the_cache_and_changes_keys() {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-        let cache = ResponseCache::new(store.clone(), 1 << 20);
+        let cache = ResponseCache::new(store.clone(), None, 1 << 20);
         let key = cache.key("/api/v1/stats/summary").await.unwrap();
         assert!(cache.get(&key).is_none());
         cache.put(key.clone(), response("{}"));
@@ -254,13 +382,29 @@ mod tests {
         assert_eq!((stats.hits, stats.misses, stats.invalidations), (1, 2, 1));
     }
 
+    #[test]
+    fn shared_entries_round_trip_and_foreign_bytes_are_refused() {
+        let r = CachedResponse {
+            body: Bytes::from_static(b"{\"events\":1}"),
+            etag: HeaderValue::from_static("\"abc\""),
+            content_type: Some(HeaderValue::from_static("application/json")),
+        };
+        let back = decode(&encode(&r)).unwrap();
+        assert_eq!((back.body, back.etag, back.content_type), (r.body.clone(), r.etag.clone(), r.content_type.clone()));
+        let bare = CachedResponse { content_type: None, ..r };
+        assert_eq!(decode(&encode(&bare)).unwrap().content_type, None);
+        assert!(decode(b"").is_none());
+        assert!(decode(b"\x02whatever").is_none(), "another format version");
+        assert!(decode(b"\x01\x00\x09ab").is_none(), "truncated");
+    }
+
     #[tokio::test]
     async fn a_zero_budget_turns_the_cache_off_and_long_targets_are_not_cached() {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-        let off = ResponseCache::new(store.clone(), 0);
+        let off = ResponseCache::new(store.clone(), None, 0);
         assert!(!off.enabled());
         assert!(off.key("/api/v1/events").await.is_none());
-        let on = ResponseCache::new(store, 1 << 20);
+        let on = ResponseCache::new(store, None, 1 << 20);
         assert!(on.key(&format!("/api/v1/events?q={}", "a".repeat(MAX_KEY_BYTES))).await.is_none());
     }
 }

@@ -31,6 +31,7 @@ mod metrics;
 mod middleware;
 mod openapi;
 pub mod params;
+pub mod redis_link;
 mod routes;
 mod server;
 mod state;

@@ -7,11 +7,12 @@ use tokio::sync::Semaphore;
 use ntsb_ml::Registry;
 use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Queries, Store, TrainingData};
+use ntsb_store::{Backend, Queries, Store, TrainingData};
 
 use crate::cache::ResponseCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::redis_link::RedisLink;
 
 /// Shared handles of the running server. Cheap to clone.
 #[derive(Clone)]
@@ -30,6 +31,10 @@ pub struct AppState {
     pub training: Option<Arc<dyn TrainingData>>,
     /// Answers of cacheable requests, until the data changes.
     pub cache: Arc<ResponseCache>,
+    /// `sqlite` or `postgres` (`store` when built from bare interfaces).
+    pub backend: &'static str,
+    /// The link to Redis, when configured (shared cache, shared counters).
+    pub redis: Option<Arc<RedisLink>>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -44,7 +49,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over any backend; `store` and `queries` are normally the same object.
     pub fn new(store: Arc<dyn Store>, queries: Arc<dyn Queries>, index: Arc<SearchIndex>) -> AppState {
-        let cache = Arc::new(ResponseCache::new(store.clone(), DEFAULT_CACHE_BYTES));
+        let cache = Arc::new(ResponseCache::new(store.clone(), Some(index.clone()), DEFAULT_CACHE_BYTES));
         AppState {
             store,
             queries,
@@ -53,20 +58,47 @@ impl AppState {
             ml: Arc::new(Registry::empty()),
             training: None,
             cache,
+            backend: "store",
+            redis: None,
         }
     }
 
     /// The same state with a response cache of `bytes` (0 turns it off).
     pub fn with_cache_bytes(mut self, bytes: u64) -> AppState {
-        self.cache = Arc::new(ResponseCache::new(self.store.clone(), bytes));
+        self.cache = Arc::new(self.new_cache(bytes));
         self
+    }
+
+    /// The same state using Redis through `link`: the response cache gains a
+    /// shared tier (when the store allows it, see [`ResponseCache::with_shared`]).
+    pub fn with_redis(mut self, link: Arc<RedisLink>) -> AppState {
+        self.redis = Some(link);
+        self.cache = Arc::new(self.new_cache(self.cache.stats().capacity));
+        self
+    }
+
+    fn new_cache(&self, bytes: u64) -> ResponseCache {
+        let cache = ResponseCache::new(self.store.clone(), Some(self.index.clone()), bytes);
+        match &self.redis {
+            Some(link) => cache.with_shared(link.clone()),
+            None => cache,
+        }
+    }
+
+    /// State over one store of any backend, used through all of its interfaces.
+    pub fn from_backend(store: Arc<dyn Backend>, index: Arc<SearchIndex>) -> AppState {
+        let backend = store.backend_name();
+        let training = store.clone().training();
+        let queries: Arc<dyn Queries> = store.clone();
+        let store: Arc<dyn Store> = store;
+        AppState { training, backend, ..AppState::new(store, queries, index) }
     }
 
     /// State over one SQLite store, used through both of its interfaces.
     pub fn from_sqlite(store: Arc<SqliteStore>, index: Arc<SearchIndex>) -> AppState {
         let queries: Arc<dyn Queries> = store.clone();
         let training: Arc<dyn TrainingData> = store.clone();
-        AppState { training: Some(training), ..AppState::new(store, queries, index) }
+        AppState { training: Some(training), backend: "sqlite", ..AppState::new(store, queries, index) }
     }
 
     /// The same state serving the models of `registry`.

@@ -139,6 +139,8 @@ async fn health_ready_and_metrics_answer() {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["store"]["content"], "demo");
     assert!(ready["index"]["documents"].as_u64().unwrap() > 0);
+    assert_eq!(ready["store"]["backend"], "sqlite");
+    assert_eq!(ready["index"]["position"], ready["index"]["store_position"], "the index is up to date");
     ok_json("/api/v1/stats/summary").await;
     let m = get("/metrics").await;
     assert_eq!(m.status, StatusCode::OK);

@@ -74,7 +74,7 @@ pub(crate) const TABLES: &[BackupTable] = &[
     BackupTable { name: "narratives", order_by: "id" },
     BackupTable { name: "safety_recommendations", order_by: "id" },
     BackupTable { name: "reports", order_by: "id" },
-    BackupTable { name: "index_queue", order_by: "event_id" },
+    BackupTable { name: "index_log", order_by: "seq" },
     BackupTable { name: "store_meta", order_by: "key" },
 ];
 

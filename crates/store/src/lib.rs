@@ -74,13 +74,20 @@ pub trait Store: Send + Sync {
     /// known only by case number), oldest first.
     fn revisions(&self, event: &str) -> Result<Vec<Revision>>;
 
-    /// Events whose searchable text changed since the index last synced, up to
-    /// `limit`. A document with `text == None` means "remove from the index".
-    fn pending_index_docs(&self, limit: usize) -> Result<Vec<IndexDoc>>;
-    /// Marks documents as indexed, after the index committed them.
-    fn mark_indexed(&self, event_ids: &[i64]) -> Result<()>;
-    /// Queues every event with text for re-indexing (after an index is rebuilt).
-    fn requeue_all_for_index(&self) -> Result<u64>;
+    /// Entries of the index change log after position `after`, oldest first, up
+    /// to `limit`: each is an event whose searchable text changed, with its text
+    /// as it is now (`text == None` means "remove it from the index").
+    ///
+    /// The log is shared, never consumed: every full-text index (one per API
+    /// replica, or one shared by the CLI and a server) keeps the position of the
+    /// last change it committed and asks for the ones after it, so any number of
+    /// indexes follow the same store independently. Positions only grow while
+    /// the store is written; a restore or a rollback can move them back
+    /// ([`Store::index_log_head`] then lies below an index's position).
+    fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>>;
+
+    /// Position of the latest entry of the index change log (0 when it is empty).
+    fn index_log_head(&self) -> Result<u64>;
 
     /// A checksum of every record table's logical content (rows in key order,
     /// events named by `ev_id`/`ntsb_no` rather than internal ids; ledger,
@@ -102,6 +109,20 @@ pub trait Store: Send + Sync {
     /// acknowledgement). Cheap enough to call per request: caches of query
     /// answers key on it. Values are only compared for equality.
     fn data_version(&self) -> Result<u64>;
+
+    /// A random identity of the store's data lineage, drawn when the schema is
+    /// created and again by every restore: two stores (or one store before and
+    /// after a restore) never share it. With [`Store::data_version`] it names
+    /// one state of one store's data, which is what a cache shared between
+    /// processes keys on. `None` before the store is migrated.
+    fn store_id(&self) -> Result<Option<String>>;
+
+    /// Whether [`Store::data_version`] is the database's own, the same in every
+    /// process (PostgreSQL), rather than counted per process (SQLite). Only
+    /// then may processes share answers keyed by it.
+    fn data_version_is_global(&self) -> bool {
+        false
+    }
 
     /// How the backend's connection pool is used now, for metrics; `None` when
     /// the backend has no pool (an in-memory database).
@@ -132,11 +153,20 @@ pub trait Backend: Store + Queries {
     fn as_postgres(&self) -> Option<&postgres::PostgresStore> {
         None
     }
+
+    /// The store's training-data interface, when this backend has one.
+    fn training(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn TrainingData>> {
+        None
+    }
 }
 
 impl Backend for sqlite::SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn training(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn TrainingData>> {
+        Some(self)
     }
 }
 
@@ -154,6 +184,18 @@ impl Backend for postgres::PostgresStore {
 pub fn is_postgres_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// Whether `store`'s schema is at the latest version this build knows; the
+/// error says which version was found and which is needed.
+pub fn require_latest_schema(store: &dyn Store) -> Result<()> {
+    let status = store.migration_status()?;
+    let needed = status.iter().map(|m| m.version).max().unwrap_or(0);
+    let found = status.iter().filter(|m| m.applied_at.is_some()).map(|m| m.version).max().unwrap_or(0);
+    if status.iter().any(|m| m.applied_at.is_none()) {
+        return Err(Error::SchemaOutOfDate { found, needed });
+    }
+    Ok(())
 }
 
 /// Opens the store a URL names: `postgres://…` / `postgresql://…` is PostgreSQL

@@ -18,7 +18,7 @@
 //! * **Change signal**: every committed transaction that changes data (a batch
 //!   that wrote rows or rejects, a ledger update, an index acknowledgement, a
 //!   restore, a migration) bumps `store_meta.data_version` and sends
-//!   `NOTIFY ntsb_data_changed` with the new version, so other processes (API
+//!   `NOTIFY ntsb_data_changed_<schema>` with the new version, so other processes (API
 //!   replicas) learn within milliseconds ([`PostgresStore::listen_changes`]) or by
 //!   polling [`Store::data_version`] (one indexed read).
 
@@ -44,8 +44,8 @@ use postgres::fallible_iterator::FallibleIterator;
 pub use pool::PoolStatus;
 
 use crate::{
-    BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, Result,
-    Revision, Store, StoreStats, TableChecksum, TableCounts,
+    BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
+    Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
 };
 use pool::{Pool, PooledConn};
 use sql::Db;
@@ -54,8 +54,10 @@ use upsert::{Batch, TableSql};
 /// Advisory lock key held by `write_batch`: one writer at a time.
 const WRITE_LOCK: i64 = 0x6e74_7362_7772_6974; // "ntsbwrit"
 
-/// Channel of the change notifications.
-pub const CHANGE_CHANNEL: &str = "ntsb_data_changed";
+/// Prefix of the change notification channels: each schema has its own,
+/// `ntsb_data_changed_<schema>` (cut to PostgreSQL's 63-byte identifier limit),
+/// so stores in other schemas of the same database do not wake its listeners.
+pub const CHANGE_CHANNEL_PREFIX: &str = "ntsb_data_changed_";
 
 /// Settings of a [`PostgresStore`]. Build with [`PostgresConfig::new`] and adjust
 /// the public fields.
@@ -137,6 +139,12 @@ impl PostgresConfig {
     }
 }
 
+/// Checks that `url` parses as a PostgreSQL URL (and the config's schema name is
+/// acceptable) without connecting; the error never shows a password.
+pub fn check_config(config: &PostgresConfig) -> Result<()> {
+    config.client_config().map(|_| ())
+}
+
 /// The URL with any password replaced by `***`.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
@@ -196,7 +204,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 5;
+    pub const LATEST_VERSION: i64 = 7;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -318,12 +326,14 @@ impl PostgresStore {
     /// writing to this database (see [`ChangeListener`]).
     pub fn listen_changes(&self) -> Result<ChangeListener> {
         let mut client = self.config.client_config()?.connect(postgres::NoTls)?;
-        client.batch_execute(&format!("LISTEN {CHANGE_CHANNEL}"))?;
+        let channel: String =
+            client.query_one("SELECT left($1 || current_schema(), 63)", &[&CHANGE_CHANNEL_PREFIX])?.try_get(0)?;
+        client.batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "\"\"")))?;
         Ok(ChangeListener { client })
     }
 }
 
-/// A dedicated connection listening for `NOTIFY ntsb_data_changed`.
+/// A dedicated connection listening for its schema's change notifications.
 pub struct ChangeListener {
     client: postgres::Client,
 }
@@ -405,13 +415,25 @@ pub(crate) fn bump_data_version(db: &mut Db<'_, '_>) -> Result<i64> {
     )?;
     let value: String = row.try_get(0)?;
     // Delivered to listeners only when (and if) the transaction commits.
-    db.execute("SELECT pg_notify(?1, ?2)", &[&CHANGE_CHANNEL, &value])?;
+    db.execute("SELECT pg_notify(left(?1 || current_schema(), 63), ?2)", &[&CHANGE_CHANNEL_PREFIX, &value])?;
     Ok(value.parse().unwrap_or(0))
 }
 
 impl Store for PostgresStore {
     fn migrate(&self) -> Result<Vec<i64>> {
         let mut conn = self.pool.get()?;
+        if let Some(schema) = &self.config.schema {
+            // A configured schema is created by the first migration run (the name
+            // was checked to be letters, digits and `_` when connecting).
+            // Looked up first: creating needs a privilege an existing schema's user may lack.
+            let exists: bool = conn
+                .client
+                .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[schema])?
+                .try_get(0)?;
+            if !exists {
+                conn.client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+            }
+        }
         let applied = migrations::migrate(&mut conn.client)?;
         self.ready.store(false, Ordering::Relaxed);
         drop(conn);
@@ -696,36 +718,38 @@ impl Store for PostgresStore {
         })
     }
 
-    fn pending_index_docs(&self, limit: usize) -> Result<Vec<IndexDoc>> {
+    fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         self.read(|db| {
-            let ids: Vec<i64> = db
-                .query("SELECT event_id FROM index_queue ORDER BY event_id LIMIT ?1", &[&limit_param(limit)])?
+            let entries: Vec<(i64, i64)> = db
+                .query(
+                    "SELECT seq, event_id FROM index_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    &[&to_i64(after), &limit_param(limit)],
+                )?
                 .iter()
-                .map(|r| r.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
-            ids.into_iter().map(|id| index_doc(db, id)).collect()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<std::result::Result<_, postgres::Error>>()?;
+            entries
+                .into_iter()
+                .map(|(seq, event_id)| Ok(IndexChange { seq: to_u64(seq), doc: index_doc(db, event_id)? }))
+                .collect()
         })
     }
 
-    fn mark_indexed(&self, event_ids: &[i64]) -> Result<()> {
-        let ids = event_ids.to_vec();
-        self.transaction(|db| {
-            if db.execute("DELETE FROM index_queue WHERE event_id = ANY(?1)", &[&ids])? > 0 {
-                bump_data_version(db)?;
-            }
-            Ok(())
+    fn index_log_head(&self) -> Result<u64> {
+        self.read(|db| {
+            let head: Option<i64> = db.query_one("SELECT max(seq) FROM index_log", &[])?.try_get(0)?;
+            Ok(head.map_or(0, to_u64))
         })
     }
 
-    fn requeue_all_for_index(&self) -> Result<u64> {
-        self.transaction(|db| {
-            db.execute(
-                "INSERT INTO index_queue (event_id) SELECT DISTINCT event_id FROM narratives ON CONFLICT DO NOTHING",
-                &[],
-            )?;
-            let n: i64 = db.query_one("SELECT count(DISTINCT event_id) FROM narratives", &[])?.try_get(0)?;
-            bump_data_version(db)?;
-            Ok(to_u64(n))
+    fn data_version_is_global(&self) -> bool {
+        true
+    }
+
+    fn store_id(&self) -> Result<Option<String>> {
+        self.read(|db| match db.query_opt("SELECT value FROM store_meta WHERE key = 'store_id'", &[])? {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Ok(None),
         })
     }
 

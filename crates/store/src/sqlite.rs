@@ -30,8 +30,8 @@ use ntsb_model::records::{Record, Reject, SourcedRecord};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    BatchOutcome, Error, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, PoolStatus,
-    Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
+    BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
+    PoolStatus, Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
 };
 use upsert::{Batch, TableSql};
 
@@ -67,7 +67,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 5;
+    pub const LATEST_VERSION: i64 = 7;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -495,39 +495,25 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn pending_index_docs(&self, limit: usize) -> Result<Vec<IndexDoc>> {
+    fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         let conn = self.ready()?;
-        let ids: Vec<i64> = {
-            let mut stmt = conn.prepare_cached("SELECT event_id FROM index_queue ORDER BY event_id LIMIT ?1")?;
-            let rows = stmt.query_map([limit_param(limit)], |r| r.get(0))?;
+        let entries: Vec<(i64, i64)> = {
+            let mut stmt =
+                conn.prepare_cached("SELECT seq, event_id FROM index_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let rows = stmt.query_map(params![to_i64(after), limit_param(limit)], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut docs = Vec::with_capacity(ids.len());
-        for event_id in ids {
-            docs.push(index_doc(&conn, event_id)?);
+        let mut changes = Vec::with_capacity(entries.len());
+        for (seq, event_id) in entries {
+            changes.push(IndexChange { seq: to_u64(seq), doc: index_doc(&conn, event_id)? });
         }
-        Ok(docs)
+        Ok(changes)
     }
 
-    fn mark_indexed(&self, event_ids: &[i64]) -> Result<()> {
-        let mut conn = self.ready()?;
-        let tx = conn.transaction()?;
-        for id in event_ids {
-            tx.prepare_cached("DELETE FROM index_queue WHERE event_id = ?1")?.execute([id])?;
-        }
-        tx.commit()?;
-        self.committed();
-        Ok(())
-    }
-
-    fn requeue_all_for_index(&self) -> Result<u64> {
-        let mut conn = self.ready()?;
-        let tx = conn.transaction()?;
-        tx.execute("INSERT OR IGNORE INTO index_queue (event_id) SELECT DISTINCT event_id FROM narratives", [])?;
-        let n: i64 = tx.query_row("SELECT count(DISTINCT event_id) FROM narratives", [], |r| r.get(0))?;
-        tx.commit()?;
-        self.committed();
-        Ok(to_u64(n))
+    fn index_log_head(&self) -> Result<u64> {
+        let conn = self.ready()?;
+        let head: Option<i64> = conn.prepare_cached("SELECT max(seq) FROM index_log")?.query_row([], |r| r.get(0))?;
+        Ok(head.map_or(0, to_u64))
     }
 
     fn dump_tables(&self, sink: &mut dyn crate::backup::RowSink) -> Result<crate::backup::DumpInfo> {
@@ -536,6 +522,15 @@ impl Store for SqliteStore {
 
     fn restore_tables(&self, source: &mut dyn crate::backup::RowSource) -> Result<()> {
         backup::restore(self, source)
+    }
+
+    fn store_id(&self) -> Result<Option<String>> {
+        let conn = self.ready()?;
+        let id: Option<String> = conn
+            .prepare_cached("SELECT value FROM store_meta WHERE key = 'store_id'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(id)
     }
 
     fn content_kind(&self) -> Result<Option<bool>> {

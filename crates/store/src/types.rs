@@ -163,6 +163,15 @@ pub struct IndexDoc {
     pub text: Option<IndexText>,
 }
 
+/// One entry of the index change log ([`crate::Store::index_changes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexChange {
+    /// Position in the log; an index that committed this change resumes after it.
+    pub seq: u64,
+    /// The event's document as it is now.
+    pub doc: IndexDoc,
+}
+
 /// Text fields of an [`IndexDoc`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IndexText {

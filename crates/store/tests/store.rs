@@ -75,6 +75,11 @@ fn table_rows(store: &(impl common::AsBackend + ?Sized), table: &str) -> u64 {
     store.backend().stats().expect("stats").tables.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or(0)
 }
 
+/// Documents of the index change log after `after`.
+fn changed_docs(store: &(impl common::AsBackend + ?Sized), after: u64) -> Vec<ntsb_store::IndexDoc> {
+    store.backend().index_changes(after, 1000).expect("index changes").into_iter().map(|c| c.doc).collect()
+}
+
 fn ev_ref() -> EventRef {
     EventRef::EvId(EV.into())
 }
@@ -229,8 +234,8 @@ fn a_case_known_only_by_number_becomes_a_placeholder_that_the_real_event_adopts(
     let out = write(&s, load2, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA")]);
     assert_eq!(counts(&out, "events").updated, 1, "the placeholder is adopted, not duplicated");
     assert_eq!(table_rows(&s, "events"), 1);
-    let docs = s.pending_index_docs(10).expect("docs");
-    let doc = docs.iter().find(|d| d.ev_id.as_deref() == Some(EV)).expect("adopted event queued");
+    let docs = changed_docs(&s, 0);
+    let doc = docs.iter().find(|d| d.ev_id.as_deref() == Some(EV)).expect("adopted event logged");
     assert_eq!(doc.text.as_ref().map(|t| t.narrative.as_str()), Some("Carol text"));
     let revs = s.revisions(EV).expect("revisions");
     assert!(revs.iter().any(|r| r.field == "ev_id" && r.new_value.as_deref() == Some(EV)));
@@ -255,8 +260,7 @@ fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved(kind) {
     );
     assert_eq!(counts(&out, "events").inserted, 1);
     assert_eq!(table_rows(&s, "events"), 2);
-    s.mark_indexed(&s.pending_index_docs(100).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
-        .expect("mark");
+    let indexed = s.index_log_head().expect("head");
 
     // The event record pairing both ids arrives: the placeholder is merged.
     let out = write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some(EV), Some(NO)))]);
@@ -264,8 +268,8 @@ fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved(kind) {
     assert_eq!(table_rows(&s, "events"), 1);
     assert_eq!(table_rows(&s, "aircraft"), 1, "the placeholder's aircraft moved");
     assert_eq!(table_rows(&s, "narratives"), 2, "the clashing narrative 1 was skipped, narrative 0 moved");
-    let docs = s.pending_index_docs(100).expect("docs");
-    assert_eq!(docs.len(), 2, "both the merged and the removed event are queued");
+    let docs = changed_docs(&s, indexed);
+    assert_eq!(docs.len(), 2, "both the merged and the removed event are logged");
     let merged = docs.iter().find(|d| d.text.is_some()).expect("merged doc");
     assert_eq!(merged.ev_id.as_deref(), Some(EV));
     assert_eq!(merged.ntsb_no.as_deref(), Some(NO));
@@ -399,8 +403,6 @@ fn migrations_roll_back_and_reapply_on_a_populated_store(kind) {
     assert_eq!(version(&s) as i64, common::LATEST);
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![full_event(), narrative(ev_ref(), 0, "text")]);
-    s.mark_indexed(&s.pending_index_docs(10).expect("docs").iter().map(|d| d.event_id).collect::<Vec<_>>())
-        .expect("mark");
 
     // Undo every migration after the ledger (query tables, index queue): core data and the ledger are untouched.
     let after_ledger: Vec<i64> = (3..=common::LATEST).rev().collect();
@@ -414,7 +416,7 @@ fn migrations_roll_back_and_reapply_on_a_populated_store(kind) {
     assert_eq!(table_rows(&s, "narratives"), 1);
     assert_eq!(s.loads(10).expect("loads").len(), 1);
     assert_eq!(s.content_kind().expect("kind"), Some(false), "content kind is inferred again");
-    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1, "text is queued for indexing again");
+    assert_eq!(changed_docs(&s, 0).len(), 1, "the event with text is in the index log again");
 
     // Undo everything: the tables and their data are gone, then come back empty.
     assert_eq!(s.rollback(10).expect("rollback all"), all.iter().rev().copied().collect::<Vec<_>>());
@@ -426,8 +428,9 @@ fn migrations_roll_back_and_reapply_on_a_populated_store(kind) {
     assert_eq!(s.content_kind().expect("kind"), None);
 }
 
-fn pending_index_docs_round_trip_through_mark_indexed_and_requeue(kind) {
-    let s = kind.store("pending_index_docs_round_trip_through_mark_indexed_and_requeue_s");
+fn the_index_log_gives_changed_text_in_order_to_any_number_of_readers(kind) {
+    let s = kind.store("the_index_log_gives_changed_text_in_order_to_any_number_of_readers_s");
+    assert_eq!(s.index_log_head().expect("head"), 0, "an empty store has an empty log");
     let load = begin(&s, "x");
     let text = Record::Narrative(NarrativeRecord {
         event: ev_ref(),
@@ -442,26 +445,34 @@ fn pending_index_docs_round_trip_through_mark_indexed_and_requeue(kind) {
         ..NarrativeRecord { event: ev_ref(), aircraft_key: 1, ..Default::default() }
     });
     write(&s, load, SourceKind::NarrativeJsonl, vec![full_event(), text, second]);
-    let docs = s.pending_index_docs(10).expect("docs");
-    assert_eq!(docs.len(), 1);
-    let doc = &docs[0];
+    let changes = s.index_changes(0, 10).expect("changes");
+    assert_eq!(changes.len(), 1);
+    let first = changes[0].seq;
+    assert_eq!(s.index_log_head().expect("head"), first);
+    let doc = &changes[0].doc;
     assert_eq!(doc.ev_id.as_deref(), Some(EV));
     assert_eq!(doc.event_date.as_deref(), Some("2008-01-24"));
     let t = doc.text.as_ref().expect("text");
     assert_eq!(t.narrative, "Factual.\n\nPreliminary.");
     assert_eq!(t.probable_cause, "Cause A.\nCause B.");
 
-    s.mark_indexed(&[doc.event_id]).expect("mark");
-    assert!(s.pending_index_docs(10).expect("docs").is_empty());
-    // Unchanged text does not queue; changed text does.
+    // Reading takes nothing off the log: a second reader starting at 0 sees the same.
+    assert_eq!(s.index_changes(0, 10).expect("changes"), changes);
+    assert!(s.index_changes(first, 10).expect("changes").is_empty());
+    // Unchanged text adds nothing; changed text moves the event to the end.
     write(&s, load, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual.")]);
-    assert!(s.pending_index_docs(10).expect("docs").is_empty());
+    assert_eq!(s.index_log_head().expect("head"), first);
+    write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some("20200101X00002"), None)), narrative(EventRef::EvId("20200101X00002".into()), 0, "Other.")]);
     let revised = begin(&s, "narratives-v2.jsonl");
     write(&s, revised, SourceKind::NarrativeJsonl, vec![narrative(ev_ref(), 0, "Factual, revised.")]);
-    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
-    s.mark_indexed(&[doc.event_id]).expect("mark");
-    assert_eq!(s.requeue_all_for_index().expect("requeue"), 1);
-    assert_eq!(s.pending_index_docs(10).expect("docs").len(), 1);
+    let after = s.index_changes(first, 10).expect("changes");
+    assert_eq!(after.len(), 2, "one entry per event, however often it changed");
+    assert_eq!(after[0].doc.ev_id.as_deref(), Some("20200101X00002"));
+    assert_eq!(after[1].doc.ev_id.as_deref(), Some(EV), "the latest change is last");
+    assert!(after[0].seq > first && after[1].seq > after[0].seq);
+    assert_eq!(s.index_log_head().expect("head"), after[1].seq);
+    assert_eq!(s.index_changes(0, 10).expect("changes").len(), 2, "a new reader gets each event once");
+    assert_eq!(s.index_changes(0, 1).expect("changes").len(), 1, "the limit holds");
 }
 
 fn the_ledger_records_loads_newest_first_with_totals_and_rejects(kind) {

@@ -12,8 +12,7 @@ use ntsb_ml::card::Card;
 use ntsb_ml::metrics::Metrics;
 use ntsb_ml::pipeline::{self, Evaluation, SplitReport};
 use ntsb_ml::{Dataset, ModelKind, Options, Registry};
-use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{TrainingData, TrainingFilter, TrainingRow};
+use ntsb_store::{TrainingFilter, TrainingRow};
 
 use crate::cli::{MlCommand, MlEvaluateArgs, MlTrainArgs, MlTuning};
 use crate::config::{Config, Database};
@@ -50,16 +49,17 @@ fn parse_date(flag: &str, s: &str) -> Result<NaiveDate> {
 
 /// Every accident's training row, read once.
 fn training_rows(config: &Config) -> Result<Vec<TrainingRow>> {
-    let Database::Sqlite(path) = &config.database;
-    if !path.exists() {
+    if let Database::Sqlite(path) = &config.database
+        && !path.exists()
+    {
         bail!("{}: no database; load data first with `ntsb ingest`", path.display());
     }
-    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
-    let found = store.current_version()?;
-    if found < SqliteStore::LATEST_VERSION {
-        return Err(ntsb_store::Error::SchemaOutOfDate { found, needed: SqliteStore::LATEST_VERSION }.into());
-    }
-    Ok(store.training_rows(&TrainingFilter { accidents_only: true })?)
+    let store = super::open_store(config, super::Schema::RequireLatest)?;
+    let name = store.backend_name();
+    let Some(training) = store.training() else {
+        bail!("the {name} store cannot provide training data in this build");
+    };
+    Ok(training.training_rows(&TrainingFilter { accidents_only: true })?)
 }
 
 fn train(config: &Config, args: MlTrainArgs) -> Result<ExitCode> {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use ntsb_search::SearchIndex;
-use ntsb_store::Store;
+use ntsb_store::Backend;
+use ntsb_store::postgres::PostgresStore;
 use ntsb_store::sqlite::SqliteStore;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +14,7 @@ use crate::config::{Config, Database};
 
 mod db;
 mod demo;
+mod follow;
 mod index;
 mod ingest;
 mod inspect;
@@ -51,23 +53,24 @@ pub enum Schema {
     AsIs,
 }
 
-/// Opens the configured store.
-pub fn open_store(config: &Config, schema: Schema) -> Result<Arc<dyn Store>> {
-    let Database::Sqlite(path) = &config.database;
-    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+/// Opens the configured store (SQLite file or PostgreSQL server).
+pub fn open_store(config: &Config, schema: Schema) -> Result<Arc<dyn Backend>> {
+    let store: Arc<dyn Backend> = match &config.database {
+        Database::Sqlite(path) => {
+            Arc::new(SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?)
+        }
+        Database::Postgres(pg) => {
+            Arc::new(PostgresStore::connect(pg.store_config()).context("connecting to PostgreSQL")?)
+        }
+    };
     match schema {
         Schema::Migrate => {
             store.migrate()?;
         }
-        Schema::RequireLatest => {
-            let found = store.current_version()?;
-            if found < SqliteStore::LATEST_VERSION {
-                return Err(ntsb_store::Error::SchemaOutOfDate { found, needed: SqliteStore::LATEST_VERSION }.into());
-            }
-        }
+        Schema::RequireLatest => ntsb_store::require_latest_schema(store.as_ref())?,
         Schema::AsIs => {}
     }
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// Opens (or creates) the full-text index of the configured store.

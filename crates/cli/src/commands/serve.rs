@@ -11,7 +11,7 @@ use ntsb_server::{AppState, ServerOptions};
 use ntsb_store::Store;
 use ntsb_store::sqlite::SqliteStore;
 
-use super::open_index;
+use super::{Schema, open_index, open_store};
 use crate::cli::{DemoArgs, GlobalArgs, ServeArgs};
 use crate::config::{Config, Database, LogFormat};
 
@@ -36,16 +36,26 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         eprintln!("ntsb: the demo store is empty; loading the synthetic demo sample first");
         super::demo::run(config, DemoArgs { events: DEMO_EVENTS, seed: DEMO_SEED, json: false })?;
     }
-    let store = open_sqlite(config)?;
-    let index = open_index(config)?;
+    // The demo store is ours to migrate; a real one is migrated by `ntsb db migrate`.
+    let store = open_store(config, if config.demo { Schema::Migrate } else { Schema::RequireLatest })?;
+    let index = Arc::new(open_index(config)?);
     let synced = index.sync(store.as_ref()).context("bringing the search index up to date")?;
+    index.release_writer();
     if synced.indexed + synced.removed > 0 {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
+    if store.as_postgres().is_some() {
+        // Other processes (replicas, `ntsb ingest`) write this database: follow them.
+        super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
+    }
     let models = super::ml::open_registry(config);
-    let state = AppState::from_sqlite(store, Arc::new(index))
-        .with_models(models.clone())
-        .with_cache_bytes(args.cache_mb * 1024 * 1024);
+    let mut state =
+        AppState::from_backend(store, index).with_models(models.clone()).with_cache_bytes(args.cache_mb * 1024 * 1024);
+    if let Some(url) = &config.redis_url {
+        let link = ntsb_server::redis_link::RedisLink::new(url).map_err(anyhow::Error::msg)?;
+        tracing::info!(redis = %link.label(), "using redis");
+        state = state.with_redis(Arc::new(link));
+    }
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
@@ -72,13 +82,22 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn store_label(config: &Config) -> &'static str {
-    if config.demo { "the synthetic demo store" } else { "the store" }
+fn store_label(config: &Config) -> String {
+    match &config.database {
+        _ if config.demo => "the synthetic demo store".to_string(),
+        Database::Sqlite(path) => format!("the store {}", path.display()),
+        Database::Postgres(pg) => {
+            let schema = pg.schema.as_deref().map(|s| format!(" (schema {s})")).unwrap_or_default();
+            format!("the store {}{schema}", ntsb_store::postgres::redact(&pg.url))
+        }
+    }
 }
 
 /// Whether the demo store holds nothing yet (or does not exist).
 fn demo_store_is_empty(config: &Config) -> Result<bool> {
-    let Database::Sqlite(path) = &config.database;
+    let Database::Sqlite(path) = &config.database else {
+        return Ok(false);
+    };
     if !path.exists() {
         return Ok(true);
     }
@@ -87,21 +106,4 @@ fn demo_store_is_empty(config: &Config) -> Result<bool> {
         store.migrate()?;
     }
     Ok(store.content_kind()?.is_none())
-}
-
-/// Opens the configured store as its concrete type, so the server can use it
-/// through both of its interfaces (`Store` and `Queries`).
-fn open_sqlite(config: &Config) -> Result<Arc<SqliteStore>> {
-    let Database::Sqlite(path) = &config.database;
-    let store = SqliteStore::open(path).with_context(|| format!("opening the database {}", path.display()))?;
-    // The demo store is ours to migrate; a real one is migrated by `ntsb db migrate`.
-    if config.demo {
-        store.migrate()?;
-    } else {
-        let found = store.current_version()?;
-        if found < SqliteStore::LATEST_VERSION {
-            return Err(ntsb_store::Error::SchemaOutOfDate { found, needed: SqliteStore::LATEST_VERSION }.into());
-        }
-    }
-    Ok(Arc::new(store))
 }

@@ -26,7 +26,18 @@ impl Drop for Server {
 pub fn ntsb(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ntsb"));
     cmd.arg("--data-dir").arg(data_dir);
-    for var in ["NTSB_DATABASE_URL", "NTSB_DATA_DIR", "NTSB_CONFIG", "NTSB_LISTEN", "NTSB_CACHE_MB"] {
+    for var in [
+        "NTSB_DATABASE_URL",
+        "NTSB_DATABASE_URL_FILE",
+        "NTSB_DB_SCHEMA",
+        "NTSB_DB_POOL_SIZE",
+        "NTSB_DB_STATEMENT_TIMEOUT",
+        "NTSB_DATA_DIR",
+        "NTSB_CONFIG",
+        "NTSB_LISTEN",
+        "NTSB_CACHE_MB",
+        "NTSB_REDIS_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("NTSB_LOG", "warn");
@@ -121,4 +132,52 @@ fn dechunk(mut body: &str) -> String {
         body = rest[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// A fresh PostgreSQL schema on the server named by `NTSB_TEST_POSTGRES_URL`,
+/// dropped on drop; `None` (with the reason printed) when the variable is unset.
+pub struct PgSchema {
+    /// The server's URL.
+    pub url: String,
+    /// The schema's name.
+    pub name: String,
+}
+
+impl PgSchema {
+    pub fn fresh(test: &str) -> Option<PgSchema> {
+        let Ok(url) = std::env::var("NTSB_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: NTSB_TEST_POSTGRES_URL is not set (a PostgreSQL server for end-to-end tests)");
+            return None;
+        };
+        let name = format!("e2e_{test}_{}", std::process::id());
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to NTSB_TEST_POSTGRES_URL");
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).expect("drop schema");
+        Some(PgSchema { url, name })
+    }
+
+    /// The global options that point `ntsb` at this schema.
+    pub fn args(&self) -> Vec<String> {
+        vec!["--db".into(), self.url.clone(), "--db-schema".into(), self.name.clone()]
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `patience`;
+/// panics with `what` otherwise.
+pub fn eventually<T>(what: &str, patience: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(started.elapsed() < patience, "{what}: not within {patience:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -24,7 +24,9 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 /// How long clients and shared caches may reuse an answer without revalidating.
 const CACHE_CONTROL: &str = "public, max-age=60";
 
-/// Whether the answer came from the server's cache, for clients and benchmarks.
+/// Whether the answer came from the server's cache (`hit`), another replica's
+/// through Redis (`shared`), was computed (`miss`) or the cache is off (`off`),
+/// for clients and benchmarks.
 const X_CACHE: &str = "x-cache";
 
 pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, next: Next) -> Response {
@@ -45,6 +47,12 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
     };
     if let Some(hit) = key.as_deref().and_then(|k| cache.peek(k)) {
         return answer(&hit, if_none_match.as_deref(), "hit");
+    }
+    // Another replica may have computed it (Redis).
+    if let Some(key) = key.as_deref()
+        && let Some(hit) = cache.get_shared(key).await
+    {
+        return answer(&hit, if_none_match.as_deref(), "shared");
     }
     let res = next.run(req).await;
     if res.status() != StatusCode::OK {

@@ -30,6 +30,22 @@ pub struct Ready {
     pub store: StoreReady,
     /// The full-text index.
     pub index: IndexReady,
+    /// Redis, when configured. Optional: the API serves without it, so an
+    /// outage shows here but does not make the process unready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisReady>,
+}
+
+/// Whether Redis answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedisReady {
+    /// It answered a PING just now.
+    pub ok: bool,
+    /// The URL without its password.
+    pub url: String,
+    /// Whether answers are shared with other replicas through it (PostgreSQL
+    /// stores only; SQLite's data version is per process).
+    pub shared_cache: bool,
 }
 
 /// Whether the store answers.
@@ -37,6 +53,8 @@ pub struct Ready {
 pub struct StoreReady {
     /// It answered a query.
     pub ok: bool,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
     /// `real`, `demo` or `empty`, when it answered.
     pub content: Option<&'static str>,
 }
@@ -48,6 +66,11 @@ pub struct IndexReady {
     pub ok: bool,
     /// Documents (events with text) in the index.
     pub documents: u64,
+    /// Position in the store's index change log of the last change this index
+    /// committed; equal to `store_position` when it is up to date.
+    pub position: Option<u64>,
+    /// Position of the store's latest change of searchable text.
+    pub store_position: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/health", tag = "operations", summary = "Liveness",
@@ -64,6 +87,14 @@ pub(crate) async fn health(RawQuery(raw): RawQuery) -> Result<Json<Health>, ApiE
     ))]
 pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
+    let redis = match state.redis.clone() {
+        Some(link) => Some(RedisReady {
+            ok: link.ping().await,
+            url: link.label().to_string(),
+            shared_cache: state.cache.shares(),
+        }),
+        None => None,
+    };
     let ready = blocking(move || {
         let content = match state.store.content_kind() {
             Ok(kind) => Some(match kind {
@@ -77,10 +108,12 @@ pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery
             }
         };
         let documents = state.index.doc_count();
-        let store = StoreReady { ok: content.is_some(), content };
-        let index = IndexReady { ok: true, documents };
+        let position = state.index.position().ok();
+        let store_position = state.store.index_log_head().ok();
+        let store = StoreReady { ok: content.is_some(), backend: state.backend, content };
+        let index = IndexReady { ok: position.is_some(), documents, position, store_position };
         let status = if store.ok && index.ok { "ready" } else { "unavailable" };
-        Ok(Ready { status, store, index })
+        Ok(Ready { status, store, index, redis })
     })
     .await?;
     let code = if ready.status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -91,7 +124,8 @@ pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery
     description = "Prometheus text format 0.0.4: `ntsb_http_requests_total` and \
         `ntsb_http_request_duration_seconds` by method, matched route and status, \
         `ntsb_http_requests_in_flight`, `ntsb_build_info`, `ntsb_index_documents`, \
-        `ntsb_store_pool_connections` by state, `ntsb_cache_*` (response cache hits, misses, size), \
+        `ntsb_store_pool_connections` by state, `ntsb_cache_*` (response cache hits, misses, size, shared hits), \
+        `ntsb_redis_up`, `ntsb_redis_errors_total` and `ntsb_redis_outages_total` (when Redis is configured), \
         `ntsb_ingest_loads_total` by status, `ntsb_ingest_records_total` by outcome and \
         `ntsb_ingest_last_load_finished_seconds` (from the load ledger).",
     responses((status = 200, description = "Exposition text", content_type = "text/plain; version=0.0.4", body = String),
@@ -138,7 +172,20 @@ fn scrape(state: &AppState) -> (std::sync::Arc<crate::metrics::Metrics>, Vec<Fam
         Family::gauge("ntsb_cache_entries", "Answers held in the response cache.").sample(&[], c.entries as f64),
         Family::gauge("ntsb_cache_bytes", "Bytes held in the response cache.").sample(&[], c.bytes as f64),
         Family::gauge("ntsb_cache_capacity_bytes", "Response cache budget (0: off).").sample(&[], c.capacity as f64),
+        Family::counter("ntsb_cache_shared_hits_total", "Local misses answered from the shared (Redis) cache.")
+            .sample(&[], c.shared_hits as f64),
     ]);
+    if let Some(redis) = &state.redis {
+        let r = redis.stats();
+        families.extend([
+            Family::gauge("ntsb_redis_up", "Whether the last Redis command succeeded (1) or failed (0).")
+                .sample(&[], if r.up { 1.0 } else { 0.0 }),
+            Family::counter("ntsb_redis_errors_total", "Redis commands and connection attempts that failed.")
+                .sample(&[], r.errors as f64),
+            Family::counter("ntsb_redis_outages_total", "Times Redis went from reachable to unreachable.")
+                .sample(&[], r.outages as f64),
+        ]);
+    }
     match state.store.loads(LEDGER_LOADS) {
         Ok(loads) => families.extend(ingest_families(&loads)),
         Err(e) => tracing::warn!(cause = %e, "metrics: the load ledger could not be read"),

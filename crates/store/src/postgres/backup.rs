@@ -113,11 +113,14 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
             })
         })?;
         writer.finish()?;
-        if target.iter().any(|c| c == "id") {
-            db.tx.batch_execute(&format!(
-                "SELECT setval(pg_get_serial_sequence('{t}', 'id'), coalesce(max(id), 0) + 1, false) FROM {t}",
-                t = table.name
-            ))?;
+        // Identity columns continue after the restored rows.
+        for serial in ["id", "seq"] {
+            if target.iter().any(|c| c == serial) {
+                db.tx.batch_execute(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{t}', '{serial}'), coalesce(max({serial}), 0) + 1, false) FROM {t}",
+                    t = table.name
+                ))?;
+            }
         }
     }
     if let Some(before) = before {
@@ -127,6 +130,12 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
             &[&before],
         )?;
     }
+    // A restore starts a new data lineage (see `Store::store_id`).
+    db.execute(
+        "INSERT INTO store_meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text)) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[],
+    )?;
     bump_data_version(&mut db)?;
     let found: Vec<_> = Record::ALL_SPECS.iter().map(|spec| checksum_table(&mut db, spec)).collect::<Result<_>>()?;
     compare_checksums(&found, source.expected_checksums())?;

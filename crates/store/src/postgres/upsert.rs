@@ -627,7 +627,10 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         let index: Vec<i64> = std::mem::take(&mut self.cache.index).into_iter().collect();
         if !index.is_empty() {
             self.db.execute(
-                "INSERT INTO index_queue (event_id) SELECT unnest(?::bigint[]) ON CONFLICT DO NOTHING",
+                // A change moves the event to the end of the log; the write lock
+                // held by this transaction keeps `seq` order equal to commit order.
+                "INSERT INTO index_log (event_id) SELECT unnest(?::bigint[]) \
+                 ON CONFLICT (event_id) DO UPDATE SET seq = nextval(pg_get_serial_sequence('index_log', 'seq'))",
                 &[&index],
             )?;
         }

@@ -95,6 +95,8 @@ pub(super) fn restore(store: &SqliteStore, source: &mut dyn RowSource) -> Result
     }
     let found = Record::ALL_SPECS.iter().map(|spec| checksum_table(&tx, spec)).collect::<Result<Vec<_>>>()?;
     compare_checksums(&found, source.expected_checksums())?;
+    // A restore starts a new data lineage (see `Store::store_id`).
+    tx.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))", [])?;
     tx.commit()?;
     drop(conn);
     store.committed();

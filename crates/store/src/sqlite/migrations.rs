@@ -53,6 +53,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.up.sql"),
         down: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.down.sql"),
     },
+    Migration {
+        version: 7,
+        name: "index_log",
+        up: include_str!("../../migrations/sqlite/0007_index_log.up.sql"),
+        down: include_str!("../../migrations/sqlite/0007_index_log.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

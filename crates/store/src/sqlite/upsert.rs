@@ -548,7 +548,14 @@ impl<'a> Batch<'a> {
     }
 
     fn queue_index(&self, event_id: i64) -> Result<()> {
-        self.tx.prepare_cached("INSERT OR IGNORE INTO index_queue (event_id) VALUES (?1)")?.execute([event_id])?;
+        // A change moves the event to the end of the log (writers are serialised,
+        // so `max(seq) + 1` is unique and in commit order).
+        self.tx
+            .prepare_cached(
+                "INSERT INTO index_log (seq, event_id) VALUES ((SELECT ifnull(max(seq), 0) + 1 FROM index_log), ?1) \
+                 ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq",
+            )?
+            .execute([event_id])?;
         Ok(())
     }
 
