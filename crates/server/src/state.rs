@@ -30,6 +30,9 @@ pub struct AppState {
     pub training: Option<Arc<dyn TrainingData>>,
     /// Answers of cacheable requests, until the data changes.
     pub cache: Arc<ResponseCache>,
+    /// Accounts, tokens, keys and limits. Without it, routes that need a user
+    /// answer 401 (deny by default), account routes 503, public ones are open.
+    pub auth: Option<ntsb_auth::Auth>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -53,6 +56,7 @@ impl AppState {
             ml: Arc::new(Registry::empty()),
             training: None,
             cache,
+            auth: None,
         }
     }
 
@@ -67,6 +71,12 @@ impl AppState {
         let queries: Arc<dyn Queries> = store.clone();
         let training: Arc<dyn TrainingData> = store.clone();
         AppState { training: Some(training), ..AppState::new(store, queries, index) }
+    }
+
+    /// The same state with accounts, access control and rate limits by `auth`.
+    pub fn with_auth(mut self, auth: ntsb_auth::Auth) -> AppState {
+        self.auth = Some(auth);
+        self
     }
 
     /// The same state serving the models of `registry`.

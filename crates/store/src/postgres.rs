@@ -22,6 +22,7 @@
 //!   replicas) learn within milliseconds ([`PostgresStore::listen_changes`]) or by
 //!   polling [`Store::data_version`] (one indexed read).
 
+mod accounts;
 mod backup;
 mod migrations;
 mod pool;
@@ -196,7 +197,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 5;
+    pub const LATEST_VERSION: i64 = 6;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {

@@ -9,6 +9,7 @@
 //! The schema is created and evolved only by explicit migrations
 //! ([`Store::migrate`], [`Store::rollback`]); opening a file never changes it.
 
+mod accounts;
 mod backup;
 mod migrations;
 mod query;
@@ -67,7 +68,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 5;
+    pub const LATEST_VERSION: i64 = 6;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call

@@ -43,13 +43,16 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
     let models = super::ml::open_registry(config);
+    let auth = super::account::engine(config, store.clone(), args.production)?;
     let state = AppState::from_sqlite(store, Arc::new(index))
         .with_models(models.clone())
-        .with_cache_bytes(args.cache_mb * 1024 * 1024);
+        .with_cache_bytes(args.cache_mb * 1024 * 1024)
+        .with_auth(auth);
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
         request_timeout: Duration::from_secs(args.request_timeout),
+        trusted_proxies: args.trusted_proxies.clone(),
         ..ServerOptions::default()
     };
 

@@ -55,6 +55,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/postgres/0005_event_facts_first_aircraft.up.sql"),
         down: include_str!("../../migrations/postgres/0005_event_facts_first_aircraft.down.sql"),
     },
+    Migration {
+        version: 6,
+        name: "accounts",
+        up: include_str!("../../migrations/postgres/0006_accounts.up.sql"),
+        down: include_str!("../../migrations/postgres/0006_accounts.down.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating (any constant unique to this program).

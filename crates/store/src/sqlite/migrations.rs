@@ -53,6 +53,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.up.sql"),
         down: include_str!("../../migrations/sqlite/0005_event_facts_first_aircraft.down.sql"),
     },
+    Migration {
+        version: 6,
+        name: "accounts",
+        up: include_str!("../../migrations/sqlite/0006_accounts.up.sql"),
+        down: include_str!("../../migrations/sqlite/0006_accounts.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
