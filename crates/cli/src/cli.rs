@@ -46,7 +46,7 @@ pub struct GlobalArgs {
     pub data_dir: Option<PathBuf>,
 
     /// TOML configuration file (keys: data_dir, database_url, database_url_file, db_schema,
-    /// db_pool_size, db_statement_timeout, redis_url, log_format, log_level).
+    /// db_pool_size, db_statement_timeout, redis_url, log_format, log_level, and an [auth] table).
     #[arg(long, env = "NTSB_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -66,6 +66,10 @@ pub struct GlobalArgs {
     /// Log level or filter, e.g. `info` or `ntsb_store=debug` [default: warn].
     #[arg(long, env = "NTSB_LOG", global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
+
+    /// Accounts, quotas and limits (also the `[auth]` table of the TOML file).
+    #[command(flatten, next_help_heading = "Accounts and limits")]
+    pub auth: crate::auth_config::AuthArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +97,60 @@ pub enum Command {
     /// Machine learning: train, evaluate and list the fatal, risk and severity models.
     #[command(subcommand)]
     Ml(MlCommand),
+    /// Accounts: create users, list them, change roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API keys: create one for a user.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from stdin, or from the environment
+    /// variable named by --password-env; never from a flag.
+    Create {
+        /// E-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// Role: free, premium or admin.
+        #[arg(long, default_value = "free", value_name = "ROLE")]
+        role: String,
+        /// Read the password from this environment variable instead of stdin.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// List accounts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's role.
+    SetRole {
+        /// E-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// Role: free, premium or admin.
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for an account and print it (it is shown this once).
+    Create {
+        /// E-mail address of the owner.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli", value_name = "NAME")]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +239,9 @@ pub struct ServeArgs {
     /// Seconds before a request is abandoned with 503.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
     pub request_timeout: u64,
+    /// Reverse proxies whose X-Forwarded-For names the client (comma-separated or repeated IP addresses).
+    #[arg(long = "trusted-proxy", env = "NTSB_TRUSTED_PROXIES", value_delimiter = ',', value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// MiB of memory for the response cache (answers kept until the data changes); 0 turns it off.
     #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536), value_name = "MIB")]
     pub cache_mb: u64,

@@ -25,6 +25,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// Accounts: signing secret, registration, quotas, login limits.
+    pub auth: crate::auth_config::AuthSettings,
 }
 
 /// The database backend and its location.
@@ -101,6 +103,7 @@ struct FileConfig {
     redis_url: Option<String>,
     log_format: Option<String>,
     log_level: Option<String>,
+    auth: Option<crate::auth_config::AuthFile>,
 }
 
 impl Config {
@@ -200,7 +203,8 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             bail!("log_level (--log-level, NTSB_LOG): {log_level:?} is not a valid level or filter");
         }
-        Ok(Config { data_dir, database, demo, redis_url, log_format, log_level })
+        let auth = crate::auth_config::AuthSettings::load(&args.auth, file.auth, &data_dir, |k| std::env::var(k).ok())?;
+        Ok(Config { data_dir, database, demo, redis_url, log_format, log_level, auth })
     }
 
     /// Directory of the store in use (the demo store has its own).

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod auth_config;
 mod cli;
 mod commands;
 mod config;

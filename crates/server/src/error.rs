@@ -38,7 +38,10 @@ pub struct Problem {
     /// What went wrong in this request.
     pub detail: String,
     /// Stable code for programs: `invalid_parameter`, `not_found`, `method_not_allowed`,
-    /// `payload_too_large`, `timeout`, `unavailable`, `internal`.
+    /// `payload_too_large`, `timeout`, `unavailable`, `internal`; `unauthenticated`,
+    /// `invalid_credentials`, `forbidden`, `admin_required`, `session_required`,
+    /// `account_disabled`, `registration_closed`, `conflict`, `rate_limited`,
+    /// `quota_exceeded`, `account_locked`.
     pub code: String,
     /// The query parameter at fault, for `invalid_parameter`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -74,6 +77,39 @@ pub enum ApiError {
     /// A dependency (store, index) is not usable right now.
     #[error("{0}")]
     Unavailable(String),
+    /// No usable credentials (401, with `WWW-Authenticate`).
+    #[error("{detail}")]
+    Unauthorized {
+        /// Stable code: `unauthenticated` or `invalid_credentials`.
+        code: &'static str,
+        /// What the caller can do about it (never why a token failed).
+        detail: String,
+    },
+    /// Authenticated but not allowed (403).
+    #[error("{detail}")]
+    Forbidden {
+        /// Stable code: `forbidden`, `admin_required`, `session_required`,
+        /// `account_disabled`, `registration_closed`.
+        code: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// The target already exists (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Over a rate limit or quota, or a locked account (429 with `Retry-After`;
+    /// `RateLimit-*` headers when a limit applies).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Stable code: `rate_limited`, `quota_exceeded` or `account_locked`.
+        code: &'static str,
+        /// What was exceeded and when to retry.
+        detail: String,
+        /// Seconds to wait.
+        retry_after: u64,
+        /// The limit's state, for the headers.
+        limit: Option<ntsb_auth::Limit>,
+    },
     /// Anything that is our fault. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -106,6 +142,10 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Other(status) => *status,
         }
@@ -120,6 +160,10 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Timeout => "timeout",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::TooManyRequests { code, .. } => code,
+            ApiError::Conflict(_) => "conflict",
             ApiError::Internal(_) => "internal",
             ApiError::Other(status) if status.is_server_error() => "internal",
             ApiError::Other(_) => "bad_request",
@@ -134,6 +178,10 @@ impl ApiError {
             ApiError::PayloadTooLarge => "Payload too large",
             ApiError::Timeout => "Request timed out",
             ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Unauthorized { .. } => "Unauthorized",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
             ApiError::Other(status) => status.canonical_reason().unwrap_or("Error"),
         }
@@ -184,6 +232,16 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Timeout | ApiError::Unavailable(_)) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        if let ApiError::Unauthorized { .. } = &self {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ntsb\", X-API-Key"));
+        }
+        if let ApiError::TooManyRequests { retry_after, limit, .. } = &self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(&1).to_owned()));
+            if let Some(limit) = limit {
+                crate::access::rate_limit_headers(res.headers_mut(), limit);
+            }
+        }
         res.extensions_mut().insert(problem);
         res
     }
@@ -197,6 +255,7 @@ impl From<ntsb_store::Error> for ApiError {
         match err {
             E::InvalidQuery { parameter, reason } => ApiError::InvalidParameter { parameter, reason },
             E::NotFound(what) => ApiError::NotFound(what),
+            E::Conflict(what) => ApiError::Conflict(what),
             e @ (E::Config { .. }
             | E::MixedContent(_)
             | E::Migration { .. }

@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
 pub mod cache;
 mod error;
 mod metrics;
@@ -36,9 +37,10 @@ mod routes;
 mod server;
 mod state;
 
+pub use access::{Policy, policy_for};
 pub use error::{ApiError, Problem};
 pub use metrics::{Family, Metrics};
 pub use openapi::openapi;
-pub use routes::{CONTENT_SECURITY_POLICY, route_paths, router, router_with};
+pub use routes::{CONTENT_SECURITY_POLICY, policies, route_paths, router, router_with};
 pub use server::{ServerOptions, serve, serve_on, shutdown_signal};
 pub use state::{AppState, DEFAULT_CACHE_BYTES};

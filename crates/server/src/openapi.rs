@@ -10,12 +10,75 @@
 
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::access::Policy;
 use crate::error::Problem;
 use crate::routes::{self, ops};
 
 /// The OpenAPI document of the whole server.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    secure(&mut doc);
+    doc
+}
+
+/// Adds the security schemes, and to every operation the security and the
+/// 401/403/429 answers its route's [`Policy`] implies — from the same table
+/// the server enforces, so the document cannot disagree with the server.
+fn secure(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    use utoipa::openapi::{ComponentsBuilder, Ref, RefOr, ResponseBuilder};
+    let components = doc.components.get_or_insert_with(|| ComponentsBuilder::new().build());
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
+    components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    let problem = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        )
+    };
+    let limited = "Over the rate limit or quota (`rate_limited`, `quota_exceeded`): see `Retry-After` and the \
+        `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers, which successful answers carry too";
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let Some(policy) = crate::access::policy_for(path) else { continue };
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+            let key = SecurityRequirement::new("api_key", Vec::<String>::new());
+            let responses = &mut op.responses.responses;
+            match policy {
+                Policy::Open => continue,
+                Policy::Public => {
+                    op.security = Some(vec![SecurityRequirement::default(), bearer, key]);
+                    responses.entry("401".into()).or_insert_with(|| problem("Credentials were sent but are invalid"));
+                }
+                Policy::User | Policy::Admin => {
+                    op.security = Some(vec![bearer, key]);
+                    responses.entry("401".into()).or_insert_with(|| problem("No valid access token or API key"));
+                }
+                Policy::Session => {
+                    op.security = Some(vec![bearer]);
+                    responses.entry("401".into()).or_insert_with(|| problem("No valid access token"));
+                    responses
+                        .entry("403".into())
+                        .or_insert_with(|| problem("An API key was used (`session_required`); log in instead"));
+                }
+            }
+            if policy == Policy::Admin {
+                responses.entry("403".into()).or_insert_with(|| problem("Not an administrator (`admin_required`)"));
+            }
+            responses.entry("429".into()).or_insert_with(|| problem(limited));
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -25,7 +88,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         description = "Read-only access to the NTSB aviation accident database: events, full-text search, \
             statistics, maps and exports. Errors are RFC 9457 problem documents (`application/problem+json`) \
             with a stable `code`; an invalid parameter gets a 400 that names it. Successful `GET`s under \
-            `/api/v1` carry an `ETag` and answer `If-None-Match` with 304.",
+            `/api/v1` carry an `ETag` and answer `If-None-Match` with 304. Public endpoints work without \
+            credentials, limited per client address; exports and predictions need an access token \
+            (`Authorization: Bearer`, from `/api/v1/auth/login`) or an API key (`X-API-Key`); \
+            `/api/v1/admin` needs an administrator. Limited answers carry `RateLimit-Limit`, \
+            `RateLimit-Remaining` and `RateLimit-Reset`; over a limit, 429 with `Retry-After`.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
@@ -39,6 +106,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::geo::events, routes::geo::radius, routes::geo::density, routes::geo::clusters,
         routes::export::csv, routes::export::geojson,
         routes::ml::models, routes::ml::predict, routes::ml::predict_batch,
+        routes::auth::register, routes::auth::login, routes::auth::refresh, routes::auth::logout, routes::auth::me,
+        routes::auth::change_password, routes::auth::reset_request, routes::auth::reset_confirm,
+        routes::auth::create_key, routes::auth::list_keys, routes::auth::revoke_key,
+        routes::admin::users, routes::admin::set_role, routes::admin::set_disabled, routes::admin::revoke_keys,
+        routes::admin::audit,
     ),
     components(schemas(Problem, InjuryLevelParam, DamageParam, PhaseParam, WeatherParam, EventTypeParam, SortParam)),
     tags(
@@ -48,6 +120,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "geo", description = "Maps: GeoJSON, radius search, density, clusters"),
         (name = "exports", description = "Streaming exports of any filtered set"),
         (name = "machine learning", description = "Scoring events with the fatal, risk and severity models, with explanations"),
+        (name = "accounts", description = "Registration, login, tokens, password and API keys"),
+        (name = "administration", description = "Accounts and the audit trail (administrators)"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "documentation", description = "This document and the reference page"),
     )

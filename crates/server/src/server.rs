@@ -21,6 +21,9 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (the last
+    /// address in it); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerOptions {
@@ -30,6 +33,7 @@ impl Default for ServerOptions {
             production: false,
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -55,7 +59,10 @@ pub async fn serve_on(
 ) -> std::io::Result<()> {
     let app = router_with(state, &opts).map_err(std::io::Error::other)?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // The peer address is what anonymous limits are counted against.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

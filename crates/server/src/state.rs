@@ -35,6 +35,9 @@ pub struct AppState {
     pub backend: &'static str,
     /// The link to Redis, when configured (shared cache, shared counters).
     pub redis: Option<Arc<RedisLink>>,
+    /// Accounts, tokens, keys and limits. Without it, routes that need a user
+    /// answer 401 (deny by default), account routes 503, public ones are open.
+    pub auth: Option<ntsb_auth::Auth>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -60,6 +63,7 @@ impl AppState {
             cache,
             backend: "store",
             redis: None,
+            auth: None,
         }
     }
 
@@ -99,6 +103,12 @@ impl AppState {
         let queries: Arc<dyn Queries> = store.clone();
         let training: Arc<dyn TrainingData> = store.clone();
         AppState { training: Some(training), backend: "sqlite", ..AppState::new(store, queries, index) }
+    }
+
+    /// The same state with accounts, access control and rate limits by `auth`.
+    pub fn with_auth(mut self, auth: ntsb_auth::Auth) -> AppState {
+        self.auth = Some(auth);
+        self
     }
 
     /// The same state serving the models of `registry`.

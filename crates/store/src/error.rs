@@ -53,6 +53,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A row would duplicate a unique one (an e-mail address already registered).
+    #[error("{0}")]
+    Conflict(String),
     /// A row the caller named (a load, an event) does not exist.
     #[error("{0}")]
     NotFound(String),

@@ -23,6 +23,7 @@
 //!   re-running it completes it.
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod backup;
 mod error;
 pub mod postgres;
@@ -31,6 +32,7 @@ pub mod sqlite;
 pub mod training;
 mod types;
 
+pub use accounts::Accounts;
 pub use error::{Error, Result};
 pub use query::{MAX_CLUSTER_POINTS, Queries};
 pub use training::{TrainingData, TrainingFilter, TrainingRow};
@@ -142,9 +144,10 @@ pub trait Store: Send + Sync {
     fn restore_tables(&self, source: &mut dyn backup::RowSource) -> Result<()>;
 }
 
-/// Both storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
-/// hand out `Arc<dyn Store>` and `Arc<dyn Queries>` views of it (trait upcasting).
-pub trait Backend: Store + Queries {
+/// The storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
+/// hand out `Arc<dyn Store>`, `Arc<dyn Queries>` and `Arc<dyn Accounts>` views of
+/// it (trait upcasting).
+pub trait Backend: Store + Queries + Accounts {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 

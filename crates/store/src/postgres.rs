@@ -22,6 +22,7 @@
 //!   replicas) learn within milliseconds ([`PostgresStore::listen_changes`]) or by
 //!   polling [`Store::data_version`] (one indexed read).
 
+mod accounts;
 mod backup;
 mod migrations;
 mod pool;

@@ -9,6 +9,7 @@
 //! The schema is created and evolved only by explicit migrations
 //! ([`Store::migrate`], [`Store::rollback`]); opening a file never changes it.
 
+mod accounts;
 mod backup;
 mod migrations;
 mod query;

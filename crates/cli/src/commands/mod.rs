@@ -12,6 +12,7 @@ use ntsb_store::sqlite::SqliteStore;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Database};
 
+pub mod account;
 mod db;
 mod demo;
 mod follow;
@@ -39,6 +40,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Index(cmd) => index::run(&config, cmd),
         Command::Serve(args) => serve::run(&config, args),
         Command::Ml(cmd) => ml::run(&config, cmd),
+        Command::User(cmd) => account::user(&config, cmd),
+        Command::Key(cmd) => account::key(&config, cmd),
     }
 }
 

@@ -49,8 +49,11 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
     }
     let models = super::ml::open_registry(config);
-    let mut state =
-        AppState::from_backend(store, index).with_models(models.clone()).with_cache_bytes(args.cache_mb * 1024 * 1024);
+    let auth = super::account::engine(config, store.clone(), args.production)?;
+    let mut state = AppState::from_backend(store, index)
+        .with_models(models.clone())
+        .with_cache_bytes(args.cache_mb * 1024 * 1024)
+        .with_auth(auth);
     if let Some(url) = &config.redis_url {
         let link = ntsb_server::redis_link::RedisLink::new(url).map_err(anyhow::Error::msg)?;
         tracing::info!(redis = %link.label(), "using redis");
@@ -60,6 +63,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
         request_timeout: Duration::from_secs(args.request_timeout),
+        trusted_proxies: args.trusted_proxies.clone(),
         ..ServerOptions::default()
     };
 

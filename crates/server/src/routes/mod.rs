@@ -1,6 +1,8 @@
 //! The route table and the middleware stack. Each feature module holds its
 //! handlers; this module only assembles them.
 
+pub(crate) mod admin;
+pub(crate) mod auth;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod export;
@@ -14,12 +16,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::access::{Gate, Policy};
 use crate::error::ApiError;
 use crate::middleware;
 use crate::server::ServerOptions;
@@ -31,50 +34,74 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
      form-action 'self'";
 
-/// Every route the server answers: (path, whether the answer is cacheable, handler).
-fn table() -> Vec<(&'static str, bool, MethodRouter<AppState>)> {
+/// Every route the server answers: (path, whether the answer is cacheable,
+/// who may call it, handler). A route's policy lives beside it, so none can be
+/// added without one; [`crate::access::access`] refuses any path not listed here.
+fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>)> {
+    use Policy::{Admin, Open, Public, Session, User};
     vec![
-        ("/health", false, get(ops::health)),
-        ("/ready", false, get(ops::ready)),
-        ("/metrics", false, get(ops::metrics)),
-        ("/openapi.json", true, get(docs::openapi_json)),
-        ("/docs", true, get(docs::page)),
-        ("/docs/app.js", true, get(docs::script)),
-        ("/docs/app.css", true, get(docs::style)),
-        ("/api/v1/events", true, get(events::list)),
-        ("/api/v1/events/{ev_id}", true, get(events::detail)),
-        ("/api/v1/search", true, get(search::search)),
-        ("/api/v1/stats/summary", true, get(stats::summary)),
-        ("/api/v1/stats/yearly", true, get(stats::yearly)),
-        ("/api/v1/stats/monthly", true, get(stats::monthly)),
-        ("/api/v1/stats/seasonal", true, get(stats::seasonal)),
-        ("/api/v1/stats/day-of-week", true, get(stats::day_of_week)),
-        ("/api/v1/stats/decades", true, get(stats::decades)),
-        ("/api/v1/stats/states", true, get(stats::states)),
-        ("/api/v1/stats/makes", true, get(stats::makes)),
-        ("/api/v1/stats/make-models", true, get(stats::make_models)),
-        ("/api/v1/stats/phases", true, get(stats::phases)),
-        ("/api/v1/stats/weather", true, get(stats::weather)),
-        ("/api/v1/stats/far-parts", true, get(stats::far_parts)),
-        ("/api/v1/stats/findings", true, get(stats::findings)),
-        ("/api/v1/stats/occurrences", true, get(stats::occurrences)),
-        ("/api/v1/geo/events", true, get(geo::events)),
-        ("/api/v1/geo/radius", true, get(geo::radius)),
-        ("/api/v1/geo/density", true, get(geo::density)),
-        ("/api/v1/geo/clusters", true, get(geo::clusters)),
+        ("/health", false, Open, get(ops::health)),
+        ("/ready", false, Open, get(ops::ready)),
+        ("/metrics", false, Open, get(ops::metrics)),
+        ("/openapi.json", true, Open, get(docs::openapi_json)),
+        ("/docs", true, Open, get(docs::page)),
+        ("/docs/app.js", true, Open, get(docs::script)),
+        ("/docs/app.css", true, Open, get(docs::style)),
+        ("/api/v1/events", true, Public, get(events::list)),
+        ("/api/v1/events/{ev_id}", true, Public, get(events::detail)),
+        ("/api/v1/search", true, Public, get(search::search)),
+        ("/api/v1/stats/summary", true, Public, get(stats::summary)),
+        ("/api/v1/stats/yearly", true, Public, get(stats::yearly)),
+        ("/api/v1/stats/monthly", true, Public, get(stats::monthly)),
+        ("/api/v1/stats/seasonal", true, Public, get(stats::seasonal)),
+        ("/api/v1/stats/day-of-week", true, Public, get(stats::day_of_week)),
+        ("/api/v1/stats/decades", true, Public, get(stats::decades)),
+        ("/api/v1/stats/states", true, Public, get(stats::states)),
+        ("/api/v1/stats/makes", true, Public, get(stats::makes)),
+        ("/api/v1/stats/make-models", true, Public, get(stats::make_models)),
+        ("/api/v1/stats/phases", true, Public, get(stats::phases)),
+        ("/api/v1/stats/weather", true, Public, get(stats::weather)),
+        ("/api/v1/stats/far-parts", true, Public, get(stats::far_parts)),
+        ("/api/v1/stats/findings", true, Public, get(stats::findings)),
+        ("/api/v1/stats/occurrences", true, Public, get(stats::occurrences)),
+        ("/api/v1/geo/events", true, Public, get(geo::events)),
+        ("/api/v1/geo/radius", true, Public, get(geo::radius)),
+        ("/api/v1/geo/density", true, Public, get(geo::density)),
+        ("/api/v1/geo/clusters", true, Public, get(geo::clusters)),
         // Streamed: never buffered for an ETag.
-        ("/api/v1/export/events.csv", false, get(export::csv)),
-        ("/api/v1/export/events.geojson", false, get(export::geojson)),
+        ("/api/v1/export/events.csv", false, User, get(export::csv)),
+        ("/api/v1/export/events.geojson", false, User, get(export::geojson)),
         // Models are swapped without a restart: never cached.
-        ("/api/v1/ml/models", false, get(ml::models)),
-        ("/api/v1/ml/predict", false, post(ml::predict)),
-        ("/api/v1/ml/predict/batch", false, post(ml::predict_batch)),
+        ("/api/v1/ml/models", false, Public, get(ml::models)),
+        ("/api/v1/ml/predict", false, User, post(ml::predict)),
+        ("/api/v1/ml/predict/batch", false, User, post(ml::predict_batch)),
+        // Accounts: never cached (answers depend on the caller).
+        ("/api/v1/auth/register", false, Public, post(auth::register)),
+        ("/api/v1/auth/login", false, Public, post(auth::login)),
+        ("/api/v1/auth/refresh", false, Public, post(auth::refresh)),
+        ("/api/v1/auth/password-reset", false, Public, post(auth::reset_request)),
+        ("/api/v1/auth/password-reset/confirm", false, Public, post(auth::reset_confirm)),
+        ("/api/v1/auth/me", false, User, get(auth::me)),
+        ("/api/v1/auth/logout", false, Session, post(auth::logout)),
+        ("/api/v1/auth/password", false, Session, post(auth::change_password)),
+        ("/api/v1/auth/api-keys", false, Session, get(auth::list_keys).post(auth::create_key)),
+        ("/api/v1/auth/api-keys/{id}", false, Session, delete(auth::revoke_key)),
+        ("/api/v1/admin/users", false, Admin, get(admin::users)),
+        ("/api/v1/admin/users/{id}/role", false, Admin, put(admin::set_role)),
+        ("/api/v1/admin/users/{id}/disabled", false, Admin, put(admin::set_disabled)),
+        ("/api/v1/admin/users/{id}/api-keys", false, Admin, delete(admin::revoke_keys)),
+        ("/api/v1/admin/audit", false, Admin, get(admin::audit)),
     ]
 }
 
 /// The paths of every route, in the form the OpenAPI document uses.
 pub fn route_paths() -> Vec<&'static str> {
-    table().into_iter().map(|(path, _, _)| path).collect()
+    table().into_iter().map(|(path, _, _, _)| path).collect()
+}
+
+/// Every route's access policy.
+pub fn policies() -> Vec<(&'static str, Policy)> {
+    table().into_iter().map(|(path, _, policy, _)| (path, policy)).collect()
 }
 
 /// The whole application with default [`ServerOptions`] (what tests `oneshot`).
@@ -87,7 +114,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, String> {
     let mut cached = Router::new();
     let mut plain = Router::new();
-    for (path, cacheable, handler) in table() {
+    for (path, cacheable, _, handler) in table() {
         if cacheable {
             cached = cached.route(path, handler);
         } else {
@@ -95,9 +122,13 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         }
     }
     let metrics = state.metrics.clone();
+    let gate = Gate { auth: state.auth.clone(), trusted_proxies: opts.trusted_proxies.clone().into() };
     let mut app = cached
         .route_layer(from_fn_with_state(state.cache.clone(), middleware::etag))
         .merge(plain)
+        // After routing (the policy is the matched route's) and before the
+        // cache, so cached answers are still authorised and counted.
+        .route_layer(from_fn_with_state(gate, crate::access::access))
         .fallback(fallback)
         .with_state(state)
         .layer(DefaultBodyLimit::max(opts.body_limit))
@@ -137,9 +168,22 @@ fn cors(origins: &[String]) -> Result<CorsLayer, String> {
     }
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(values))
-        .allow_methods([Method::GET, Method::HEAD])
-        .allow_headers([header::IF_NONE_MATCH, HeaderName::from_static("x-request-id")])
-        .expose_headers([header::ETAG, HeaderName::from_static("x-request-id")]))
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::IF_NONE_MATCH,
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ]))
 }
 
 async fn fallback(uri: axum::http::Uri) -> ApiError {

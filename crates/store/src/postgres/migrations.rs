@@ -56,6 +56,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         down: include_str!("../../migrations/postgres/0005_event_facts_first_aircraft.down.sql"),
     },
     Migration {
+        version: 6,
+        name: "accounts",
+        up: include_str!("../../migrations/postgres/0006_accounts.up.sql"),
+        down: include_str!("../../migrations/postgres/0006_accounts.down.sql"),
+    },
+    Migration {
         version: 7,
         name: "index_log",
         up: include_str!("../../migrations/postgres/0007_index_log.up.sql"),
