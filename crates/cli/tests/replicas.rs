@@ -31,7 +31,7 @@ fn two_replicas_on_one_postgres_serve_what_a_third_process_loads() {
     let replica_b = serve(dir_b.path(), &db, Duration::from_secs(60));
     for port in [replica_a.port, replica_b.port] {
         assert_eq!(get_json(port, "/api/v1/events")["total"], 0, "both start empty");
-        assert_eq!(get_json(port, "/api/v1/search?q=engine")["total"], 0);
+        assert_eq!(get_json(port, "/api/v1/search?q=pilot")["total"], 0);
     }
 
     // A third process loads the fixtures into the same schema.
@@ -49,14 +49,14 @@ fn two_replicas_on_one_postgres_serve_what_a_third_process_loads() {
         let summary = get_json(port, "/api/v1/stats/summary");
         assert_eq!(summary["events"].as_u64(), Some(total), "statistics see the same data");
         let hits = eventually("the replica's own index finds the new narratives", PATIENCE, || {
-            let hits = get_json(port, "/api/v1/search?q=engine")["total"].as_u64()?;
+            let hits = get_json(port, "/api/v1/search?q=pilot")["total"].as_u64()?;
             (hits > 0).then_some(hits)
         });
-        assert!(hits >= 1);
+        assert_eq!(hits, 1, "the one fixture narrative that mentions a pilot");
     }
     // Both replicas give the same answers.
-    let a = get_json(replica_a.port, "/api/v1/search?q=engine");
-    let b = get_json(replica_b.port, "/api/v1/search?q=engine");
+    let a = get_json(replica_a.port, "/api/v1/search?q=pilot");
+    let b = get_json(replica_b.port, "/api/v1/search?q=pilot");
     assert_eq!(a["total"], b["total"]);
     assert_eq!(get_json(replica_a.port, "/api/v1/stats/yearly"), get_json(replica_b.port, "/api/v1/stats/yearly"));
     let ready = get_json(replica_b.port, "/ready");

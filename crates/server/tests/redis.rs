@@ -100,42 +100,74 @@ async fn get(state: &AppState, uri: &str) -> (StatusCode, String, String, Vec<u8
     (status, cache, etag, to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec())
 }
 
-#[tokio::test]
-async fn a_replica_serves_what_another_computed_until_the_data_changes() {
+/// The PostgreSQL client is blocking: setup and loads run outside the runtime,
+/// requests inside it.
+#[test]
+fn a_replica_serves_what_another_computed_until_the_data_changes() {
     let Some(redis) = redis_url() else { return };
     let Some(replicas) = replicas() else { return };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (a, b) = (replicas.state(0, &redis), replicas.state(1, &redis));
     assert!(a.cache.shares(), "PostgreSQL data versions are global: answers are shared");
 
     // Shared keys name this fresh store's id, so no other run's answers interfere.
     let uri = "/api/v1/stats/summary";
-    let (status, source, etag_a, body_a) = get(&a, uri).await;
-    assert_eq!((status, source.as_str()), (StatusCode::OK, "miss"));
-    // A writes to Redis in the background; ask with a fresh local cache each time
-    // until the shared answer is there (a local miss would otherwise be kept).
-    let mut shared = None;
-    for _ in 0..100 {
-        let fresh = b.clone().with_cache_bytes(ntsb_server::DEFAULT_CACHE_BYTES);
-        let (status, source, etag_b, body_b) = get(&fresh, uri).await;
-        assert_eq!(status, StatusCode::OK);
-        if source == "shared" {
-            shared = Some((fresh, etag_b, body_b));
-            break;
+    let (b, body_a) = runtime.block_on(async {
+        let (status, source, etag_a, body_a) = get(&a, uri).await;
+        assert_eq!((status, source.as_str()), (StatusCode::OK, "miss"));
+        // A writes to Redis in the background; ask with a fresh local cache each
+        // time until the shared answer is there (a local miss would be kept).
+        let mut shared = None;
+        for _ in 0..100 {
+            let fresh = b.clone().with_cache_bytes(ntsb_server::DEFAULT_CACHE_BYTES);
+            let (status, source, etag_b, body_b) = get(&fresh, uri).await;
+            assert_eq!(status, StatusCode::OK);
+            if source == "shared" {
+                shared = Some((fresh, etag_b, body_b));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (b, etag_b, body_b) = shared.expect("replica b answered from the shared cache");
-    assert_eq!((etag_b, &body_b), (etag_a, &body_a), "the same answer, byte for byte");
-    assert_eq!(b.cache.stats().shared_hits, 1);
-    let (_, again, _, _) = get(&b, uri).await;
-    assert_eq!(again, "hit", "kept locally after a shared hit");
+        let (b, etag_b, body_b) = shared.expect("replica b answered from the shared cache");
+        assert_eq!((etag_b, &body_b), (etag_a, &body_a), "the same answer, byte for byte");
+        assert_eq!(b.cache.stats().shared_hits, 1);
+        let (_, again, _, _) = get(&b, uri).await;
+        assert_eq!(again, "hit", "kept locally after a shared hit");
+        (b, body_a)
+    });
 
     // New data: a new version, so no replica serves the old answer.
     let loader = Loader::new(replicas.store.as_ref(), None, LoadOptions::new(replicas.dirs[0].path().join("rejects")));
     loader.load_records("more", SourceKind::Demo, ntsb_ingest::demo::generate(8, 50), &mut NoProgress).unwrap();
-    tokio::time::sleep(ntsb_server::cache::PROBE_INTERVAL * 2).await;
-    let (_, source, _, body) = get(&b, uri).await;
-    assert_eq!(source, "miss", "the change invalidated the shared answers");
+    std::thread::sleep(ntsb_server::cache::PROBE_INTERVAL * 2);
+    let body = runtime.block_on(async {
+        let (_, source, _, body) = get(&b, uri).await;
+        assert_eq!(source, "miss", "the change invalidated the shared answers");
+        body
+    });
     let events = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap()["events"].as_u64().unwrap();
     assert!(events(&body) > events(&body_a), "the new answer counts the new events");
+}
+
+#[tokio::test]
+async fn rate_limit_counters_are_shared_through_redis_and_local_while_it_is_away() {
+    use ntsb_auth::{CounterStore, MemoryCounters, SystemClock};
+    use ntsb_server::redis_link::SharedCounters;
+    let Some(url) = redis_url() else { return };
+    let replica = |url: &str| {
+        SharedCounters::new(Arc::new(RedisLink::new(url).unwrap()), MemoryCounters::new(Arc::new(SystemClock)))
+    };
+    let (a, b) = (replica(&url), replica(&url));
+    let key = unique("quota");
+    assert_eq!(a.increment(&key, 1, 60).await.unwrap().count, 1);
+    assert_eq!(b.increment(&key, 1, 60).await.unwrap().count, 2, "one count for all replicas");
+    let hit = a.increment(&key, 5, 60).await.unwrap();
+    assert_eq!(hit.count, 7);
+    assert!((1..=60).contains(&hit.ttl), "{hit:?}");
+
+    // Nothing listens on this port: each replica counts on its own meanwhile.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let away = replica(&format!("redis://127.0.0.1:{port}"));
+    assert_eq!(away.increment(&key, 1, 60).await.unwrap().count, 1, "local fallback, no error");
+    assert_eq!(away.increment(&key, 1, 60).await.unwrap().count, 2);
 }

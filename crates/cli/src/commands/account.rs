@@ -28,7 +28,14 @@ fn open_accounts(config: &Config) -> Result<Arc<dyn Accounts>> {
 /// The engine over `accounts` with the configured settings. Without a
 /// configured secret, production refuses to start; development generates an
 /// ephemeral one and says so (tokens then die with the process).
-pub fn engine(config: &Config, accounts: Arc<dyn Accounts>, production: bool) -> Result<Auth> {
+/// With `redis`, rate-limit counters are shared by every replica (falling back to
+/// this process's own while Redis is away).
+pub fn engine(
+    config: &Config,
+    accounts: Arc<dyn Accounts>,
+    production: bool,
+    redis: Option<Arc<ntsb_server::redis_link::RedisLink>>,
+) -> Result<Auth> {
     let secret = match (&config.auth.jwt_secret, production) {
         (Some(secret), _) => secret.clone(),
         (None, true) => bail!(
@@ -44,9 +51,12 @@ pub fn engine(config: &Config, accounts: Arc<dyn Accounts>, production: bool) ->
         }
     };
     let clock = Arc::new(SystemClock);
-    let auth =
-        Auth::new(accounts, Arc::new(MemoryCounters::new(clock.clone())), clock, secret, config.auth.engine.clone())?
-            .with_reset_delivery(Arc::new(FileOutbox::new(config.auth.reset_outbox.clone())));
+    let counters: Arc<dyn ntsb_auth::CounterStore> = match redis {
+        Some(link) => Arc::new(ntsb_server::redis_link::SharedCounters::new(link, MemoryCounters::new(clock.clone()))),
+        None => Arc::new(MemoryCounters::new(clock.clone())),
+    };
+    let auth = Auth::new(accounts, counters, clock, secret, config.auth.engine.clone())?
+        .with_reset_delivery(Arc::new(FileOutbox::new(config.auth.reset_outbox.clone())));
     Ok(auth)
 }
 

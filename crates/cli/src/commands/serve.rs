@@ -49,15 +49,21 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
     }
     let models = super::ml::open_registry(config);
-    let auth = super::account::engine(config, store.clone(), args.production)?;
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let link = ntsb_server::redis_link::RedisLink::new(url).map_err(anyhow::Error::msg)?;
+            tracing::info!(redis = %link.label(), "using redis for the shared cache and rate-limit counters");
+            Some(Arc::new(link))
+        }
+        None => None,
+    };
+    let auth = super::account::engine(config, store.clone(), args.production, redis.clone())?;
     let mut state = AppState::from_backend(store, index)
         .with_models(models.clone())
         .with_cache_bytes(args.cache_mb * 1024 * 1024)
         .with_auth(auth);
-    if let Some(url) = &config.redis_url {
-        let link = ntsb_server::redis_link::RedisLink::new(url).map_err(anyhow::Error::msg)?;
-        tracing::info!(redis = %link.label(), "using redis");
-        state = state.with_redis(Arc::new(link));
+    if let Some(link) = redis {
+        state = state.with_redis(link);
     }
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
