@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ntsb_auth::CounterStore as _;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 

@@ -14,15 +14,11 @@ use ntsb_auth::{Auth, FileOutbox, MemoryCounters, Role, SigningSecret, SystemClo
 use ntsb_store::Accounts;
 
 use crate::cli::{KeyCommand, UserCommand};
-use crate::config::{Config, Database};
+use crate::config::Config;
 
 /// Opens the configured store (migrating it: accounts are written) as its accounts interface.
 fn open_accounts(config: &Config) -> Result<Arc<dyn Accounts>> {
-    let Database::Sqlite(path) = &config.database;
-    let backend = ntsb_store::open(&path.to_string_lossy())
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    backend.migrate()?;
-    Ok(backend)
+    Ok(super::open_store(config, super::Schema::Migrate)?)
 }
 
 /// The engine over `accounts` with the configured settings. Without a
