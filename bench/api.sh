@@ -46,13 +46,24 @@ if [ -z "$DB" ] && [ ! -e "$BENCH_DATA_DIR/.loaded" ]; then
   touch "$BENCH_DATA_DIR/.loaded"
 fi
 
+# Exports need a user: an admin key (unlimited) made once for the bench store.
+export NTSB_JWT_SECRET="${NTSB_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}"
+if [ -z "$DB" ] && [ ! -e "$BENCH_DATA_DIR/.bench-key" ]; then
+  SUITE_PW="bench-Admin-7-ladder" "$BIN" --data-dir "$BENCH_DATA_DIR" user create --email bench@example.org \
+    --role admin --password-env SUITE_PW >/dev/null
+  "$BIN" --data-dir "$BENCH_DATA_DIR" key create --email bench@example.org --name bench 2>/dev/null \
+    >"$BENCH_DATA_DIR/.bench-key"
+fi
+BENCH_KEY=$(cat "$BENCH_DATA_DIR/.bench-key" 2>/dev/null || true)
+
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 CACHE_MB=256
 [ "$COLD" = 1 ] && CACHE_MB=0
-NTSB_CACHE_MB=$CACHE_MB NTSB_LOG=warn "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" serve \
+# Anonymous limits off: the bench drives public endpoints from one address.
+NTSB_QUOTA_ANONYMOUS=0 NTSB_BURST_ANONYMOUS=0 NTSB_CACHE_MB=$CACHE_MB NTSB_LOG=warn "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" serve \
   --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -60,7 +71,7 @@ for _ in $(seq 1 100); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.2;
 curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; echo "server did not become ready" >&2; exit 1; }
 
 # Every event id, for random detail lookups.
-curl -sf "$BASE/api/v1/export/events.csv" | python3 -c '
+curl -sf -H "X-API-Key: $BENCH_KEY" "$BASE/api/v1/export/events.csv" | python3 -c '
 import csv, sys
 rows = csv.DictReader(sys.stdin)
 for r in rows:

@@ -19,7 +19,11 @@ struct Fixture {
     _dir: tempfile::TempDir,
     with_models: AppState,
     without_models: AppState,
+    /// An admin's API key (scoring needs a user).
+    key: String,
 }
+
+mod support;
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
@@ -39,9 +43,11 @@ fn fixture() -> &'static Fixture {
             model.save(&Registry::model_path(&dir.path().join("models"), kind)).unwrap();
             registry.insert(model);
         }
-        let without_models = AppState::from_sqlite(store.clone(), index.clone());
-        let with_models = AppState::from_sqlite(store, index).with_models(Arc::new(registry));
-        Fixture { _dir: dir, with_models, without_models }
+        let auth = support::engine(store.clone());
+        let key = support::key_for(&auth, "admin@example.org", ntsb_auth::Role::Admin);
+        let without_models = AppState::from_sqlite(store.clone(), index.clone()).with_auth(auth.clone());
+        let with_models = AppState::from_sqlite(store, index).with_models(Arc::new(registry)).with_auth(auth);
+        Fixture { _dir: dir, with_models, without_models, key }
     })
 }
 
@@ -51,6 +57,7 @@ async fn call(state: &AppState, method: Method, uri: &str, body: Option<Value>) 
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
+        .header("x-api-key", fixture().key.as_str())
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
     let res = app.oneshot(req).await.unwrap();

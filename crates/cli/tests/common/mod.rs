@@ -37,9 +37,26 @@ pub fn ntsb(data_dir: &Path) -> Command {
         "NTSB_LISTEN",
         "NTSB_CACHE_MB",
         "NTSB_REDIS_URL",
+        "NTSB_JWT_SECRET",
+        "NTSB_JWT_SECRET_FILE",
+        "NTSB_REGISTRATION",
+        "NTSB_QUOTA_FREE",
+        "NTSB_QUOTA_PREMIUM",
+        "NTSB_QUOTA_ADMIN",
+        "NTSB_BURST_FREE",
+        "NTSB_BURST_PREMIUM",
+        "NTSB_BURST_ADMIN",
+        "NTSB_LOGIN_ATTEMPTS_PER_MINUTE",
+        "NTSB_LOCKOUT_THRESHOLD",
+        "NTSB_LOCKOUT_MINUTES",
+        "NTSB_RESET_OUTBOX",
+        "NTSB_TRUSTED_PROXIES",
     ] {
         cmd.env_remove(var);
     }
+    // The suites drive public endpoints as fast as they can from one address:
+    // anonymous limits off unless a test sets them (the attacker suite does).
+    cmd.env("NTSB_QUOTA_ANONYMOUS", "0").env("NTSB_BURST_ANONYMOUS", "0");
     cmd.env("NTSB_LOG", "warn");
     cmd
 }
@@ -86,6 +103,71 @@ impl Server {
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
+}
+
+/// Like [`serve`], with extra environment variables for the server; its log
+/// goes to `DATA_DIR/server.log`.
+pub fn serve_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], patience: Duration) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = ntsb(data_dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data_dir.join("server.log")).expect("server log"))
+        .spawn()
+        .expect("start ntsb serve");
+    let mut server = Server { child, port };
+    let started = Instant::now();
+    loop {
+        if let Ok((200, _, _)) = get(port, "/health") {
+            return server;
+        }
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("ntsb serve exited early: {status}");
+        }
+        assert!(started.elapsed() < patience, "the server did not come up within {patience:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One HTTP/1.1 request with a body (`Content-Type: application/json` unless
+/// `headers` say otherwise); returns (status, head, body).
+pub fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|h| h.to_ascii_lowercase().starts_with("content-type:")) {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (413) before reading a large body: ignore a reset.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    Ok((status, head.to_string(), body))
 }
 
 /// One HTTP/1.1 GET with `Connection: close`; returns (status, head, body).

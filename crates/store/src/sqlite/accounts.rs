@@ -32,6 +32,10 @@ fn user_row(r: &Row<'_>, at: usize) -> rusqlite::Result<RawUser> {
     ))
 }
 
+/// A refresh token and its family: family id, owner, family revoked at,
+/// token expires at, token used at.
+type RefreshRow = (String, i64, Option<i64>, i64, Option<i64>);
+
 type RawUser = (i64, String, String, String, bool, i64, i64, Option<i64>, i64, Option<i64>);
 
 fn to_user(raw: RawUser) -> Result<User> {
@@ -187,7 +191,7 @@ impl Accounts for SqliteStore {
     fn rotate_refresh(&self, token_hash: &str, new_hash: &str, now: i64, expires_at: i64) -> Result<Rotation> {
         let mut conn = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let found: Option<(String, i64, Option<i64>, i64, Option<i64>)> = tx
+        let found: Option<RefreshRow> = tx
             .prepare_cached(
                 "SELECT f.id, f.user_id, f.revoked_at, t.expires_at, t.used_at \
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?1",
