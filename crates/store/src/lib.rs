@@ -121,9 +121,10 @@ pub trait Store: Send + Sync {
     fn restore_tables(&self, source: &mut dyn backup::RowSource) -> Result<()>;
 }
 
-/// Both storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
-/// hand out `Arc<dyn Store>` and `Arc<dyn Queries>` views of it (trait upcasting).
-pub trait Backend: Store + Queries {
+/// The storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
+/// hand out `Arc<dyn Store>` and `Arc<dyn Queries>` views of it (trait upcasting),
+/// or read training rows for the models from whichever backend it opened.
+pub trait Backend: Store + Queries + TrainingData {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 
