@@ -13,6 +13,7 @@ use ntsb_store::TrainingRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::encode::{Encoded, Encoder};
 use crate::error::{Error, Result};
 
 /// Fields that describe the outcome of an event, never pre-flight facts.
@@ -404,6 +405,83 @@ impl Feature {
     }
 }
 
+impl Feature {
+    /// The bin of this feature of an event: `enc.encode(&self.value(facts))`
+    /// without building the [`Raw`] value (no allocation for ASCII categories).
+    /// The scoring fast path; a test checks both agree.
+    pub fn encode(self, f: &Facts, enc: &Encoder) -> Encoded {
+        fn cat(enc: &Encoder, s: &Option<String>) -> Encoded {
+            match s.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() && !s.eq_ignore_ascii_case("unknown") && !s.eq_ignore_ascii_case("unk") => {
+                    enc.encode_text(s)
+                }
+                _ => Encoded { bin: 0, unknown_category: false },
+            }
+        }
+        let fixed = |s: &str| enc.encode_text(s);
+        let flag = |b: Option<bool>| match b {
+            Some(b) => enc.encode_text(if b { "YES" } else { "NO" }),
+            None => Encoded { bin: 0, unknown_category: false },
+        };
+        let num = |v: Option<f64>| enc.encode_num(v.filter(|v| v.is_finite()));
+        let date = f.event_date;
+        match self {
+            Feature::Year => num(date.map(|d| f64::from(d.year()))),
+            Feature::Month => num(date.map(|d| f64::from(d.month()))),
+            Feature::Season => match date {
+                Some(d) => fixed(match d.month() {
+                    12 | 1 | 2 => "WINTER",
+                    3..=5 => "SPRING",
+                    6..=8 => "SUMMER",
+                    _ => "AUTUMN",
+                }),
+                None => Encoded { bin: 0, unknown_category: false },
+            },
+            Feature::DayOfWeek => match date {
+                Some(d) => fixed(match d.weekday() {
+                    chrono::Weekday::Mon => "MON",
+                    chrono::Weekday::Tue => "TUE",
+                    chrono::Weekday::Wed => "WED",
+                    chrono::Weekday::Thu => "THU",
+                    chrono::Weekday::Fri => "FRI",
+                    chrono::Weekday::Sat => "SAT",
+                    chrono::Weekday::Sun => "SUN",
+                }),
+                None => Encoded { bin: 0, unknown_category: false },
+            },
+            Feature::State => cat(enc, &f.state),
+            Feature::Country => cat(enc, &f.country),
+            Feature::Latitude => num(f.latitude),
+            Feature::Longitude => num(f.longitude),
+            Feature::AtAirport => fixed(match f.airport_code.as_deref().map(str::trim) {
+                Some(code)
+                    if !code.is_empty()
+                        && !["NONE", "N/A", "PVT"].iter().any(|none| code.eq_ignore_ascii_case(none)) =>
+                {
+                    "YES"
+                }
+                _ => "NO",
+            }),
+            Feature::LightCondition => cat(enc, &f.light_condition),
+            Feature::Weather => cat(enc, &f.weather),
+            Feature::Phase => cat(enc, &f.phase),
+            Feature::Make => cat(enc, &f.make),
+            Feature::AircraftModel => cat(enc, &f.model),
+            Feature::Category => cat(enc, &f.category),
+            Feature::AmateurBuilt => flag(f.amateur_built),
+            Feature::NumEngines => num(f.num_engines.map(|n| n as f64)),
+            Feature::EngineType => cat(enc, &f.engine_type),
+            Feature::FarPart => cat(enc, &f.far_part),
+            Feature::Schedule => cat(enc, &f.schedule),
+            Feature::Purpose => cat(enc, &f.purpose),
+            Feature::PilotAge => num(f.pilot_age.map(|n| n as f64)),
+            Feature::PilotHours => num(f.pilot_total_hours),
+            Feature::Damage => cat(enc, &f.damage),
+            Feature::AircraftCount => num(f.aircraft_count.map(f64::from)),
+        }
+    }
+}
+
 /// A raw feature value, before encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {
@@ -655,6 +733,75 @@ fn integer(v: &Value, field: &str, lo: i64, hi: i64) -> Result<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fast_encoding_matches_encoding_the_raw_value() {
+        let texts = [
+            None,
+            Some(""),
+            Some("  "),
+            Some("unk"),
+            Some("Unknown"),
+            Some("Cessna"),
+            Some(" CESSNA "),
+            Some("piper"),
+            Some("IMC"),
+            Some("vmc"),
+            Some("Pvt"),
+            Some("n/a"),
+            Some("LAX"),
+            Some("Zeppelin"),
+            Some("Æro Société"),
+            Some("ÆRO SOCIÉTÉ"),
+            Some("a-very-long-model-name-that-is-longer-than-the-sixty-four-byte-stack-buffer"),
+        ];
+        let dates = [None, NaiveDate::from_ymd_opt(2015, 7, 4), NaiveDate::from_ymd_opt(1999, 12, 31)];
+        let nums = [None, Some(0.0), Some(1.5), Some(-3.0), Some(f64::NAN), Some(1e9)];
+        let mut all = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let s = t.map(str::to_string);
+            all.push(Facts {
+                event_date: dates[i % dates.len()],
+                state: s.clone(),
+                country: s.clone(),
+                latitude: nums[i % nums.len()],
+                longitude: nums[(i + 1) % nums.len()],
+                airport_code: s.clone(),
+                light_condition: s.clone(),
+                weather: s.clone(),
+                phase: s.clone(),
+                make: s.clone(),
+                model: s.clone(),
+                category: s.clone(),
+                amateur_built: [None, Some(true), Some(false)][i % 3],
+                num_engines: [None, Some(1), Some(2)][i % 3],
+                engine_type: s.clone(),
+                far_part: s.clone(),
+                schedule: s.clone(),
+                purpose: s.clone(),
+                pilot_age: [None, Some(40)][i % 2],
+                pilot_total_hours: nums[(i + 2) % nums.len()],
+                damage: s,
+                aircraft_count: [None, Some(1), Some(2)][i % 3],
+            });
+        }
+        for feature in ModelKind::Fatal.features() {
+            // Fit on half of the values (so some are unknown to the encoder), then
+            // encode everything both ways; also with the wrong kind of encoder.
+            let values: Vec<Raw> = all.iter().map(|f| feature.value(f)).collect();
+            let train: Vec<Raw> = values.iter().step_by(2).flat_map(|v| std::iter::repeat_n(v.clone(), 5)).collect();
+            let other = if feature.kind() == FeatureType::Numeric { Feature::Make } else { Feature::Year };
+            for enc in [Encoder::fit(*feature, &train), Encoder::fit(other, &train)] {
+                for facts in &all {
+                    assert_eq!(
+                        feature.encode(facts, &enc),
+                        enc.encode(&feature.value(facts)),
+                        "{feature:?} of {facts:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn risk_reads_no_outcome_field() {

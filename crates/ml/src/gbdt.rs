@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::encode::Binned;
+use crate::forest::Forest;
 use crate::rng::Rng;
 
 /// Training settings.
@@ -173,11 +174,51 @@ pub struct Booster {
     pub trees: Vec<Tree>,
     /// Number of features.
     pub n_features: usize,
+    /// The trees flattened for scoring, built on first use (derived data: not
+    /// saved, not compared).
+    #[serde(skip)]
+    pub(crate) compiled: Compiled,
+}
+
+/// A lazily built [`Forest`] (`None`: the model cannot be flattened and is
+/// scored by walking its trees); equal to any other, since it is derived from
+/// the trees.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Compiled(std::sync::OnceLock<Option<Forest>>);
+
+impl PartialEq for Compiled {
+    fn eq(&self, _: &Compiled) -> bool {
+        true
+    }
 }
 
 impl Booster {
-    /// Raw scores (log-odds, or per-class logits) of one row of bins.
+    /// A booster from its parts.
+    pub fn new(n_scores: usize, base: Vec<f64>, trees: Vec<Tree>, n_features: usize) -> Booster {
+        Booster { n_scores, base, trees, n_features, compiled: Compiled::default() }
+    }
+
+    /// The trees flattened for fast scoring (built once, on first use); `None`
+    /// for models the flat layout cannot hold.
+    pub fn forest(&self) -> Option<&Forest> {
+        self.compiled.0.get_or_init(|| Forest::compile(self)).as_ref()
+    }
+
+    /// Raw scores (log-odds, or per-class logits) of one row of bins; `out` has
+    /// one slot per output ([`Booster::n_scores`]). Allocation-free.
     pub fn raw(&self, bins: &[u8], out: &mut [f64]) {
+        match self.forest() {
+            Some(forest) => {
+                out.copy_from_slice(&self.base);
+                forest.add_raw(bins, out);
+            }
+            None => self.raw_by_walking(bins, out),
+        }
+    }
+
+    /// Raw scores by walking the trained trees node by node: the reference the
+    /// flattened [`Forest`] is tested against.
+    pub fn raw_by_walking(&self, bins: &[u8], out: &mut [f64]) {
         out.copy_from_slice(&self.base);
         for (t, tree) in self.trees.iter().enumerate() {
             out[t % self.n_scores] += tree.nodes[tree.leaf(bins)].value;
@@ -187,6 +228,19 @@ impl Booster {
     /// Exact path attributions: `(bias, contributions)` per output, where
     /// `bias[k] + sum(contributions[k]) == raw[k]` up to float rounding.
     pub fn contributions(&self, bins: &[u8]) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let mut bias = self.base.clone();
+        let mut contrib = vec![vec![0.0; self.n_features]; self.n_scores];
+        if let Some(forest) = self.forest() {
+            forest.add_contributions(bins, &mut bias, &mut contrib);
+            return (bias, contrib);
+        }
+        self.contributions_by_walking(bins)
+    }
+
+    /// [`Booster::contributions`] by walking the trained trees: the reference
+    /// the flattened forest is tested against, and the path for models it
+    /// cannot hold.
+    pub(crate) fn contributions_by_walking(&self, bins: &[u8]) -> (Vec<f64>, Vec<Vec<f64>>) {
         let mut bias = self.base.clone();
         let mut contrib = vec![vec![0.0; self.n_features]; self.n_scores];
         for (t, tree) in self.trees.iter().enumerate() {
@@ -276,19 +330,45 @@ fn score(s: &Bin, lambda: f64) -> f64 {
     s.g * s.g / (s.h + lambda)
 }
 
+/// Below this many (row, feature) updates a histogram is built on one thread:
+/// handing out the work would cost more than it saves.
+const PARALLEL_HISTOGRAM_WORK: usize = 64 * 1024;
+
 impl Grower<'_> {
+    /// The histogram of `rows` over the sampled features.
+    ///
+    /// Each feature's bins are summed over the rows in ascending row order,
+    /// whatever thread does it, so the result (and the tree) does not depend on
+    /// the number of threads. Gradients are first gathered in row order, so the
+    /// per-feature passes read them sequentially.
     fn histogram(&self, rows: &[u32]) -> Vec<Bin> {
+        use rayon::prelude::*;
         let mut hist = vec![Bin::default(); self.total_bins];
+        let gh: Vec<[f64; 2]> = rows.iter().map(|&r| [self.g[r as usize], self.h[r as usize]]).collect();
+        // Disjoint slices of `hist`, one per sampled feature (sorted, so offsets grow).
+        let mut slices: Vec<(usize, &mut [Bin])> = Vec::with_capacity(self.features.len());
+        let mut rest: &mut [Bin] = &mut hist;
+        let mut pos = 0;
         for &f in &self.features {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(self.offsets[f] - pos);
+            let (mine, tail) = tail.split_at_mut(self.data.n_bins[f]);
+            slices.push((f, mine));
+            rest = tail;
+            pos = self.offsets[f] + self.data.n_bins[f];
+        }
+        let fill = |(f, hf): (usize, &mut [Bin])| {
             let col = &self.data.columns[f];
-            let hf = &mut hist[self.offsets[f]..self.offsets[f] + self.data.n_bins[f]];
-            for &r in rows {
-                let r = r as usize;
-                let b = &mut hf[usize::from(col[r])];
-                b.g += self.g[r];
-                b.h += self.h[r];
+            for (&r, &[g, h]) in rows.iter().zip(&gh) {
+                let b = &mut hf[usize::from(col[r as usize])];
+                b.g += g;
+                b.h += h;
                 b.c += 1.0;
             }
+        };
+        if rows.len() * self.features.len() >= PARALLEL_HISTOGRAM_WORK {
+            slices.into_par_iter().for_each(fill);
+        } else {
+            slices.into_iter().for_each(fill);
         }
         hist
     }
@@ -595,8 +675,17 @@ pub fn train(
                     scores[r as usize * k + class] += v;
                 }
             }
-            for (i, bins) in vrows.iter().enumerate() {
-                vscores[i * k + class] += tree.nodes[tree.leaf(bins)].value;
+            match Forest::from_trees(std::slice::from_ref(&tree), 1, n_features) {
+                Some(flat) => {
+                    for (i, bins) in vrows.iter().enumerate() {
+                        vscores[i * k + class] += flat.tree_value(0, bins);
+                    }
+                }
+                None => {
+                    for (i, bins) in vrows.iter().enumerate() {
+                        vscores[i * k + class] += tree.nodes[tree.leaf(bins)].value;
+                    }
+                }
             }
             trees.push(tree);
         }
@@ -615,7 +704,7 @@ pub fn train(
     let rounds = if valid.is_some() { best.1 + 1 } else { trees.len() / k };
     trees.truncate(rounds * k);
     log.rounds = rounds;
-    (Booster { n_scores: k, base, trees, n_features }, log)
+    (Booster::new(k, base, trees, n_features), log)
 }
 
 /// A deterministic sample of `fraction` of the features (at least one), sorted.

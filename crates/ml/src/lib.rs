@@ -7,6 +7,7 @@
 //! * [`gbdt`]: histogram gradient-boosted trees with native categorical splits,
 //!   learned missing-value directions, class weights and early stopping; exact
 //!   path attributions.
+//! * [`forest`]: the trees flattened for fast, branch-free scoring.
 //! * [`linear`]: the logistic-regression baseline.
 //! * [`pipeline`]: data sets from store rows, fitting, evaluation (stratified,
 //!   time split, k-fold CV).
@@ -20,6 +21,7 @@ pub mod card;
 pub mod encode;
 mod error;
 pub mod features;
+pub mod forest;
 pub mod gbdt;
 pub mod linear;
 pub mod metrics;

@@ -2,6 +2,7 @@
 //! as the trees) and standardised numbers with a missing indicator, trained by
 //! full-batch gradient descent (Adam) with L2 regularisation. Binary or softmax.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::Encoder;
@@ -14,6 +15,8 @@ const ITERATIONS: usize = 300;
 const STEP: f64 = 0.05;
 /// L2 penalty per weight.
 const L2: f64 = 1e-4;
+/// Rows per parallel gradient chunk (fixed, so results do not depend on threads).
+const CHUNK: usize = 4096;
 
 /// How one feature becomes columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,28 +63,44 @@ impl Logistic {
         let n_params = k * dim + k;
         let (mut m, mut v) = (vec![0.0; n_params], vec![0.0; n_params]);
         let mut grad = vec![0.0; n_params];
-        let mut scores = vec![0.0; k];
-        let mut probs = vec![0.0; k.max(2)];
         for it in 1..=ITERATIONS {
-            grad.iter_mut().for_each(|g| *g = 0.0);
-            for (i, row) in rows.iter().enumerate() {
-                model.scores(row, &mut scores);
-                let w = target.weights[i] / wsum;
-                let y = target.labels[i];
-                for c in 0..k {
-                    let err = if k == 1 {
-                        1.0 / (1.0 + (-scores[0]).exp()) - if y == 1 { 1.0 } else { 0.0 }
-                    } else {
-                        if c == 0 {
+            // Gradient over fixed chunks of rows, in parallel; the partial sums are
+            // added in chunk order, so the result does not depend on the threads.
+            let partials: Vec<Vec<f64>> = rows
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(ci, chunk)| {
+                    let mut part = vec![0.0; n_params];
+                    let mut scores = vec![0.0; k];
+                    let mut probs = vec![0.0; k.max(2)];
+                    for (j, row) in chunk.iter().enumerate() {
+                        let i = ci * CHUNK + j;
+                        model.scores(row, &mut scores);
+                        let w = target.weights[i] / wsum;
+                        let y = target.labels[i];
+                        if k > 1 {
                             softmax(&scores, &mut probs[..k]);
                         }
-                        probs[c] - if y == c { 1.0 } else { 0.0 }
-                    };
-                    let e = err * w;
-                    for &(col, x) in row {
-                        grad[c * dim + col] += e * x;
+                        for c in 0..k {
+                            let err = if k == 1 {
+                                1.0 / (1.0 + (-scores[0]).exp()) - if y == 1 { 1.0 } else { 0.0 }
+                            } else {
+                                probs[c] - if y == c { 1.0 } else { 0.0 }
+                            };
+                            let e = err * w;
+                            for &(col, x) in row {
+                                part[c * dim + col] += e * x;
+                            }
+                            part[k * dim + c] += e;
+                        }
                     }
-                    grad[k * dim + c] += e;
+                    part
+                })
+                .collect();
+            grad.iter_mut().for_each(|g| *g = 0.0);
+            for part in &partials {
+                for (g, p) in grad.iter_mut().zip(part) {
+                    *g += p;
                 }
             }
             for (i, g) in grad.iter_mut().enumerate().take(k * dim) {

@@ -137,7 +137,7 @@ impl Model {
             .iter()
             .zip(&self.encoders)
             .map(|(f, enc)| {
-                let e = enc.encode(&f.value(facts));
+                let e = f.encode(facts, enc);
                 if e.unknown_category {
                     unknown.push(f.name().to_string());
                 }
@@ -145,6 +145,14 @@ impl Model {
             })
             .collect();
         (bins, unknown)
+    }
+
+    /// Writes the bins of an event's facts into `bins` (one per feature), without
+    /// allocating. `bins` shorter than the features takes the first ones.
+    pub fn encode_into(&self, facts: &Facts, bins: &mut [u8]) {
+        for ((b, f), enc) in bins.iter_mut().zip(&self.features).zip(&self.encoders) {
+            *b = f.encode(facts, enc).bin;
+        }
     }
 
     /// Calibrated probabilities of encoded bins (the fast path, no explanation).
@@ -168,6 +176,22 @@ impl Model {
         }
     }
 
+    /// Probability of the positive class (binary) or of `fatal` (severity) of an
+    /// event's facts, without an explanation: the fast path for bulk scoring
+    /// (allocation-free for binary models of up to 64 features).
+    pub fn fatal_probability(&self, facts: &Facts) -> f64 {
+        let mut stack = [0u8; 64];
+        if self.features.len() <= stack.len() {
+            let bins = &mut stack[..self.features.len()];
+            self.encode_into(facts, bins);
+            self.fatal_probability_of_bins(bins)
+        } else {
+            let mut bins = vec![0u8; self.features.len()];
+            self.encode_into(facts, &mut bins);
+            self.fatal_probability_of_bins(&bins)
+        }
+    }
+
     /// Scores an event and explains the score.
     pub fn predict(&self, facts: &Facts) -> Prediction {
         let (bins, unknown_categories) = self.encode(facts);
@@ -180,9 +204,10 @@ impl Model {
             .features
             .iter()
             .zip(&contrib[explained])
-            .map(|(f, c)| Contribution {
+            .zip(&bins)
+            .map(|((f, c), bin)| Contribution {
                 feature: f.name().to_string(),
-                value: describe_value(*f, facts, &self.encoders[self.index_of(*f)], &bins, self),
+                value: describe_value(*f, facts, *bin, unknown_categories.iter().any(|u| u == f.name())),
                 contribution: *c,
             })
             .collect();
@@ -195,10 +220,6 @@ impl Model {
             contributions,
             unknown_categories,
         }
-    }
-
-    fn index_of(&self, f: Feature) -> usize {
-        self.features.iter().position(|x| *x == f).unwrap_or(0)
     }
 
     /// One sentence per contribution, for the `top` largest.
@@ -305,7 +326,16 @@ impl Model {
                             && node.right < n
                             && (node.kind != crate::gbdt::CATEGORICAL || (node.cats as usize) < tree.cat_sets.len()))
                 });
-            if !ok {
+            // A tree: no node has two parents (children are numbered after their parent).
+            let mut parents = vec![0u8; tree.nodes.len()];
+            for node in tree.nodes.iter().filter(|n| n.kind != crate::gbdt::LEAF) {
+                for child in [node.left, node.right] {
+                    if let Some(p) = parents.get_mut(child as usize) {
+                        *p = p.saturating_add(1);
+                    }
+                }
+            }
+            if !ok || parents.iter().any(|p| *p > 1) {
                 return Err("model trees are malformed".into());
             }
         }
@@ -325,12 +355,11 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-fn describe_value(f: Feature, facts: &Facts, enc: &Encoder, bins: &[u8], model: &Model) -> String {
+fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> String {
     let raw = f.value(facts);
-    let bin = bins[model.index_of(f)];
     match raw {
         Raw::Missing => "unknown".into(),
-        Raw::Cat(ref s) if enc.encode(&raw).unknown_category => format!("{s}, scored as other"),
+        Raw::Cat(ref s) if unknown_category => format!("{s}, scored as other"),
         _ if bin == 0 => "unknown".into(),
         other => other.to_string(),
     }

@@ -104,6 +104,18 @@ pub enum ClassWeight {
     Sqrt,
 }
 
+/// Which training rows are held out for early stopping and calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldOut {
+    /// A stratified random slice.
+    #[default]
+    Stratified,
+    /// The most recent events (by date), so early stopping and calibration see
+    /// the years closest to those the model will score.
+    Latest,
+}
+
 /// Settings of a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
@@ -113,6 +125,9 @@ pub struct Options {
     pub class_weight: ClassWeight,
     /// Share of the training rows held out for early stopping and calibration.
     pub valid_fraction: f64,
+    /// How those rows are chosen.
+    #[serde(default)]
+    pub hold_out: HoldOut,
 }
 
 impl Options {
@@ -125,6 +140,7 @@ impl Options {
                 ModelKind::Severity => ClassWeight::Sqrt,
             },
             valid_fraction: 0.15,
+            hold_out: HoldOut::Stratified,
         }
     }
 
@@ -179,7 +195,10 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
         )));
     }
     let seed = opts.params.seed;
-    let (train, valid) = split::stratified(idx, &ds.labels, opts.valid_fraction, seed.wrapping_add(1));
+    let (train, valid) = match opts.hold_out {
+        HoldOut::Stratified => split::stratified(idx, &ds.labels, opts.valid_fraction, seed.wrapping_add(1)),
+        HoldOut::Latest => split::latest(idx, &ds.dates, opts.valid_fraction),
+    };
     let features = ds.kind.features();
     let encoders: Vec<Encoder> = features
         .iter()
@@ -200,12 +219,30 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
     let (valid_raw, valid_y, valid_w) = rows(&valid);
     let train_bins = Binned::new(&encoders, &train_raw);
     let valid_bins = Binned::new(&encoders, &valid_raw);
-    let (booster, log) = gbdt::train(
-        &train_bins,
-        Target { labels: &train_y, weights: &train_w },
-        (!valid.is_empty()).then_some((&valid_bins, Target { labels: &valid_y, weights: &valid_w })),
-        ds.n_classes(),
-        &opts.params,
+    // The trees and the baseline are independent: fit them side by side.
+    let ((booster, log), baseline) = rayon::join(
+        || {
+            gbdt::train(
+                &train_bins,
+                Target { labels: &train_y, weights: &train_w },
+                (!valid.is_empty()).then_some((&valid_bins, Target { labels: &valid_y, weights: &valid_w })),
+                ds.n_classes(),
+                &opts.params,
+            )
+        },
+        || {
+            with_baseline.then(|| {
+                let lr = Logistic::fit(
+                    &encoders,
+                    &train_raw,
+                    Target { labels: &train_y, weights: &train_w },
+                    ds.n_classes(),
+                );
+                let scores: Vec<Vec<f64>> = valid_raw.iter().map(|r| lr.raw(&encoders, r)).collect();
+                let cal = Calibration::fit(&scores, &valid_y);
+                (lr, cal)
+            })
+        },
     );
     let mut raw = vec![0.0; booster.n_scores];
     let valid_scores: Vec<Vec<f64>> = (0..valid_bins.n_rows)
@@ -215,12 +252,6 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
         })
         .collect();
     let calibration = Calibration::fit(&valid_scores, &valid_y);
-    let baseline = with_baseline.then(|| {
-        let lr = Logistic::fit(&encoders, &train_raw, Target { labels: &train_y, weights: &train_w }, ds.n_classes());
-        let scores: Vec<Vec<f64>> = valid_raw.iter().map(|r| lr.raw(&encoders, r)).collect();
-        let cal = Calibration::fit(&scores, &valid_y);
-        (lr, cal)
-    });
     let dates: Vec<NaiveDate> = idx.iter().filter_map(|&i| ds.dates[i]).collect();
     let training = TrainingInfo {
         rows: idx.len(),
@@ -373,23 +404,45 @@ fn mean_std(all: &[Metrics]) -> (Metrics, Metrics) {
 
 /// Stratified 80/20 split, time split at `until` (when given), and `folds`-fold CV (when > 1).
 pub fn evaluate(ds: &Dataset, opts: &Options, until: Option<NaiveDate>, folds: usize) -> Result<Evaluation> {
+    use rayon::prelude::*;
     let all: Vec<usize> = (0..ds.len()).collect();
     let seed = opts.params.seed;
     let (train, test) = split::stratified(&all, &ds.labels, 0.2, seed);
-    let stratified = evaluate_split(ds, "stratified 80/20", &train, &test, opts)?;
-    let time = match until {
-        Some(d) => {
-            let (train, test) = split::by_time(&ds.dates, d);
-            Some(evaluate_split(ds, &format!("train <= {d}, test after"), &train, &test, opts)?)
-        }
-        None => None,
-    };
+    // Every split is fitted independently (and deterministically): run them side by side.
+    let ((stratified, time), folds_reports) = rayon::join(
+        || {
+            rayon::join(
+                || evaluate_split(ds, "stratified 80/20", &train, &test, opts),
+                || {
+                    until
+                        .map(|d| {
+                            let (train, test) = split::by_time(&ds.dates, d);
+                            evaluate_split(ds, &format!("train <= {d}, test after"), &train, &test, opts)
+                        })
+                        .transpose()
+                },
+            )
+        },
+        || {
+            if folds > 1 {
+                split::folds(&ds.labels, folds, seed)
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, test)| {
+                        let train = split::complement(ds.len(), test);
+                        evaluate_split(ds, &format!("fold {}", k + 1), &train, test, opts)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let (stratified, time, folds_reports) = (stratified?, time?, folds_reports?);
     let cross_validation = if folds > 1 {
         let mut gbdt = Vec::new();
         let mut base = Vec::new();
-        for (k, test) in split::folds(&ds.labels, folds, seed).iter().enumerate() {
-            let train = split::complement(ds.len(), test);
-            let r = evaluate_split(ds, &format!("fold {}", k + 1), &train, test, opts)?;
+        for r in folds_reports {
             gbdt.push(r.gbdt);
             base.push(r.baseline);
         }
@@ -414,8 +467,10 @@ pub fn evaluate(ds: &Dataset, opts: &Options, until: Option<NaiveDate>, folds: u
 pub fn train_model(ds: &Dataset, opts: &Options, train_until: Option<NaiveDate>) -> Result<Model> {
     let all: Vec<usize> = (0..ds.len()).collect();
     let (train, test) = split::stratified(&all, &ds.labels, 0.2, opts.params.seed);
-    let report = evaluate_split(ds, "stratified 80/20", &train, &test, opts)?;
-    let mut model = fit(ds, &all, opts, false)?.model;
+    // The held-out evaluation and the final fit are independent: run them side by side.
+    let (report, fitted) =
+        rayon::join(|| evaluate_split(ds, "stratified 80/20", &train, &test, opts), || fit(ds, &all, opts, false));
+    let (report, mut model) = (report?, fitted?.model);
     model.training.train_until = train_until.map(|d| d.to_string());
     model.held_out = Some(HeldOut {
         split: report.split,

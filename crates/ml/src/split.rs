@@ -64,6 +64,21 @@ pub fn by_time(dates: &[Option<NaiveDate>], until: NaiveDate) -> (Vec<usize>, Ve
     (train, test)
 }
 
+/// The latest `fraction` of `idx` by date (`(train, held_out)`, both sorted):
+/// the held-out rows are the most recent ones, ties broken by position, and
+/// undated rows always train. For early stopping and calibration on the data
+/// closest to the future a model will score.
+pub fn latest(idx: &[usize], dates: &[Option<NaiveDate>], fraction: f64) -> (Vec<usize>, Vec<usize>) {
+    let mut dated: Vec<usize> = idx.iter().copied().filter(|&i| dates[i].is_some()).collect();
+    dated.sort_by_key(|&i| (dates[i], i));
+    let n_held = ((idx.len() as f64 * fraction).round() as usize).min(dated.len());
+    let mut held: Vec<usize> = dated.split_off(dated.len() - n_held);
+    let mut train: Vec<usize> = idx.iter().copied().filter(|&i| dates[i].is_none()).chain(dated).collect();
+    train.sort_unstable();
+    held.sort_unstable();
+    (train, held)
+}
+
 /// Every row not in `test` (sorted input), for k-fold training sets.
 pub fn complement(n: usize, test: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(n - test.len().min(n));
@@ -94,5 +109,15 @@ mod tests {
         let f = folds(&labels, 5, 3);
         assert_eq!(f.iter().map(Vec::len).sum::<usize>(), 1000);
         assert_eq!(complement(1000, &f[0]).len(), 800);
+    }
+
+    #[test]
+    fn the_latest_split_holds_out_the_most_recent_dated_rows() {
+        let d = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
+        let dates = vec![d(2001), None, d(1999), d(2005), d(2003), d(2005), None, d(2000), d(2002), d(2004)];
+        let idx: Vec<usize> = (0..10).collect();
+        let (train, held) = latest(&idx, &dates, 0.3);
+        assert_eq!(held, vec![3, 5, 9]);
+        assert_eq!(train, vec![0, 1, 2, 4, 6, 7, 8]);
     }
 }

@@ -92,7 +92,7 @@ impl AppState {
     /// State over one store of any backend, used through all of its interfaces.
     pub fn from_backend(store: Arc<dyn Backend>, index: Arc<SearchIndex>) -> AppState {
         let backend = store.backend_name();
-        let training = store.clone().training();
+        let training: Option<Arc<dyn TrainingData>> = Some(store.clone());
         let queries: Arc<dyn Queries> = store.clone();
         let store: Arc<dyn Store> = store;
         AppState { training, backend, ..AppState::new(store, queries, index) }

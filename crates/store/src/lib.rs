@@ -145,9 +145,9 @@ pub trait Store: Send + Sync {
 }
 
 /// The storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
-/// hand out `Arc<dyn Store>`, `Arc<dyn Queries>` and `Arc<dyn Accounts>` views of
-/// it (trait upcasting).
-pub trait Backend: Store + Queries + Accounts {
+/// hand out `Arc<dyn Store>`, `Arc<dyn Queries>`, `Arc<dyn Accounts>` and
+/// `Arc<dyn TrainingData>` views of it (trait upcasting).
+pub trait Backend: Store + Queries + Accounts + TrainingData {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 
@@ -156,20 +156,11 @@ pub trait Backend: Store + Queries + Accounts {
     fn as_postgres(&self) -> Option<&postgres::PostgresStore> {
         None
     }
-
-    /// The store's training-data interface, when this backend has one.
-    fn training(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn TrainingData>> {
-        None
-    }
 }
 
 impl Backend for sqlite::SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
-    }
-
-    fn training(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn TrainingData>> {
-        Some(self)
     }
 }
 

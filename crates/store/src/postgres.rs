@@ -29,6 +29,7 @@ mod pool;
 mod query;
 mod query_filter;
 mod sql;
+mod training;
 mod upsert;
 
 #[cfg(test)]

@@ -101,3 +101,123 @@ pub fn damage_rank(damage: &str) -> u8 {
         _ => 0,
     }
 }
+
+/// The SQL both backends run to read training rows, with `?` placeholders
+/// (PostgreSQL rewrites them to `$N`). One statement per table; the rows are
+/// merged per event in Rust by [`merge`], so the rules (first aircraft, worst
+/// damage, first pilot) exist once and both backends give the same rows.
+pub(crate) mod sql {
+    /// Events with an `ev_id`; callers append filters and `ORDER BY e.id`.
+    pub const EVENTS: &str = "SELECT e.id, e.ev_id, e.event_type, e.event_date, e.state, e.country, e.latitude, \
+         e.longitude, e.airport_code, e.light_condition, e.weather, e.phase, e.highest_injury, e.inj_fatal, \
+         e.inj_serious, e.inj_minor, e.inj_none FROM events e WHERE e.ev_id IS NOT NULL";
+
+    /// Aircraft facts, in (event, aircraft) order.
+    pub const AIRCRAFT: &str = "SELECT a.event_id, a.make, a.model, a.category, a.amateur_built, a.num_engines, \
+         a.engine_type, a.far_part, a.schedule, a.purpose, a.damage, a.phase FROM aircraft a WHERE 1 = 1";
+
+    /// Pilots, in (event, aircraft, crew number) order.
+    pub const PILOTS: &str =
+        "SELECT c.event_id, c.aircraft_key, c.crew_no, c.crew_age FROM flight_crew c WHERE c.crew_category = 'PLT'";
+
+    /// Total flight hours of every crew member.
+    pub const HOURS: &str = "SELECT t.event_id, t.aircraft_key, t.crew_no, t.flight_hours FROM flight_time t \
+         WHERE t.flight_type = 'TOTL' AND t.flight_craft = 'ALL'";
+
+    /// Appended to a query to restrict it to one event (bound to the internal id).
+    pub const ONE_EVENT_AIRCRAFT: &str = " AND a.event_id = ?";
+    /// See [`ONE_EVENT_AIRCRAFT`].
+    pub const ONE_EVENT_PILOT: &str = " AND c.event_id = ?";
+    /// See [`ONE_EVENT_AIRCRAFT`].
+    pub const ONE_EVENT_HOURS: &str = " AND t.event_id = ?";
+    /// Order of the aircraft rows [`super::merge`] needs.
+    pub const AIRCRAFT_ORDER: &str = " ORDER BY a.event_id, a.aircraft_key";
+    /// Order of the pilot rows [`super::merge`] needs.
+    pub const PILOTS_ORDER: &str = " ORDER BY c.event_id, c.aircraft_key, c.crew_no";
+}
+
+/// One aircraft row as read by [`sql::AIRCRAFT`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AircraftFacts {
+    pub event_id: i64,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub category: Option<String>,
+    pub amateur_built: Option<bool>,
+    pub num_engines: Option<i64>,
+    pub engine_type: Option<String>,
+    pub far_part: Option<String>,
+    pub schedule: Option<String>,
+    pub purpose: Option<String>,
+    pub damage: Option<String>,
+    pub phase: Option<String>,
+}
+
+/// A crew member's key and one value (age of a pilot, or total hours).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CrewFact<T> {
+    pub event_id: i64,
+    pub aircraft_key: i64,
+    pub crew_no: i64,
+    pub value: Option<T>,
+}
+
+/// Merges the per-table rows into one [`TrainingRow`] per event.
+///
+/// `events` are `(internal id, row with the event-level fields)`, in the order to
+/// return; `aircraft` and `pilots` must be in the orders of
+/// [`sql::AIRCRAFT_ORDER`] and [`sql::PILOTS_ORDER`]. Aircraft facts come from the
+/// first aircraft, `damage` is the worst of any aircraft, `phase` falls back to the
+/// first aircraft's, pilot age and hours come from the first pilot.
+pub(crate) fn merge(
+    events: Vec<(i64, TrainingRow)>,
+    aircraft: impl IntoIterator<Item = AircraftFacts>,
+    pilots: impl IntoIterator<Item = CrewFact<i64>>,
+    hours: impl IntoIterator<Item = CrewFact<f64>>,
+) -> Vec<TrainingRow> {
+    use std::collections::HashMap;
+    let position: HashMap<i64, usize> = events.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let mut rows: Vec<TrainingRow> = events.into_iter().map(|(_, row)| row).collect();
+    for a in aircraft {
+        let Some(&i) = position.get(&a.event_id) else { continue };
+        let row = &mut rows[i];
+        if let Some(d) = a.damage {
+            let worse = row.damage.as_deref().is_none_or(|cur| damage_rank(&d) > damage_rank(cur));
+            if worse {
+                row.damage = Some(d);
+            }
+        }
+        row.aircraft_count += 1;
+        if row.aircraft_count > 1 {
+            continue;
+        }
+        row.make = a.make;
+        row.model = a.model;
+        row.category = a.category;
+        row.amateur_built = a.amateur_built;
+        row.num_engines = a.num_engines;
+        row.engine_type = a.engine_type;
+        row.far_part = a.far_part;
+        row.schedule = a.schedule;
+        row.purpose = a.purpose;
+        if row.phase.is_none() {
+            row.phase = a.phase;
+        }
+    }
+    let mut first_pilot: HashMap<i64, (i64, i64)> = HashMap::new();
+    for p in pilots {
+        let Some(&i) = position.get(&p.event_id) else { continue };
+        if first_pilot.contains_key(&p.event_id) {
+            continue;
+        }
+        first_pilot.insert(p.event_id, (p.aircraft_key, p.crew_no));
+        rows[i].pilot_age = p.value;
+    }
+    for t in hours {
+        let (Some(&i), Some(&pilot)) = (position.get(&t.event_id), first_pilot.get(&t.event_id)) else { continue };
+        if (t.aircraft_key, t.crew_no) == pilot {
+            rows[i].pilot_total_hours = t.value;
+        }
+    }
+    rows
+}

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use ntsb_model::SourceKind;
 use ntsb_model::records::{
-    AircraftRecord, CodeRecord, EventRecord, EventRef, IdLinkRecord, NarrativeRecord, Record, SourcedRecord,
+    AircraftRecord, CodeRecord, CrewRecord, EventRecord, EventRef, FlightTimeRecord, IdLinkRecord, NarrativeRecord,
+    Record, SourcedRecord,
 };
 use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Backend, Error, LoadId, LoadSource, LoadSummary, Store, TableCounts};
+use ntsb_store::{Backend, Error, LoadId, LoadSource, LoadSummary, Store, TableCounts, TrainingFilter, TrainingRow};
 
 const EV: &str = "20080124X00101";
 const NO: &str = "NYC08CA068";
@@ -573,6 +574,174 @@ fn queries_on_a_shared_store_run_on_pooled_readers_beside_a_writer(kind) {
     // Readers see what the writer committed.
     assert_eq!(s.list_events(&EventQuery::default()).expect("query").total, 200);
 }
+
+fn training_rows_merge_first_aircraft_worst_damage_and_first_pilot(kind) {
+    let s = kind.store("training_rows_merge_first_aircraft_worst_damage_and_first_pilot_s");
+    load_training_fixtures(&s);
+    let rows = s.training_rows(&TrainingFilter { accidents_only: true }).expect("training rows");
+    assert_eq!(rows, expected_training_rows());
+    let all = s.training_rows(&TrainingFilter::default()).expect("all rows");
+    assert_eq!(all.len(), 3, "the incident is read without the accident filter");
+    assert_eq!(s.training_row("20100102X00002").expect("one row"), Some(expected_training_rows()[1].clone()));
+    assert_eq!(s.training_row("20100101X00001").expect("one row"), Some(expected_training_rows()[0].clone()));
+    assert_eq!(s.training_row("19990101X99999").expect("unknown id"), None);
+}
+}
+
+/// Two accidents (one with two aircraft, pilots and hours; one bare) and an
+/// incident: everything [`TrainingData`] merges.
+fn load_training_fixtures(s: &(impl common::AsBackend + ?Sized)) {
+    let a = || EventRef::EvId("20100101X00001".into());
+    let b = || EventRef::EvId("20100102X00002".into());
+    let c = || EventRef::EvId("20100103X00003".into());
+    let crew = |event: EventRef, aircraft_key: i64, crew_no: i64, category: &str, age: i64| {
+        Record::Crew(CrewRecord {
+            event,
+            aircraft_key,
+            crew_no,
+            crew_category: Some(category.into()),
+            crew_age: Some(age),
+            ..Default::default()
+        })
+    };
+    let hours = |event: EventRef, aircraft_key: i64, crew_no: i64, kind: &str, craft: &str, h: f64| {
+        Record::FlightTime(FlightTimeRecord {
+            event,
+            aircraft_key,
+            crew_no,
+            flight_type: kind.into(),
+            flight_craft: craft.into(),
+            flight_hours: Some(h),
+        })
+    };
+    let records = vec![
+        Record::Event(EventRecord {
+            event_type: Some("accident".into()),
+            event_date: Some("2010-01-01".into()),
+            state: Some("AK".into()),
+            country: Some("USA".into()),
+            latitude: Some(61.2),
+            longitude: Some(-149.9),
+            airport_code: Some("ANC".into()),
+            light_condition: Some("DAYL".into()),
+            weather: Some("IMC".into()),
+            highest_injury: Some("fatal".into()),
+            inj_fatal: Some(2),
+            inj_none: Some(1),
+            ..event(Some("20100101X00001"), None)
+        }),
+        Record::Event(EventRecord {
+            event_type: Some("accident".into()),
+            event_date: Some("2010-01-02".into()),
+            phase: Some("landing".into()),
+            highest_injury: Some("none".into()),
+            ..event(Some("20100102X00002"), None)
+        }),
+        Record::Event(EventRecord { event_type: Some("incident".into()), ..event(Some("20100103X00003"), None) }),
+        Record::Aircraft(AircraftRecord {
+            event: a(),
+            aircraft_key: 1,
+            make: Some("CESSNA".into()),
+            model: Some("172N".into()),
+            category: Some("AIR".into()),
+            amateur_built: Some(false),
+            num_engines: Some(1),
+            engine_type: Some("REC".into()),
+            far_part: Some("091".into()),
+            schedule: Some("NSCH".into()),
+            purpose: Some("PERS".into()),
+            damage: Some("substantial".into()),
+            phase: Some("cruise".into()),
+            ..Default::default()
+        }),
+        Record::Aircraft(AircraftRecord {
+            event: a(),
+            aircraft_key: 2,
+            make: Some("PIPER".into()),
+            amateur_built: Some(true),
+            damage: Some("destroyed".into()),
+            phase: Some("approach".into()),
+            ..Default::default()
+        }),
+        Record::Aircraft(AircraftRecord {
+            event: c(),
+            aircraft_key: 1,
+            make: Some("BEECH".into()),
+            ..Default::default()
+        }),
+        crew(a(), 1, 1, "CPLT", 30),
+        crew(a(), 1, 2, "PLT", 54),
+        crew(a(), 2, 1, "PLT", 41),
+        hours(a(), 1, 1, "TOTL", "ALL", 300.0),
+        hours(a(), 1, 2, "TOTL", "ALL", 5120.5),
+        hours(a(), 1, 2, "L90D", "ALL", 12.0),
+        hours(a(), 2, 1, "TOTL", "ALL", 800.0),
+        crew(b(), 1, 1, "PLT", 19),
+    ];
+    let load = begin(s, "training.csv");
+    write(s, load, SourceKind::Avall, records);
+}
+
+/// What [`load_training_fixtures`] must read back as, on every backend.
+fn expected_training_rows() -> Vec<TrainingRow> {
+    vec![
+        TrainingRow {
+            ev_id: "20100101X00001".into(),
+            event_type: Some("accident".into()),
+            event_date: Some("2010-01-01".into()),
+            state: Some("AK".into()),
+            country: Some("USA".into()),
+            latitude: Some(61.2),
+            longitude: Some(-149.9),
+            airport_code: Some("ANC".into()),
+            light_condition: Some("DAYL".into()),
+            weather: Some("IMC".into()),
+            // No event-level phase: the first aircraft's.
+            phase: Some("cruise".into()),
+            highest_injury: Some("fatal".into()),
+            inj_fatal: Some(2),
+            inj_none: Some(1),
+            aircraft_count: 2,
+            make: Some("CESSNA".into()),
+            model: Some("172N".into()),
+            category: Some("AIR".into()),
+            amateur_built: Some(false),
+            num_engines: Some(1),
+            engine_type: Some("REC".into()),
+            far_part: Some("091".into()),
+            schedule: Some("NSCH".into()),
+            purpose: Some("PERS".into()),
+            // The worst of both aircraft.
+            damage: Some("destroyed".into()),
+            // The first pilot (PLT) of the first aircraft, not the co-pilot.
+            pilot_age: Some(54),
+            pilot_total_hours: Some(5120.5),
+            ..TrainingRow::default()
+        },
+        TrainingRow {
+            ev_id: "20100102X00002".into(),
+            event_type: Some("accident".into()),
+            event_date: Some("2010-01-02".into()),
+            phase: Some("landing".into()),
+            highest_injury: Some("none".into()),
+            pilot_age: Some(19),
+            ..TrainingRow::default()
+        },
+    ]
+}
+
+#[test]
+fn both_backends_read_identical_training_rows_from_the_same_fixtures() {
+    let sqlite = common::Kind::Sqlite.store("training_identical_sqlite");
+    load_training_fixtures(&sqlite);
+    let Some(pg) = common::postgres_store("both_backends_read_identical_training_rows", |_| {}) else { return };
+    pg.migrate().expect("migrate");
+    load_training_fixtures(&pg);
+    for filter in [TrainingFilter { accidents_only: true }, TrainingFilter::default()] {
+        let a = sqlite.training_rows(&filter).expect("sqlite rows");
+        let b = pg.training_rows(&filter).expect("postgres rows");
+        assert_eq!(a, b, "{filter:?}");
+    }
 }
 
 #[test]

@@ -55,11 +55,7 @@ fn training_rows(config: &Config) -> Result<Vec<TrainingRow>> {
         bail!("{}: no database; load data first with `ntsb ingest`", path.display());
     }
     let store = super::open_store(config, super::Schema::RequireLatest)?;
-    let name = store.backend_name();
-    let Some(training) = store.training() else {
-        bail!("the {name} store cannot provide training data in this build");
-    };
-    Ok(training.training_rows(&TrainingFilter { accidents_only: true })?)
+    Ok(store.training_rows(&TrainingFilter { accidents_only: true })?)
 }
 
 fn train(config: &Config, args: MlTrainArgs) -> Result<ExitCode> {
