@@ -330,7 +330,7 @@ fn decode(bytes: &[u8]) -> Option<CachedResponse> {
 
 /// Takes one length-prefixed field off the front of `rest`.
 fn take_field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let bytes: &'a [u8] = *rest;
+    let bytes: &'a [u8] = rest;
     let len = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]) as usize;
     let value = bytes.get(2..2 + len)?;
     *rest = &bytes[2 + len..];
