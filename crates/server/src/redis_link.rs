@@ -250,22 +250,8 @@ impl ntsb_auth::CounterStore for SharedCounters {
     }
 }
 
-/// `url` with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
-            format!("{scheme}://{hidden}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
-}
+/// `url` with any password replaced by `***` (the same rule as for database URLs).
+pub use ntsb_store::postgres::redact;
 
 #[cfg(test)]
 mod tests {

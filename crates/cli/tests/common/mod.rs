@@ -84,10 +84,14 @@ pub fn serve(data_dir: &Path, extra: &[&str], patience: Duration) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("start ntsb serve");
-    let mut server = Server { child, port };
+    wait_until_healthy(Server { child, port }, patience)
+}
+
+/// Returns `server` once `/health` answers; panics if it exits or takes longer than `patience`.
+fn wait_until_healthy(mut server: Server, patience: Duration) -> Server {
     let started = Instant::now();
     loop {
-        if let Ok((200, _, _)) = get(port, "/health") {
+        if let Ok((200, _, _)) = get(server.port, "/health") {
             return server;
         }
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -120,18 +124,7 @@ pub fn serve_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], pat
         .stderr(std::fs::File::create(data_dir.join("server.log")).expect("server log"))
         .spawn()
         .expect("start ntsb serve");
-    let mut server = Server { child, port };
-    let started = Instant::now();
-    loop {
-        if let Ok((200, _, _)) = get(port, "/health") {
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("ntsb serve exited early: {status}");
-        }
-        assert!(started.elapsed() < patience, "the server did not come up within {patience:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_healthy(Server { child, port }, patience)
 }
 
 /// One HTTP/1.1 request with a body (`Content-Type: application/json` unless
