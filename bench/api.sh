@@ -48,18 +48,28 @@ fi
 
 # Exports need a user: an admin key (unlimited) made once for the bench store.
 export NTSB_JWT_SECRET="${NTSB_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}"
-if [ -z "$DB" ] && [ ! -e "$BENCH_DATA_DIR/.bench-key" ]; then
-  SUITE_PW="bench-Admin-7-ladder" "$BIN" --data-dir "$BENCH_DATA_DIR" user create --email bench@example.org \
-    --role admin --password-env SUITE_PW >/dev/null
-  "$BIN" --data-dir "$BENCH_DATA_DIR" key create --email bench@example.org --name bench 2>/dev/null \
-    >"$BENCH_DATA_DIR/.bench-key"
+# One key file per store: the bench data dir's own, or one per --db URL.
+KEY_FILE="$BENCH_DATA_DIR/.bench-key"
+[ -n "$DB" ] && KEY_FILE="$BENCH_DATA_DIR/.bench-key-$(printf '%s' "$DB" | sha256sum | cut -c1-12)"
+mkdir -p "$BENCH_DATA_DIR"
+if [ ! -s "$KEY_FILE" ]; then
+  SUITE_PW="Heron-Admin-7-ladder-quiet" "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" user create \
+    --email bench@example.org --role admin --password-env SUITE_PW >/dev/null 2>&1 || true
+  "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" key create --email bench@example.org --name bench \
+    2>/dev/null >"$KEY_FILE"
 fi
-BENCH_KEY=$(cat "$BENCH_DATA_DIR/.bench-key" 2>/dev/null || true)
+BENCH_KEY=$(cat "$KEY_FILE")
 
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# 10,000 clients connect at once: the kernel caps the server's accept queue at
+# net.core.somaxconn (see docs/OPERATIONS.md); raise it when allowed, say so when not.
+if [ "$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 0)" -lt 16384 ]; then
+  sysctl -qw net.core.somaxconn=16384 2>/dev/null \
+    || echo "note: net.core.somaxconn is $(cat /proc/sys/net/core/somaxconn); the 10,000-connection group may see SYN retries"
+fi
 CACHE_MB=256
 [ "$COLD" = 1 ] && CACHE_MB=0
 # Anonymous limits off: the bench drives public endpoints from one address.

@@ -10,14 +10,19 @@
 #   bearer token              + HS256 verification, user and session lookup, counters
 # The difference of p99 to the baseline is the cost of authentication and limiting.
 #
+# The three limited cases run again with the counters in Redis (REDIS_URL, default
+# redis://127.0.0.1:6379; skipped when nothing answers there).
+#
 # Usage: bench/auth.sh            (BIN=path/to/ntsb to skip the release build)
-# Environment: DURATION (seconds per case, default 10), CONNECTIONS (default 16).
+# Environment: DURATION (seconds per case, default 10), CONNECTIONS (default 16),
+#   REDIS_URL (default redis://127.0.0.1:6379; empty to skip the Redis cases).
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-16}"
+REDIS_URL="${REDIS_URL-redis://127.0.0.1:6379}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 if [ -z "${BIN:-}" ]; then
@@ -70,15 +75,28 @@ run() { # run NAME HEADER
 }
 
 BIG=1000000000
+LIMITS=(NTSB_QUOTA_ANONYMOUS=$BIG NTSB_BURST_ANONYMOUS=$BIG NTSB_QUOTA_PREMIUM=$BIG NTSB_BURST_PREMIUM=$BIG)
+limited_cases() { # limited_cases LABEL: the three limited cases on the running server
+  run "anonymous, limits on$1" ""
+  run "API key$1" "X-API-Key: $KEY"
+  TOKEN=$(curl -sf -H 'Content-Type: application/json' \
+    -d "{\"email\":\"bench@example.org\",\"password\":\"$PW\"}" "http://127.0.0.1:$PORT/api/v1/auth/login" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  run "bearer token$1" "Authorization: Bearer $TOKEN"
+}
 start NTSB_QUOTA_ANONYMOUS=0 NTSB_BURST_ANONYMOUS=0
 run "anonymous, limits off" ""
 stop
-start NTSB_QUOTA_ANONYMOUS=$BIG NTSB_BURST_ANONYMOUS=$BIG NTSB_QUOTA_PREMIUM=$BIG NTSB_BURST_PREMIUM=$BIG
-run "anonymous, limits on" ""
-run "API key" "X-API-Key: $KEY"
-TOKEN=$(curl -sf -H 'Content-Type: application/json' \
-  -d "{\"email\":\"bench@example.org\",\"password\":\"$PW\"}" "http://127.0.0.1:$PORT/api/v1/auth/login" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-run "bearer token" "Authorization: Bearer $TOKEN"
+start "${LIMITS[@]}"
+limited_cases ""
 stop
+# The same with the counters in Redis (shared by replicas), when one answers.
+if [ -n "$REDIS_URL" ] && python3 -c 'import socket, sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1]); socket.create_connection((p.hostname, p.port or 6379), 1)' "$REDIS_URL" 2>/dev/null; then
+  start "${LIMITS[@]}" NTSB_REDIS_URL="$REDIS_URL"
+  limited_cases ", Redis"
+  stop
+else
+  echo "(no Redis at ${REDIS_URL:-<unset>}: the Redis cases are skipped)"
+fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION}s per case, ${CONNECTIONS} connections"

@@ -53,6 +53,17 @@ if [ "$RETRAIN" = 1 ] || [ ! -e "$BENCH_DATA_DIR/models/fatal.model" ] || [ ! -e
   done
 fi
 
+# Scoring and exports need a user: an admin key (unlimited) made once for the bench store.
+export NTSB_JWT_SECRET="${NTSB_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}"
+if [ ! -s "$BENCH_DATA_DIR/.bench-key" ]; then
+  SUITE_PW="Heron-Admin-7-ladder-quiet" "$BIN" --data-dir "$BENCH_DATA_DIR" user create --email bench@example.org \
+    --role admin --password-env SUITE_PW >/dev/null
+  "$BIN" --data-dir "$BENCH_DATA_DIR" key create --email bench@example.org --name bench 2>/dev/null \
+    >"$BENCH_DATA_DIR/.bench-key"
+fi
+BENCH_KEY=$(cat "$BENCH_DATA_DIR/.bench-key")
+export WRK_KEY=$BENCH_KEY
+
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
@@ -67,7 +78,7 @@ curl -sf "$BASE/api/v1/ml/models" | grep -q '"severity"' \
 
 # Request bodies, one JSON document per line: stored accidents by id, the same
 # accidents' facts given inline, and batches of 100 stored ids.
-curl -sf "$BASE/api/v1/export/events.csv" | python3 -c '
+curl -sf -H "X-API-Key: $BENCH_KEY" "$BASE/api/v1/export/events.csv" | python3 -c '
 import csv, json, random, sys
 work = sys.argv[1]
 rows = [r for r in csv.DictReader(sys.stdin) if r.get("ev_id") and r.get("event_type") == "accident"]
@@ -106,7 +117,7 @@ cat >"$WORK/post.lua" <<'LUA'
 local bodies = {}
 for line in io.lines(os.getenv("WRK_BODIES")) do bodies[#bodies + 1] = line end
 local path = os.getenv("WRK_PATH")
-local headers = { ["Content-Type"] = "application/json" }
+local headers = { ["Content-Type"] = "application/json", ["X-API-Key"] = os.getenv("WRK_KEY") }
 local counter = 0
 function setup(thread) counter = counter + 1; thread:set("seed", counter) end
 function init() math.randomseed(os.time() + (seed or 0)) end
@@ -124,7 +135,7 @@ LUA
 for f in fatal.id fatal.facts batch; do
   path=/api/v1/ml/predict
   [ "$f" = batch ] && path=/api/v1/ml/predict/batch
-  code=$(head -n1 "$WORK/$f.bodies" | curl -s -o "$WORK/probe.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  code=$(head -n1 "$WORK/$f.bodies" | curl -s -o "$WORK/probe.json" -w '%{http_code}' -H 'Content-Type: application/json' -H "X-API-Key: $BENCH_KEY" \
     --data-binary @- "$BASE$path")
   [ "$code" = 200 ] || { echo "bench/ml.sh: $path answered $code:" >&2; cat "$WORK/probe.json" >&2; exit 1; }
 done

@@ -48,6 +48,7 @@ pub mod limits;
 pub mod outbox;
 pub mod password;
 mod random;
+mod recent;
 mod secret;
 mod service;
 

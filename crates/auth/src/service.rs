@@ -19,6 +19,7 @@ use crate::config::{AuthConfig, Tier};
 use crate::jwt::{self, Claims};
 use crate::limits::{CounterStore, Limit};
 use crate::outbox::ResetDelivery;
+use crate::recent::RecentPrincipals;
 use crate::{Error, Result, SigningSecret, password, random};
 
 /// Prefix of every API key (lets secret scanners recognise leaked keys).
@@ -171,6 +172,8 @@ struct Inner {
     delivery: Option<Arc<dyn ResetDelivery>>,
     /// Key id → last time its last-used time was written.
     touched: Mutex<HashMap<String, i64>>,
+    /// Credentials verified in the last second (see [`crate::recent`]).
+    recent: RecentPrincipals,
     /// Denial → last time it was written to the audit table.
     denials: Mutex<HashMap<String, i64>>,
     /// A hash of the configured cost that no password matches: unknown accounts
@@ -217,6 +220,7 @@ impl Auth {
                 config,
                 delivery: None,
                 touched: Mutex::new(HashMap::new()),
+                recent: RecentPrincipals::default(),
                 denials: Mutex::new(HashMap::new()),
                 dummy_hash,
             }),
@@ -541,6 +545,7 @@ impl Auth {
                 None => Err(Error::Unauthenticated("refresh token of a deleted account")),
             },
             Rotation::Reused { user, .. } => {
+                self.inner.recent.forget_all();
                 self.audit("refresh_reuse", Some(user), None, ip, "refresh token reused; session revoked").await;
                 Err(Error::Unauthenticated("refresh token reused"))
             }
@@ -556,6 +561,7 @@ impl Auth {
         let Via::Session(family) = &who.via else { return Err(Error::Forbidden("API keys have no session to end")) };
         let (accounts, user, family, now) = (self.accounts(), who.user, family.clone(), self.now());
         blocking(move || Ok(accounts.revoke_family(user, &family, now, "logout")?)).await?;
+        self.inner.recent.forget_all();
         self.audit("logout", Some(who.user), None, ip, "").await;
         Ok(())
     }
@@ -584,6 +590,7 @@ impl Auth {
             Ok(true)
         })
         .await?;
+        self.inner.recent.forget_all();
         if !ok {
             self.audit("password_change_failure", Some(who.user), None, ip, "wrong current password").await;
             return Err(Error::InvalidCredentials);
@@ -641,6 +648,7 @@ impl Auth {
             Ok(Some(id))
         })
         .await?;
+        self.inner.recent.forget_all();
         match user {
             Some(id) => {
                 self.audit("password_reset", Some(id), None, ip, "").await;
@@ -660,9 +668,14 @@ impl Auth {
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Principal> {
         let claims =
             jwt::verify(token, &self.inner.secret, self.now()).map_err(|r| Error::Unauthenticated(r.as_str()))?;
+        let remembered_as = format!("s:{}:{}", claims.sub, claims.sid);
+        let generation = match self.inner.recent.get(&remembered_as) {
+            Ok(known) => return Ok(known),
+            Err(generation) => generation,
+        };
         let accounts = self.accounts();
         let (user, family) = (UserId(claims.sub), claims.sid);
-        blocking(move || {
+        let principal = blocking(move || {
             let Some(u) = accounts.user_by_id(user)? else { return Err(Error::Unauthenticated("unknown user")) };
             if u.disabled {
                 return Err(Error::Disabled);
@@ -672,7 +685,9 @@ impl Auth {
             }
             Ok(Principal { user: u.id, email: u.email, role: u.role, via: Via::Session(family) })
         })
-        .await
+        .await?;
+        self.inner.recent.remember(remembered_as, &principal, generation);
+        Ok(principal)
     }
 
     /// Who an API key belongs to (an active key of an enabled account); notes
@@ -685,6 +700,11 @@ impl Auth {
             return Err(Error::Unauthenticated("malformed API key"));
         }
         let (hash, accounts, now) = (random::digest(key), self.accounts(), self.now());
+        let remembered_as = format!("k:{hash}");
+        let generation = match self.inner.recent.get(&remembered_as) {
+            Ok(known) => return Ok(known),
+            Err(generation) => generation,
+        };
         let touch = {
             // Decided after the lookup; the map is small (active keys).
             let this = self.clone();
@@ -700,7 +720,7 @@ impl Auth {
                 true
             }
         };
-        blocking(move || {
+        let principal = blocking(move || {
             let Some((k, u)) = accounts.api_key_by_hash(&hash)? else {
                 return Err(Error::Unauthenticated("unknown API key"));
             };
@@ -712,7 +732,9 @@ impl Auth {
             }
             Ok(Principal { user: u.id, email: u.email, role: u.role, via: Via::ApiKey(k.id) })
         })
-        .await
+        .await?;
+        self.inner.recent.remember(remembered_as, &principal, generation);
+        Ok(principal)
     }
 
     /// The caller's account.
@@ -776,6 +798,7 @@ impl Auth {
     pub async fn revoke_key(&self, who: &Principal, key_id: &str, ip: &str) -> Result<()> {
         let (accounts, id, key, now) = (self.accounts(), who.user, key_id.to_string(), self.now());
         let done = blocking(move || Ok(accounts.revoke_api_key(Some(id), &key, now)?)).await?;
+        self.inner.recent.forget_all();
         if !done {
             return Err(Error::NotFound("no such API key".into()));
         }
@@ -825,6 +848,7 @@ impl Auth {
                 .ok_or_else(|| Error::NotFound(format!("no user {user}")))
         })
         .await?;
+        self.inner.recent.forget_all();
         self.audit("role_changed", Some(user), actor, ip, &format!("role {role}")).await;
         Ok(account)
     }
@@ -846,6 +870,7 @@ impl Auth {
                 .ok_or_else(|| Error::NotFound(format!("no user {user}")))
         })
         .await?;
+        self.inner.recent.forget_all();
         let event = if disabled { "account_disabled" } else { "account_enabled" };
         self.audit(event, Some(user), actor, ip, "").await;
         Ok(account)
@@ -861,6 +886,7 @@ impl Auth {
             Ok(accounts.revoke_user_api_keys(user, now)?)
         })
         .await?;
+        self.inner.recent.forget_all();
         self.audit("key_revoked", Some(user), actor, ip, &format!("all keys ({n})")).await;
         Ok(n)
     }

@@ -119,11 +119,12 @@ pub fn print_report(report: &LoadReport) {
     println!("{:<24} {:>10} {:>10} {:>10} {:>10}", "total", t.inserted, t.updated, t.unchanged, t.rejected);
     println!();
     println!(
-        "{} file(s) in {:.1} s; full-text index: {} document(s) indexed, {} removed",
+        "{} file(s) in {:.1} s; full-text index: {} document(s) indexed, {} removed; {} event detail document(s) built",
         report.files.len(),
         report.duration_ms as f64 / 1000.0,
         report.indexed,
-        report.removed
+        report.removed,
+        report.documents
     );
     if let Some(path) = &report.rejects_report {
         println!("rejected records are listed in {}", path.display());
@@ -141,6 +142,7 @@ struct JsonReport<'a> {
     rejects_report: Option<String>,
     indexed: u64,
     removed: u64,
+    documents: u64,
     duration_ms: u64,
 }
 
@@ -184,6 +186,7 @@ pub fn print_report_json(report: &LoadReport) -> anyhow::Result<()> {
         rejects_report: report.rejects_report.as_ref().map(|p| p.display().to_string()),
         indexed: report.indexed,
         removed: report.removed,
+        documents: report.documents,
         duration_ms: report.duration_ms,
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

@@ -92,6 +92,7 @@ fn ingest_loads_good_rows_rejects_bad_ones_and_counts_each_event_once() {
     assert_eq!(table(&report, "narratives", "rejected"), 1, "narrative of an unknown event");
     assert_eq!(report["skipped"].as_array().unwrap().len(), 1, "README.md is listed as skipped");
     assert_eq!(report["indexed"], 2);
+    assert_eq!(report["documents"], 2, "each event's detail document is built");
     let rejects = std::fs::read_to_string(report["rejects_report"].as_str().unwrap()).unwrap();
     assert!(rejects.contains("Event.Date"), "{rejects}");
     assert!(rejects.contains("unknown event"), "{rejects}");
@@ -104,6 +105,7 @@ fn ingest_loads_good_rows_rejects_bad_ones_and_counts_each_event_once() {
     let again = ok_json(&ntsb(&data, &["ingest", input.to_str().unwrap(), "--json"]));
     assert_eq!(total(&again, "inserted") + total(&again, "updated"), 0, "{again:#}");
     assert_eq!(total(&again, "unchanged"), 7);
+    assert_eq!(again["documents"], 0, "nothing changed, so every document still stands");
 }
 
 #[test]
@@ -120,6 +122,7 @@ fn a_newer_release_updates_the_event_and_keeps_the_revision() {
     let report = ok_json(&ntsb(&data, &["ingest", v2.to_str().unwrap(), "--json"]));
     assert_eq!(table(&report, "events", "updated"), 1, "{report:#}");
     assert_eq!(table(&report, "events", "unchanged"), 1);
+    assert_eq!(report["documents"], 1, "only the updated event's document is rebuilt");
 
     let revisions = ok_json(&ntsb(&data, &["revisions", "20100101X00001", "--json"]));
     let revisions = revisions.as_array().unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{get, get_json, request, run_ok, serve};
+use common::{get, get_json, request, run_ok, serve, serve_with_env};
 use serde_json::Value;
 
 /// Loads the fixtures (AviationData sample, per-table avall CSVs, narratives)
@@ -192,5 +192,36 @@ fn every_route_filter_and_error_path_answers_over_http() {
     ] {
         assert!(metrics.contains(family), "{family} missing from\n{metrics}");
     }
+    assert!(server.running());
+}
+
+#[test]
+fn the_server_builds_missing_detail_documents_and_they_answer_the_same() {
+    let dir = loaded();
+    // Undoing and redoing migration 0008 leaves every event without its document.
+    run_ok(dir.path(), &["db", "rollback", "--steps", "1"]);
+    run_ok(dir.path(), &["db", "migrate"]);
+    let env = [("NTSB_LOG", "info"), ("NTSB_CACHE_MB", "0")];
+    let mut server = serve_with_env(dir.path(), &[], &env, Duration::from_secs(60));
+    let port = server.port;
+    let ids: Vec<String> =
+        items(&get_json(port, "/api/v1/events?limit=1000")).iter().map(|i| str_of(i, "ev_id").to_string()).collect();
+    assert_eq!(ids.len(), 6);
+    let detail = |id: &str| get_json(port, &format!("/api/v1/events/{id}"));
+    // Computed from the tables while (or before) the documents are built.
+    let computed: Vec<Value> = ids.iter().map(|id| detail(id)).collect();
+
+    let log = dir.path().join("server.log");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("event detail documents built") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no documents built: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let served: Vec<Value> = ids.iter().map(|id| detail(id)).collect();
+    assert_eq!(served, computed, "a document answers exactly what the tables do");
     assert!(server.running());
 }

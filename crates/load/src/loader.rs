@@ -63,6 +63,8 @@ pub struct LoadReport {
     pub indexed: u64,
     /// Documents removed from the index.
     pub removed: u64,
+    /// Event detail documents built after the load (SQLite; 0 on PostgreSQL).
+    pub documents: u64,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
 }
@@ -156,6 +158,7 @@ impl<'a> Loader<'a> {
             report.indexed = synced.indexed;
             report.removed = synced.removed;
         }
+        report.documents = ntsb_store::build_missing_documents(self.store)?;
         if rejects.written > 0 {
             report.rejects_report = Some(rejects.path().to_path_buf());
         }

@@ -35,6 +35,7 @@ pub mod params;
 pub mod redis_link;
 mod routes;
 mod server;
+pub mod shared_counters;
 mod state;
 
 pub use access::{Policy, policy_for};
@@ -42,5 +43,5 @@ pub use error::{ApiError, Problem};
 pub use metrics::{Family, Metrics};
 pub use openapi::openapi;
 pub use routes::{CONTENT_SECURITY_POLICY, policies, route_paths, router, router_with};
-pub use server::{ServerOptions, serve, serve_on, shutdown_signal};
+pub use server::{LISTEN_BACKLOG, ServerOptions, bind, serve, serve_on, shutdown_signal};
 pub use state::{AppState, DEFAULT_CACHE_BYTES};

@@ -8,8 +8,8 @@
 //! opens a circuit for [`RETRY_AFTER`]: no request waits on a dead Redis more
 //! than once per interval, then one request tries to reconnect.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
@@ -210,43 +210,6 @@ impl RedisLink {
 
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
-    }
-}
-
-/// Rate-limit counters shared by every replica through Redis
-/// ([`ntsb_auth::CounterStore`]), falling back to this process's own counters
-/// while Redis is unavailable, so limits still hold per replica (and logins,
-/// which fail closed on a counter error, keep working).
-#[derive(Debug)]
-pub struct SharedCounters {
-    link: Arc<RedisLink>,
-    fallback: ntsb_auth::MemoryCounters,
-}
-
-impl SharedCounters {
-    /// Counters in Redis through `link`, else in `fallback`.
-    pub fn new(link: Arc<RedisLink>, fallback: ntsb_auth::MemoryCounters) -> SharedCounters {
-        SharedCounters { link, fallback }
-    }
-}
-
-/// Prefix of the counter keys in Redis.
-const COUNTER_PREFIX: &str = "ntsb:rl:";
-
-impl ntsb_auth::CounterStore for SharedCounters {
-    fn increment<'a>(
-        &'a self,
-        key: &'a str,
-        by: u64,
-        ttl_secs: u64,
-    ) -> ntsb_auth::limits::BoxFuture<'a, Result<ntsb_auth::Hit, ntsb_auth::limits::CounterError>> {
-        Box::pin(async move {
-            let window = Duration::from_secs(ttl_secs.max(1));
-            match self.link.increment_by(&format!("{COUNTER_PREFIX}{key}"), by, window).await {
-                Some((count, left)) => Ok(ntsb_auth::Hit { count, ttl: left.as_secs_f64().ceil().max(1.0) as u64 }),
-                None => self.fallback.increment(key, by, ttl_secs).await,
-            }
-        })
     }
 }
 

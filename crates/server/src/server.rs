@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::routes::router_with;
 use crate::state::AppState;
@@ -46,8 +46,24 @@ pub async fn serve(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(listen).await?;
-    serve_on(listener, state, opts, shutdown).await
+    serve_on(bind(listen)?, state, opts, shutdown).await
+}
+
+/// Connections the kernel may hold completed but not yet accepted. tokio's
+/// default (1,024) overflows when thousands of clients connect at once: the
+/// kernel then drops their handshakes and they retry after 1, 3, 7 s, which
+/// clients see as multi-second latency. The kernel caps it at
+/// `net.core.somaxconn` (see docs/OPERATIONS.md).
+pub const LISTEN_BACKLOG: u32 = 16_384;
+
+/// A listener on `listen` with a [`LISTEN_BACKLOG`]-deep accept queue.
+/// Call inside a tokio runtime.
+pub fn bind(listen: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if listen.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // Restart without waiting for the old process's connections to time out.
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves on an already bound listener (lets callers bind port 0 and learn the port).

@@ -152,10 +152,16 @@ fn a_replica_serves_what_another_computed_until_the_data_changes() {
 #[tokio::test]
 async fn rate_limit_counters_are_shared_through_redis_and_local_while_it_is_away() {
     use ntsb_auth::{CounterStore, MemoryCounters, SystemClock};
-    use ntsb_server::redis_link::SharedCounters;
+    use ntsb_server::shared_counters::SharedCounters;
     let Some(url) = redis_url() else { return };
+    // Settling on every increment: exact sharing (the default interval is tested below).
     let replica = |url: &str| {
-        SharedCounters::new(Arc::new(RedisLink::new(url).unwrap()), MemoryCounters::new(Arc::new(SystemClock)))
+        SharedCounters::with_sync_interval(
+            Arc::new(RedisLink::new(url).unwrap()),
+            MemoryCounters::new(Arc::new(SystemClock)),
+            Duration::ZERO,
+        )
+        .unwrap()
     };
     let (a, b) = (replica(&url), replica(&url));
     let key = unique("quota");
@@ -170,4 +176,29 @@ async fn rate_limit_counters_are_shared_through_redis_and_local_while_it_is_away
     let away = replica(&format!("redis://127.0.0.1:{port}"));
     assert_eq!(away.increment(&key, 1, 60).await.unwrap().count, 1, "local fallback, no error");
     assert_eq!(away.increment(&key, 1, 60).await.unwrap().count, 2);
+}
+
+#[tokio::test]
+async fn a_replica_counts_on_its_own_between_settlements_and_hands_over_when_flushing() {
+    use ntsb_auth::{CounterStore, MemoryCounters, SystemClock};
+    use ntsb_server::shared_counters::SharedCounters;
+    let Some(url) = redis_url() else { return };
+    let replica = |every: Duration| {
+        let link = Arc::new(RedisLink::new(&url).unwrap());
+        SharedCounters::with_sync_interval(link, MemoryCounters::new(Arc::new(SystemClock)), every).unwrap()
+    };
+    // An interval far longer than the test: nothing settles unless asked.
+    let (lagging, exact) = (replica(Duration::from_secs(3600)), replica(Duration::ZERO));
+    let key = unique("lag");
+    assert_eq!(lagging.increment(&key, 1, 600).await.unwrap().count, 1, "a window's first request settles");
+    assert_eq!(lagging.increment(&key, 1, 600).await.unwrap().count, 2, "then the replica counts on its own");
+    assert_eq!(lagging.increment(&key, 1, 600).await.unwrap().count, 3);
+    assert_eq!(exact.increment(&key, 1, 600).await.unwrap().count, 2, "Redis has only the first so far");
+    lagging.flush().await;
+    assert_eq!(exact.increment(&key, 1, 600).await.unwrap().count, 5, "the flush handed the other two over");
+    // The lag: the lagging replica knew Redis at 4 when it flushed; the other's
+    // fifth request reaches it at its next settlement.
+    assert_eq!(lagging.increment(&key, 1, 600).await.unwrap().count, 5);
+    lagging.flush().await;
+    assert_eq!(exact.increment(&key, 1, 600).await.unwrap().count, 7, "nothing is lost");
 }

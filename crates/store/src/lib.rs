@@ -34,7 +34,24 @@ mod types;
 
 pub use accounts::Accounts;
 pub use error::{Error, Result};
-pub use query::{MAX_CLUSTER_POINTS, Queries};
+pub use query::{MAX_CLUSTER_POINTS, Queries, detail_json};
+
+/// Events whose documents [`build_missing_documents`] builds per write transaction:
+/// small enough that a writer waits at most a few tens of milliseconds.
+pub const DOCUMENT_BATCH: usize = 500;
+
+/// Builds every missing event detail document of `store` (see
+/// [`Store::build_documents`]), a batch at a time; returns how many.
+pub fn build_missing_documents(store: &dyn Store) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let built = store.build_documents(DOCUMENT_BATCH)?;
+        if built == 0 {
+            return Ok(total);
+        }
+        total += built as u64;
+    }
+}
 pub use training::{TrainingData, TrainingFilter, TrainingRow};
 pub use types::*;
 
@@ -124,6 +141,16 @@ pub trait Store: Send + Sync {
     /// then may processes share answers keyed by it.
     fn data_version_is_global(&self) -> bool {
         false
+    }
+
+    /// Builds up to `limit` missing event detail documents (see
+    /// [`Queries::event_detail_json`]) and returns how many it built; 0 means
+    /// every event has its document, or the backend keeps none (the default:
+    /// PostgreSQL computes each detail). Holds the write lock while it runs, so
+    /// call it in modest batches, repeatedly, after loads.
+    fn build_documents(&self, limit: usize) -> Result<usize> {
+        let _ = limit;
+        Ok(0)
     }
 
     /// How the backend's connection pool is used now, for metrics; `None` when

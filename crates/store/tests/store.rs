@@ -281,6 +281,53 @@ fn a_placeholder_is_merged_into_the_known_event_and_its_children_moved(kind) {
     assert!(revs.iter().any(|r| r.field == "city" && r.new_value.as_deref() == Some("ALBANY")));
 }
 
+fn event_detail_documents_always_match_the_computed_detail(kind) {
+    let s = kind.store("event_detail_documents_always_match_the_computed_detail_s");
+    let same = |key: &str| {
+        let computed = s.event_detail(key).expect("detail").map(|d| ntsb_store::detail_json(&d).expect("json"));
+        assert!(computed.is_some(), "{key} is known");
+        assert_eq!(s.event_detail_json(key).expect("document"), computed, "{key}");
+    };
+    let build = || ntsb_store::build_missing_documents(s.as_store()).expect("build");
+    // SQLite keeps documents ready; PostgreSQL computes every detail.
+    let keeps = matches!(kind, common::Kind::Sqlite);
+    let load = begin(&s, "x");
+    write(&s, load, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA"), narrative(ev_ref(), 1, "one")]);
+    same(EV);
+    assert_eq!(build(), u64::from(keeps));
+    assert_eq!(build(), 0, "nothing is left to build");
+    same(EV);
+    same(NO);
+    assert_eq!(s.event_detail_json("20990101X99999").expect("unknown"), None);
+
+    // Every change to what a document shows makes it stale, and it is rebuilt.
+    let load = begin(&s, "y");
+    let changes: Vec<Vec<Record>> = vec![
+        vec![narrative(ev_ref(), 1, "one, amended")],
+        vec![aircraft(ev_ref(), 2, "PIPER")],
+        vec![Record::Event(EventRecord { city: Some("ALBANY".into()), ..event(Some(EV), Some(NO)) })],
+        vec![Record::Crew(CrewRecord { event: ev_ref(), aircraft_key: 1, crew_no: 1, crew_age: Some(51), ..Default::default() })],
+    ];
+    for records in changes {
+        let out = write(&s, load, SourceKind::Avall, records);
+        assert!(out.tables.values().any(|c| c.inserted + c.updated == 1), "a change: {:?}", out.tables);
+        same(EV);
+        assert_eq!(build(), u64::from(keeps), "the changed event's document is rebuilt");
+        same(EV);
+    }
+
+    // A placeholder merged into the event moves its rows over: both documents are redone.
+    let by_no = || EventRef::NtsbNo("ERA09LA001".into());
+    let other = Record::Event(EventRecord { city: Some("MIAMI".into()), ..event(None, Some("ERA09LA001")) });
+    write(&s, load, SourceKind::Carol, vec![other, aircraft(by_no(), 1, "BEECH")]);
+    build();
+    write(&s, load, SourceKind::Avall, vec![Record::Event(event(Some("20090101X00001"), Some("ERA09LA001")))]);
+    same("20090101X00001");
+    build();
+    same("20090101X00001");
+    same(EV);
+}
+
 fn the_crosswalk_links_case_numbers_to_event_ids(kind) {
     let s = kind.store("the_crosswalk_links_case_numbers_to_event_ids_s");
     let load = begin(&s, "x");

@@ -48,7 +48,8 @@ pub fn engine(
     };
     let clock = Arc::new(SystemClock);
     let counters: Arc<dyn ntsb_auth::CounterStore> = match redis {
-        Some(link) => Arc::new(ntsb_server::redis_link::SharedCounters::new(link, MemoryCounters::new(clock.clone()))),
+        Some(link) => ntsb_server::shared_counters::SharedCounters::new(link, MemoryCounters::new(clock.clone()))
+            .context("starting the rate-limit counter flusher")?,
         None => Arc::new(MemoryCounters::new(clock.clone())),
     };
     let auth = Auth::new(accounts, counters, clock, secret, config.auth.engine.clone())?

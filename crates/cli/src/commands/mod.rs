@@ -15,6 +15,7 @@ use crate::config::{Config, Database};
 pub mod account;
 mod db;
 mod demo;
+mod documents;
 mod follow;
 mod index;
 mod ingest;

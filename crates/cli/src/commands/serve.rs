@@ -47,6 +47,8 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     if store.as_postgres().is_some() {
         // Other processes (replicas, `ntsb ingest`) write this database: follow them.
         super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
+    } else {
+        super::documents::spawn(store.clone()).context("starting the event document builder")?;
     }
     let models = super::ml::open_registry(config);
     let redis = match &config.redis_url {
@@ -82,9 +84,8 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         tokio::spawn(super::ml::watch_models(models));
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
+        let listener =
+            ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
         println!("ntsb: serving {} on http://{addr} (API reference at http://{addr}/docs)", store_label(config));
         ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")

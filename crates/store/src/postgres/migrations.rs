@@ -67,6 +67,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/postgres/0007_index_log.up.sql"),
         down: include_str!("../../migrations/postgres/0007_index_log.down.sql"),
     },
+    Migration {
+        version: 8,
+        name: "event_documents",
+        up: include_str!("../../migrations/postgres/0008_event_documents.up.sql"),
+        down: include_str!("../../migrations/postgres/0008_event_documents.down.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating (any constant unique to this program).

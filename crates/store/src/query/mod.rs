@@ -49,6 +49,11 @@ pub(crate) fn non_empty<'a>(parameter: &str, s: &'a str) -> Result<&'a str> {
 /// matching the filter beyond it are left out (narrow the filter to see all).
 pub const MAX_CLUSTER_POINTS: usize = 100_000;
 
+/// The JSON document of an event detail (see [`Queries::event_detail_json`]).
+pub fn detail_json(detail: &EventDetail) -> Result<Vec<u8>> {
+    serde_json::to_vec(detail).map_err(|e| Error::Corrupt(format!("serializing an event detail: {e}")))
+}
+
 /// Read-only questions about the stored events.
 pub trait Queries: Send + Sync {
     /// One page of events matching `q.filter`, in `q.sort` order, after `q.cursor`
@@ -58,6 +63,14 @@ pub trait Queries: Send + Sync {
     /// Everything about one event, by `ev_id`, or by `ntsb_no` when no event has
     /// that `ev_id`. `None` when unknown.
     fn event_detail(&self, ev_id: &str) -> Result<Option<EventDetail>>;
+
+    /// [`Queries::event_detail`] as the JSON document the API serves, byte for
+    /// byte what serializing the detail with `serde_json` gives. Stores that keep
+    /// documents ready (SQLite, see [`crate::Store::build_documents`]) answer
+    /// with one read; the others serialize the computed detail.
+    fn event_detail_json(&self, ev_id: &str) -> Result<Option<Vec<u8>>> {
+        self.event_detail(ev_id)?.map(|d| detail_json(&d)).transpose()
+    }
 
     /// Totals over the filtered events.
     fn summary(&self, f: &EventFilter) -> Result<Summary>;

@@ -72,8 +72,9 @@ pub(super) fn dump(store: &SqliteStore, sink: &mut dyn RowSink) -> Result<DumpIn
 pub(super) fn restore(store: &SqliteStore, source: &mut dyn RowSource) -> Result<()> {
     let mut conn = store.ready()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Facts first, so the triggers that keep them find nothing to update.
+    // Derived tables first, so the triggers that keep them find nothing to update.
     tx.execute("DELETE FROM event_facts", [])?;
+    tx.execute("DELETE FROM event_documents", [])?;
     for table in TABLES.iter().rev() {
         tx.execute(&format!("DELETE FROM {}", table.name), [])?;
     }

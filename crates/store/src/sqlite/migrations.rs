@@ -65,6 +65,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0007_index_log.up.sql"),
         down: include_str!("../../migrations/sqlite/0007_index_log.down.sql"),
     },
+    Migration {
+        version: 8,
+        name: "event_documents",
+        up: include_str!("../../migrations/sqlite/0008_event_documents.up.sql"),
+        down: include_str!("../../migrations/sqlite/0008_event_documents.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

@@ -18,7 +18,7 @@ use super::SqliteStore;
 use super::query_filter::{DESTROYED, FATAL, Where};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
-use crate::query::invalid;
+use crate::query::{detail_json, invalid};
 use crate::{MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
@@ -235,8 +235,52 @@ fn collect<T>(conn: &Connection, sql: &str, id: i64, f: impl FnMut(&Row<'_>) -> 
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The store id of the event with this `ev_id`, or else the first with this `ntsb_no`.
+fn event_id_of(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM events WHERE ev_id = ?1 \
+             UNION ALL SELECT * FROM (SELECT id FROM events WHERE ntsb_no = ?1 ORDER BY id LIMIT 1) \
+             LIMIT 1",
+        )?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Builds the documents of up to `limit` events that have none, in the caller's
+/// write transaction (so no write can change an event between reading it and
+/// storing its document); returns how many.
+pub(super) fn build_documents(tx: &Connection, limit: usize) -> Result<usize> {
+    let ids: Vec<i64> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT e.id FROM event_facts e WHERE NOT EXISTS (SELECT 1 FROM event_documents d WHERE d.event_id = e.id) \
+             ORDER BY e.id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([sql_limit(limit)], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    // Every event with facts has a detail; one without (none expected) is skipped.
+    let mut insert = tx.prepare_cached("INSERT INTO event_documents (event_id, body) VALUES (?1, ?2)")?;
+    let mut built = 0;
+    for &id in &ids {
+        if let Some(d) = detail(tx, id)? {
+            insert.execute(rusqlite::params![id, detail_json(&d)?])?;
+            built += 1;
+        }
+    }
+    Ok(built)
+}
+
+/// The summary of one event (a primary-key read; [`summaries_by_id`] for many).
+fn summary_by_id(conn: &Connection, id: i64) -> Result<Option<EventSummary>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {SUMMARY_COLS} FROM {SUMMARY_FROM} WHERE e.id = ?1"))?
+        .query_row([id], summary_row)
+        .optional()?)
+}
+
 fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
-    let Some(summary) = summaries_by_id(conn, &[id])?.pop() else {
+    let Some(summary) = summary_by_id(conn, id)? else {
         return Ok(None);
     };
     let mut d = conn
@@ -464,17 +508,31 @@ impl Queries for SqliteStore {
             return Ok(None);
         }
         let conn = self.reader()?;
-        let id: Option<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM events WHERE ev_id = ?1 \
-                 UNION ALL SELECT * FROM (SELECT id FROM events WHERE ntsb_no = ?1 ORDER BY id LIMIT 1) \
-                 LIMIT 1",
-            )?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
-        match id {
-            Some(id) => detail(&conn, id),
+        // One read transaction: a single snapshot (a load committing meanwhile
+        // cannot mix old and new rows) and one WAL lock instead of one per query.
+        let snapshot = conn.unchecked_transaction()?;
+        match event_id_of(&snapshot, key)? {
+            Some(id) => detail(&snapshot, id),
             None => Ok(None),
+        }
+    }
+
+    fn event_detail_json(&self, ev_id: &str) -> Result<Option<Vec<u8>>> {
+        let key = ev_id.trim();
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let conn = self.reader()?;
+        let snapshot = conn.unchecked_transaction()?;
+        let Some(id) = event_id_of(&snapshot, key)? else { return Ok(None) };
+        let ready: Option<Vec<u8>> = snapshot
+            .prepare_cached("SELECT body FROM event_documents WHERE event_id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        match ready {
+            Some(body) => Ok(Some(body)),
+            // Changed since its document was built (or never built): compute it.
+            None => detail(&snapshot, id)?.map(|d| detail_json(&d)).transpose(),
         }
     }
 
