@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# What authentication and the rate limiter add to a request, measured in process (the
-# in-memory CounterStore), with wrk (installed if missing).
+# What authentication and the rate limiter add to a request, with wrk (installed if
+# missing).
 #
-# Serves the synthetic demo store and drives one cheap, cached endpoint
-# (/api/v1/stats/summary) four ways, printing requests/s and p50/p99 (ms):
+# Serves the synthetic demo store three times (limits off; limits on, in-process
+# counters; limits on, counters in Redis) and drives one cheap, cached endpoint
+# (/api/v1/stats/summary) these ways, printing requests/s and p50/p99 (ms):
 #   anonymous, limits off     the baseline: policy lookup only
 #   anonymous, limits on      + the per-address burst and daily counters
 #   API key                   + SHA-256, key and user lookup, counters of a premium user
 #   bearer token              + HS256 verification, user and session lookup, counters
-# The difference of p99 to the baseline is the cost of authentication and limiting.
-#
-# The three limited cases run again with the counters in Redis (REDIS_URL, default
-# redis://127.0.0.1:6379; skipped when nothing answers there).
+#   … , Redis                 the limited cases with the counters in Redis (REDIS_URL,
+#                             default redis://127.0.0.1:6379; skipped when nothing answers)
+# Every case runs once per round (after one unrecorded second), the cases in turn,
+# ROUNDS times; the table gives each
+# case's median and its p99 minus the baseline's (the cost of authentication and
+# limiting), with every round's p99 so the noise is visible.
 #
 # Usage: bench/auth.sh            (BIN=path/to/ntsb to skip the release build)
-# Environment: DURATION (seconds per case, default 10), CONNECTIONS (default 16),
-#   REDIS_URL (default redis://127.0.0.1:6379; empty to skip the Redis cases).
+# Environment: DURATION (seconds per case and round, default 5), ROUNDS (default 5),
+#   CONNECTIONS (default 16), REDIS_URL (empty to skip the Redis cases).
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
+ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-16}"
 REDIS_URL="${REDIS_URL-redis://127.0.0.1:6379}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -38,17 +42,18 @@ PW="blue-Heron-7-ladder"
 SUITE_PW=$PW "$BIN" --data-dir "$DATA" --demo user create --email bench@example.org --role premium --password-env SUITE_PW >/dev/null
 KEY=$("$BIN" --data-dir "$DATA" --demo key create --email bench@example.org --name bench 2>/dev/null)
 
-SERVER=""
+# Three servers over the same store, started once and measured in turn: limits off
+# (the baseline), limits on with in-process counters, limits on with Redis counters.
+SERVERS=()
 PORT=""
-start() { # start: serve with the given limits in the environment
+start() { # start ENV...: serve with the given settings; sets PORT
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   env "$@" NTSB_LOG=warn NTSB_LOGIN_ATTEMPTS_PER_MINUTE=1000 "$BIN" --data-dir "$DATA" --demo serve \
-    --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-  SERVER=$!
+    --listen "127.0.0.1:$PORT" >>"$WORK/server.log" 2>&1 &
+  SERVERS+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.2; done
 }
-stop() { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; }
-trap 'stop; rm -rf "$WORK"' EXIT
+trap 'kill "${SERVERS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 cat >"$WORK/report.lua" <<'LUA'
 local header = os.getenv("WRK_HEADER")
@@ -65,38 +70,52 @@ function done(summary, latency, requests)
 end
 LUA
 
-printf '%-26s %10s %9s %9s %8s\n' case 'req/s' 'p50 ms' 'p99 ms' 'non-2xx'
-run() { # run NAME HEADER
-  local out
-  out=$(WRK_HEADER="$2" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/report.lua" "http://127.0.0.1:$PORT" \
-    | awk '/^RESULT/ {print $2, $3, $4, $5}')
-  read -r rps p50 p99 status <<<"$out"
-  printf '%-26s %10s %9s %9s %8s\n' "$1" "$rps" "$p50" "$p99" "$status"
+token() { # token PORT: an access token of the bench user from that server
+  curl -sf -H 'Content-Type: application/json' -d "{\"email\":\"bench@example.org\",\"password\":\"$PW\"}" \
+    "http://127.0.0.1:$1/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
 BIG=1000000000
 LIMITS=(NTSB_QUOTA_ANONYMOUS=$BIG NTSB_BURST_ANONYMOUS=$BIG NTSB_QUOTA_PREMIUM=$BIG NTSB_BURST_PREMIUM=$BIG)
-limited_cases() { # limited_cases LABEL: the three limited cases on the running server
-  run "anonymous, limits on$1" ""
-  run "API key$1" "X-API-Key: $KEY"
-  TOKEN=$(curl -sf -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench@example.org\",\"password\":\"$PW\"}" "http://127.0.0.1:$PORT/api/v1/auth/login" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  run "bearer token$1" "Authorization: Bearer $TOKEN"
-}
+CASES=()  # "name|port|header"
 start NTSB_QUOTA_ANONYMOUS=0 NTSB_BURST_ANONYMOUS=0
-run "anonymous, limits off" ""
-stop
+CASES+=("anonymous, limits off|$PORT|")
 start "${LIMITS[@]}"
-limited_cases ""
-stop
+CASES+=("anonymous, limits on|$PORT|" "API key|$PORT|X-API-Key: $KEY" "bearer token|$PORT|Authorization: Bearer $(token "$PORT")")
 # The same with the counters in Redis (shared by replicas), when one answers.
 if [ -n "$REDIS_URL" ] && python3 -c 'import socket, sys, urllib.parse as u
 p = u.urlsplit(sys.argv[1]); socket.create_connection((p.hostname, p.port or 6379), 1)' "$REDIS_URL" 2>/dev/null; then
   start "${LIMITS[@]}" NTSB_REDIS_URL="$REDIS_URL"
-  limited_cases ", Redis"
-  stop
+  CASES+=("anonymous, limits on, Redis|$PORT|" "API key, Redis|$PORT|X-API-Key: $KEY"
+    "bearer token, Redis|$PORT|Authorization: Bearer $(token "$PORT")")
 else
   echo "(no Redis at ${REDIS_URL:-<unset>}: the Redis cases are skipped)"
 fi
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION}s per case, ${CONNECTIONS} connections"
+
+# Rounds of every case in turn, so drift of the machine hits every case alike;
+# the table gives each case's median over the rounds.
+for round in $(seq 1 "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    IFS='|' read -r name port header <<<"$c"
+    # One second unrecorded first: the server's threads and caches wake up.
+    WRK_HEADER="$header" wrk -t2 -c"$CONNECTIONS" -d1s -s "$WORK/report.lua" "http://127.0.0.1:$port" >/dev/null
+    WRK_HEADER="$header" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/report.lua" "http://127.0.0.1:$port" \
+      | awk -v n="$name" '/^RESULT/ {print n "|" $2 "|" $3 "|" $4 "|" $5}' >>"$WORK/results"
+  done
+  echo "round $round of $ROUNDS done" >&2
+done
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99, status = line.strip().split("|")
+    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(status)))
+base = statistics.median(r[2] for r in rows["anonymous, limits off"])
+print(f"{'case':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99 added':>10} {'p99 per round':>30} {'non-2xx':>8}")
+for name, runs in rows.items():
+    p99 = statistics.median(r[2] for r in runs)
+    each = " ".join(f"{r[2]:.2f}" for r in runs)
+    print(f"{name:<30} {statistics.median(r[0] for r in runs):>8.0f} {statistics.median(r[1] for r in runs):>8.3f} "
+          f"{p99:>8.3f} {p99 - base:>+10.3f} {each:>30} {sum(r[3] for r in runs):>8}")
+PY
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of ${DURATION}s per case, ${CONNECTIONS} connections"
