@@ -12,9 +12,9 @@
 #   … , Redis                 the limited cases with the counters in Redis (REDIS_URL,
 #                             default redis://127.0.0.1:6379; skipped when nothing answers)
 # Every case runs once per round (after one unrecorded second), the cases in turn,
-# ROUNDS times; the table gives each
-# case's median and its p99 minus the baseline's (the cost of authentication and
-# limiting), with every round's p99 so the noise is visible.
+# ROUNDS times; the table gives each case's median and its p99 minus the baseline's
+# (the cost of authentication and limiting), with every round's p99 so the noise
+# is visible.
 #
 # Usage: bench/auth.sh            (BIN=path/to/ntsb to skip the release build)
 # Environment: DURATION (seconds per case and round, default 5), ROUNDS (default 5),
