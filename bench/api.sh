@@ -30,8 +30,8 @@ DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 BENCH_DATA_DIR="${BENCH_DATA_DIR:-target/bench-api}"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+. bench/lib.sh
+bench_tools
 
 cargo build --release --locked -q
 BIN=$PWD/target/release/ntsb
@@ -51,14 +51,7 @@ export NTSB_JWT_SECRET="${NTSB_JWT_SECRET:-bench-secret-0123456789abcdef01234567
 # One key file per store: the bench data dir's own, or one per --db URL.
 KEY_FILE="$BENCH_DATA_DIR/.bench-key"
 [ -n "$DB" ] && KEY_FILE="$BENCH_DATA_DIR/.bench-key-$(printf '%s' "$DB" | sha256sum | cut -c1-12)"
-mkdir -p "$BENCH_DATA_DIR"
-if [ ! -s "$KEY_FILE" ]; then
-  SUITE_PW="Heron-Admin-7-ladder-quiet" "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" user create \
-    --email bench@example.org --role admin --password-env SUITE_PW >/dev/null 2>&1 || true
-  "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" key create --email bench@example.org --name bench \
-    2>/dev/null >"$KEY_FILE"
-fi
-BENCH_KEY=$(cat "$KEY_FILE")
+BENCH_KEY=$(bench_admin_key "$BIN" "$BENCH_DATA_DIR" "$KEY_FILE" "${DB_ARGS[@]}")
 
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -27,8 +27,8 @@ DURATION="${DURATION:-5}"
 ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-16}"
 REDIS_URL="${REDIS_URL-redis://127.0.0.1:6379}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+. bench/lib.sh
+bench_tools
 if [ -z "${BIN:-}" ]; then
   cargo build --release --locked -q
   BIN=$PWD/target/release/ntsb

@@ -29,8 +29,8 @@ DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 BENCH_DATA_DIR="${BENCH_DATA_DIR:-target/bench-ml}"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+. bench/lib.sh
+bench_tools
 
 if [ -n "${NTSB_BIN:-}" ]; then
   BIN=$NTSB_BIN
@@ -55,13 +55,7 @@ fi
 
 # Scoring and exports need a user: an admin key (unlimited) made once for the bench store.
 export NTSB_JWT_SECRET="${NTSB_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}"
-if [ ! -s "$BENCH_DATA_DIR/.bench-key" ]; then
-  SUITE_PW="Heron-Admin-7-ladder-quiet" "$BIN" --data-dir "$BENCH_DATA_DIR" user create --email bench@example.org \
-    --role admin --password-env SUITE_PW >/dev/null
-  "$BIN" --data-dir "$BENCH_DATA_DIR" key create --email bench@example.org --name bench 2>/dev/null \
-    >"$BENCH_DATA_DIR/.bench-key"
-fi
-BENCH_KEY=$(cat "$BENCH_DATA_DIR/.bench-key")
+BENCH_KEY=$(bench_admin_key "$BIN" "$BENCH_DATA_DIR" "$BENCH_DATA_DIR/.bench-key")
 export WRK_KEY=$BENCH_KEY
 
 WORK=$(mktemp -d)
