@@ -48,6 +48,19 @@ struct Local {
 }
 
 impl Local {
+    /// A key that settles for the first time in its window.
+    fn new(now: Instant) -> Local {
+        Local { shared: 0, pending: 0, expires: now, settled: now, settling: false }
+    }
+
+    /// Redis answered `count`, with `left` of the window to run.
+    fn settle(&mut self, count: u64, left: Duration, now: Instant) {
+        self.shared = count;
+        self.expires = now + left;
+        self.settled = now;
+        self.settling = false;
+    }
+
     fn hit(&self, now: Instant) -> Hit {
         Hit { count: self.shared + self.pending, ttl: seconds_left(self.expires, now) }
     }
@@ -121,17 +134,8 @@ impl SharedCounters {
             match settled {
                 Some((count, left)) => {
                     let now = Instant::now();
-                    let l = map.entry(key.to_string()).or_insert(Local {
-                        shared: 0,
-                        pending: 0,
-                        expires: now,
-                        settled: now,
-                        settling: false,
-                    });
-                    l.shared = count;
-                    l.expires = now + left;
-                    l.settled = now;
-                    l.settling = false;
+                    let l = map.entry(key.to_string()).or_insert_with(|| Local::new(now));
+                    l.settle(count, left, now);
                     return Ok(l.hit(now));
                 }
                 // Redis is away: keep what was taken, count in process meanwhile.
@@ -170,15 +174,12 @@ impl SharedCounters {
             let settled = self.link.increment_by(&format!("{COUNTER_PREFIX}{key}"), pending, left).await;
             let mut map = self.map();
             let Some(l) = map.get_mut(&key) else { continue };
-            l.settling = false;
             match settled {
-                Some((count, left)) => {
-                    let now = Instant::now();
-                    l.shared = count;
-                    l.expires = now + left;
-                    l.settled = now;
+                Some((count, left)) => l.settle(count, left, Instant::now()),
+                None => {
+                    l.pending += pending;
+                    l.settling = false;
                 }
-                None => l.pending += pending,
             }
         }
     }
