@@ -158,7 +158,9 @@ impl<'a> Loader<'a> {
             report.indexed = synced.indexed;
             report.removed = synced.removed;
         }
-        report.documents = ntsb_store::build_missing_documents(self.store)?;
+        if self.store.loads_build_documents() {
+            report.documents = ntsb_store::build_missing_documents(self.store)?;
+        }
         if rejects.written > 0 {
             report.rejects_report = Some(rejects.path().to_path_buf());
         }

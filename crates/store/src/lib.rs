@@ -145,12 +145,21 @@ pub trait Store: Send + Sync {
 
     /// Builds up to `limit` missing event detail documents (see
     /// [`Queries::event_detail_json`]) and returns how many it built; 0 means
-    /// every event has its document, or the backend keeps none (the default:
-    /// PostgreSQL computes each detail). Holds the write lock while it runs, so
-    /// call it in modest batches, repeatedly, after loads.
+    /// there is nothing to build now: every event has its document, the backend
+    /// keeps none (the default), or (PostgreSQL) another process is writing and
+    /// will move the data version when it commits. Holds the write lock while it
+    /// runs, so call it in modest batches, repeatedly.
     fn build_documents(&self, limit: usize) -> Result<usize> {
         let _ = limit;
         Ok(0)
+    }
+
+    /// Whether a load builds the documents of what it changed before it finishes
+    /// (SQLite: the loading process is often the only one). A PostgreSQL store
+    /// leaves them to its servers' builders, so a load is not slowed by them and
+    /// several replicas do not build the same documents twice.
+    fn loads_build_documents(&self) -> bool {
+        true
     }
 
     /// How the backend's connection pool is used now, for metrics; `None` when

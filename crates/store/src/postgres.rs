@@ -24,6 +24,7 @@
 
 mod accounts;
 mod backup;
+mod detail;
 mod migrations;
 mod pool;
 mod query;
@@ -53,8 +54,17 @@ use pool::{Pool, PooledConn};
 use sql::Db;
 use upsert::{Batch, TableSql};
 
-/// Advisory lock key held by `write_batch`: one writer at a time.
+/// Seed of the writers' advisory lock key (see [`TAKE_WRITE_LOCK`]).
 const WRITE_LOCK: i64 = 0x6e74_7362_7772_6974; // "ntsbwrit"
+
+/// Takes the writers' transaction-scoped advisory lock (held by `write_batch`,
+/// a restore and the document builder: one writer at a time). Advisory locks are
+/// database-wide, so the key is derived from the schema: stores in two schemas
+/// of one database (tests, deployments) never wait for each other.
+const TAKE_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), ?1))";
+
+/// [`TAKE_WRITE_LOCK`] without waiting: whether the lock was free (and is now held).
+const TRY_WRITE_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema(), ?1))";
 
 /// Prefix of the change notification channels: each schema has its own,
 /// `ntsb_data_changed_<schema>` (cut to PostgreSQL's 63-byte identifier limit),
@@ -206,7 +216,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 8;
+    pub const LATEST_VERSION: i64 = 9;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -289,6 +299,34 @@ impl PostgresStore {
                 let value = f(&mut db)?;
                 db.commit()?;
                 Ok(value)
+            });
+            match result {
+                Err(e) if attempt < self.config.retries && transient(&e) => {
+                    if conn.client.is_closed() {
+                        conn.discard();
+                    } else {
+                        drop(conn);
+                    }
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 << attempt.min(6)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The first row of one statement, run outside any transaction: one round
+    /// trip instead of three (BEGIN, the statement, COMMIT), for the hottest
+    /// single-statement reads (a statement sees one snapshot anyway). Retried
+    /// after a transient error like [`PostgresStore::transaction`].
+    pub(crate) fn query_opt_once(&self, sql: &str, params: &[sql::Param<'_>]) -> Result<Option<postgres::Row>> {
+        let mut attempt = 0u32;
+        loop {
+            let mut conn = self.pool.get()?;
+            let result = self.check_ready(&mut conn).and_then(|()| {
+                let pool::PgConn { client, stmts } = &mut *conn;
+                let stmt = sql::prepare_cached(client, stmts, sql)?;
+                Ok(client.query_opt(&stmt, params)?)
             });
             match result {
                 Err(e) if attempt < self.config.retries && transient(&e) => {
@@ -492,7 +530,7 @@ impl Store for PostgresStore {
         records: Vec<SourcedRecord>,
     ) -> Result<BatchOutcome> {
         self.transaction(|db| {
-            db.execute("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK])?;
+            db.execute(TAKE_WRITE_LOCK, &[&WRITE_LOCK])?;
             check_content(db, kind, !records.is_empty())?;
             let (lines, parts): (Vec<u64>, Vec<_>) =
                 records.iter().map(|r| (r.line, r.record.clone().into_parts())).unzip();
@@ -742,6 +780,15 @@ impl Store for PostgresStore {
             let head: Option<i64> = db.query_one("SELECT max(seq) FROM index_log", &[])?.try_get(0)?;
             Ok(head.map_or(0, to_u64))
         })
+    }
+
+    fn build_documents(&self, limit: usize) -> Result<usize> {
+        // No data version bump: a document changes no answer.
+        self.transaction(|db| detail::build_documents(db, limit))
+    }
+
+    fn loads_build_documents(&self) -> bool {
+        false
     }
 
     fn data_version_is_global(&self) -> bool {

@@ -1,12 +1,14 @@
-//! The event detail document builder of `ntsb serve` (SQLite stores).
+//! The event detail document builder of `ntsb serve`.
 //!
-//! The SQLite store answers `GET /api/v1/events/{ev_id}` from a ready JSON
-//! document when the event has one (see `Store::build_documents`). Loads build
-//! the documents of what they changed before they finish, but a store migrated
-//! to the documents schema, a restore, or a load by an older release leaves
-//! events without one; those are still answered correctly (computed), only
-//! slower. This thread builds whatever is missing, a batch at a time, and then
-//! looks again only when the store's data version moves.
+//! The store answers `GET /api/v1/events/{ev_id}` from a ready JSON document
+//! when the event has one (see `Store::build_documents`), and computes it from
+//! the tables otherwise: answers are always current, only slower. SQLite loads
+//! build the documents of what they changed before they finish, but a store
+//! migrated to the documents schema, a restore, or a load by an older release
+//! leaves events without one; PostgreSQL loads build none (any replica's builder
+//! does, one at a time under the writers' lock, and none while a load writes).
+//! This thread builds whatever is missing, a batch at a time, and then looks
+//! again only when the store's data version moves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

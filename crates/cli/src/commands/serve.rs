@@ -47,9 +47,8 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     if store.as_postgres().is_some() {
         // Other processes (replicas, `ntsb ingest`) write this database: follow them.
         super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
-    } else {
-        super::documents::spawn(store.clone()).context("starting the event document builder")?;
     }
+    super::documents::spawn(store.clone()).context("starting the event document builder")?;
     let models = super::ml::open_registry(config);
     let redis = match &config.redis_url {
         Some(url) => {

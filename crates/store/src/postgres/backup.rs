@@ -16,7 +16,7 @@ use postgres::IsolationLevel;
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::sql::{Db, push_copy, value_at};
-use super::{PostgresStore, WRITE_LOCK, bump_data_version, checksum_table, pool};
+use super::{PostgresStore, TAKE_WRITE_LOCK, WRITE_LOCK, bump_data_version, checksum_table, pool};
 use crate::backup::{DumpInfo, RowSink, RowSource, TABLES, check_columns, compare_checksums};
 use crate::{Error, Result};
 
@@ -80,13 +80,13 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
     let tx = client.transaction()?;
     let mut db = Db::new(tx, stmts);
     db.tx.batch_execute("SET LOCAL statement_timeout = 0")?;
-    db.execute("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK])?;
+    db.execute(TAKE_WRITE_LOCK, &[&WRITE_LOCK])?;
     // The data version must never go back: keep counting from the current one.
     let before: Option<String> = match db.query_opt("SELECT value FROM store_meta WHERE key = 'data_version'", &[])? {
         Some(row) => row.try_get(0)?,
         None => None,
     };
-    let names: Vec<&str> = TABLES.iter().map(|t| t.name).chain(["event_facts"]).collect();
+    let names: Vec<&str> = TABLES.iter().map(|t| t.name).chain(["event_facts", "event_documents"]).collect();
     db.tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))?;
     let mut line = String::new();
     for table in TABLES {

@@ -73,6 +73,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/postgres/0008_event_documents.up.sql"),
         down: include_str!("../../migrations/postgres/0008_event_documents.down.sql"),
     },
+    Migration {
+        version: 9,
+        name: "event_documents_postgres",
+        up: include_str!("../../migrations/postgres/0009_event_documents_postgres.up.sql"),
+        down: include_str!("../../migrations/postgres/0009_event_documents_postgres.down.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating (any constant unique to this program).

@@ -15,18 +15,18 @@
 use std::collections::HashMap;
 
 use ntsb_model::query::{
-    AircraftDetail, Breakdown, BreakdownRow, Cluster, CrewDetail, EngineDetail, EventDetail, EventFilter, EventPage,
-    EventQuery, EventSummary, FindingDetail, FindingRow, GridCell, Injuries, InjuryDetail, MAX_PAGE, OccurrenceDetail,
-    OccurrenceRow, RevisionDetail, Sort, SortField, SourceRef, Summary, haversine_km, wilson_interval,
+    Breakdown, BreakdownRow, Cluster, EventDetail, EventFilter, EventPage, EventQuery, EventSummary, FindingRow,
+    GridCell, Injuries, MAX_PAGE, OccurrenceRow, Sort, SortField, Summary, haversine_km, wilson_interval,
 };
 use postgres::Row;
 
 use super::PostgresStore;
+use super::detail::{DOCUMENT_BY_KEY, detail};
 use super::query_filter::{DESTROYED, FATAL, Where};
 use super::sql::{Db, OwnedParam, refs};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
-use crate::query::invalid;
+use crate::query::{detail_json, invalid};
 use crate::{MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
@@ -58,7 +58,7 @@ fn real(v: f64) -> OwnedParam {
 }
 
 /// An integer 0/1 column as a flag.
-fn flag(r: &Row, idx: usize) -> Result<Option<bool>> {
+pub(super) fn flag(r: &Row, idx: usize) -> Result<Option<bool>> {
     Ok(r.try_get::<_, Option<i64>>(idx)?.map(|v| v != 0))
 }
 
@@ -151,7 +151,7 @@ fn page(
 }
 
 /// Summaries of the given events, in the given order.
-fn summaries_by_id(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventSummary>> {
+pub(super) fn summaries_by_id(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventSummary>> {
     let ids_param = ids.to_vec();
     let sql = format!("SELECT {SUMMARY_COLS} FROM {SUMMARY_FROM} WHERE e.id = ANY(?)");
     let mut by_id: HashMap<i64, EventSummary> = db
@@ -252,231 +252,6 @@ fn radius_box(w: &mut Where, lat: f64, lon: f64, km: f64) {
 }
 
 /// Joins distinct non-empty texts.
-fn push_text(into: &mut Vec<String>, text: Option<String>) {
-    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-        && !into.contains(&t)
-    {
-        into.push(t);
-    }
-}
-
-fn collect<T>(db: &mut Db<'_, '_>, sql: &str, id: i64, f: impl FnMut(&Row) -> Result<T>) -> Result<Vec<T>> {
-    db.query(sql, &[&id])?.iter().map(f).collect()
-}
-
-fn detail(db: &mut Db<'_, '_>, id: i64) -> Result<Option<EventDetail>> {
-    let Some(summary) = summaries_by_id(db, &[id])?.pop() else {
-        return Ok(None);
-    };
-    let row = db.query_one(
-        "SELECT airport_code, airport_name, event_time, light_condition, report_status, record_status, \
-         publication_date FROM events WHERE id = ?1",
-        &[&id],
-    )?;
-    let mut d = {
-        let r = &row;
-        {
-            EventDetail {
-                airport_code: r.try_get(0)?,
-                airport_name: r.try_get(1)?,
-                event_time: r.try_get(2)?,
-                light_condition: r.try_get(3)?,
-                report_status: r.try_get(4)?,
-                record_status: r.try_get(5)?,
-                publication_date: r.try_get(6)?,
-                ..Default::default()
-            }
-        }
-    };
-    d.summary = summary;
-    let mut engines: Vec<(i64, EngineDetail)> = collect(
-        db,
-        "SELECT aircraft_key, eng_no, eng_type, eng_mfgr, eng_model, power_units, hp_or_lbs, carb_fuel_injection, \
-         propeller_type, propeller_make, propeller_model, eng_time_total, eng_time_last_insp, eng_time_overhaul \
-         FROM engines WHERE event_id = ?1 ORDER BY aircraft_key, eng_no",
-        id,
-        |r| {
-            Ok((
-                r.try_get(0)?,
-                EngineDetail {
-                    eng_no: r.try_get(1)?,
-                    eng_type: r.try_get(2)?,
-                    eng_mfgr: r.try_get(3)?,
-                    eng_model: r.try_get(4)?,
-                    power_units: r.try_get(5)?,
-                    hp_or_lbs: r.try_get(6)?,
-                    carb_fuel_injection: r.try_get(7)?,
-                    propeller_type: r.try_get(8)?,
-                    propeller_make: r.try_get(9)?,
-                    propeller_model: r.try_get(10)?,
-                    eng_time_total: r.try_get(11)?,
-                    eng_time_last_insp: r.try_get(12)?,
-                    eng_time_overhaul: r.try_get(13)?,
-                },
-            ))
-        },
-    )?;
-    d.aircraft = collect(
-        db,
-        "SELECT aircraft_key, ntsb_no, registration, serial_no, make, make_raw, model, category, category_raw, \
-         amateur_built, num_engines, engine_type, far_part, far_part_raw, schedule, purpose, operator, damage, \
-         damage_raw, phase, phase_raw FROM aircraft WHERE event_id = ?1 ORDER BY aircraft_key",
-        id,
-        |r| {
-            Ok(AircraftDetail {
-                aircraft_key: r.try_get(0)?,
-                ntsb_no: r.try_get(1)?,
-                registration: r.try_get(2)?,
-                serial_no: r.try_get(3)?,
-                make: r.try_get(4)?,
-                make_raw: r.try_get(5)?,
-                model: r.try_get(6)?,
-                category: r.try_get(7)?,
-                category_raw: r.try_get(8)?,
-                amateur_built: flag(r, 9)?,
-                num_engines: r.try_get(10)?,
-                engine_type: r.try_get(11)?,
-                far_part: r.try_get(12)?,
-                far_part_raw: r.try_get(13)?,
-                schedule: r.try_get(14)?,
-                purpose: r.try_get(15)?,
-                operator: r.try_get(16)?,
-                damage: r.try_get(17)?,
-                damage_raw: r.try_get(18)?,
-                phase: r.try_get(19)?,
-                phase_raw: r.try_get(20)?,
-                engines: Vec::new(),
-            })
-        },
-    )?;
-    for a in &mut d.aircraft {
-        let (mine, rest): (Vec<_>, Vec<_>) = engines.into_iter().partition(|(k, _)| *k == a.aircraft_key);
-        a.engines = mine.into_iter().map(|(_, e)| e).collect();
-        engines = rest;
-    }
-    d.crew = collect(
-        db,
-        "SELECT aircraft_key, crew_no, crew_category, crew_age, crew_sex, med_certf, crew_inj_level, seatbelts_used, \
-         shldr_harn_used FROM flight_crew WHERE event_id = ?1 ORDER BY aircraft_key, crew_no",
-        id,
-        |r| {
-            Ok(CrewDetail {
-                aircraft_key: r.try_get(0)?,
-                crew_no: r.try_get(1)?,
-                crew_category: r.try_get(2)?,
-                crew_age: r.try_get(3)?,
-                crew_sex: r.try_get(4)?,
-                med_certf: r.try_get(5)?,
-                crew_inj_level: r.try_get(6)?,
-                seatbelts_used: flag(r, 7)?,
-                shldr_harn_used: flag(r, 8)?,
-            })
-        },
-    )?;
-    d.injury_rows = collect(
-        db,
-        "SELECT aircraft_key, inj_person_category, injury_level, inj_person_count FROM injury WHERE event_id = ?1 \
-         ORDER BY aircraft_key, inj_person_category, injury_level",
-        id,
-        |r| {
-            Ok(InjuryDetail {
-                aircraft_key: r.try_get(0)?,
-                person_category: r.try_get(1)?,
-                injury_level: r.try_get(2)?,
-                count: r.try_get(3)?,
-            })
-        },
-    )?;
-    d.findings = collect(
-        db,
-        "SELECT aircraft_key, finding_no, finding_code, finding_description, cause_factor FROM findings \
-         WHERE event_id = ?1 ORDER BY aircraft_key, finding_no",
-        id,
-        |r| {
-            Ok(FindingDetail {
-                aircraft_key: r.try_get(0)?,
-                finding_no: r.try_get(1)?,
-                code: r.try_get(2)?,
-                description: r.try_get(3)?,
-                cause_factor: r.try_get(4)?,
-            })
-        },
-    )?;
-    d.occurrences = collect(
-        db,
-        "SELECT aircraft_key, code_system, occurrence_no, occurrence_code, occurrence_meaning, phase, phase_meaning, \
-         defining_event FROM occurrences WHERE event_id = ?1 ORDER BY aircraft_key, code_system, occurrence_no",
-        id,
-        |r| {
-            Ok(OccurrenceDetail {
-                aircraft_key: r.try_get(0)?,
-                code_system: r.try_get(1)?,
-                occurrence_no: r.try_get(2)?,
-                code: r.try_get(3)?,
-                meaning: r.try_get(4)?,
-                phase: r.try_get(5)?,
-                phase_meaning: r.try_get(6)?,
-                defining_event: flag(r, 7)?,
-            })
-        },
-    )?;
-    let texts: Vec<(Option<String>, Option<String>, Option<String>)> = collect(
-        db,
-        "SELECT narrative, preliminary, probable_cause FROM narratives WHERE event_id = ?1 ORDER BY aircraft_key",
-        id,
-        |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
-    )?;
-    let (mut narratives, mut causes) = (Vec::new(), Vec::new());
-    for (narrative, preliminary, cause) in texts {
-        push_text(&mut narratives, narrative.or(preliminary));
-        push_text(&mut causes, cause);
-    }
-    d.narrative = (!narratives.is_empty()).then(|| narratives.join("\n\n"));
-    d.probable_cause = (!causes.is_empty()).then(|| causes.join("\n"));
-    d.recommendations = collect(
-        db,
-        "SELECT recommendation FROM safety_recommendations WHERE event_id = ?1 AND recommendation <> '' \
-         ORDER BY rec_no",
-        id,
-        |r| Ok(r.try_get(0)?),
-    )?;
-    d.revisions = collect(
-        db,
-        "SELECT r.table_name, r.row_key, r.field, r.old_value, r.new_value, r.load_id, coalesce(l.path, ''), \
-         r.changed_at FROM revisions r LEFT JOIN loads l ON l.id = r.load_id WHERE r.event_id = ?1 ORDER BY r.id",
-        id,
-        |r| {
-            Ok(RevisionDetail {
-                table: r.try_get(0)?,
-                row_key: r.try_get(1)?,
-                field: r.try_get(2)?,
-                old_value: r.try_get(3)?,
-                new_value: r.try_get(4)?,
-                load_id: r.try_get(5)?,
-                source: r.try_get(6)?,
-                changed_at: r.try_get(7)?,
-            })
-        },
-    )?;
-    d.sources = collect(
-        db,
-        "SELECT l.id, l.path, l.format, l.started_at FROM loads l WHERE l.id IN ( \
-             SELECT created_load FROM events WHERE id = ?1 \
-             UNION SELECT updated_load FROM events WHERE id = ?1 \
-             UNION SELECT load_id FROM revisions WHERE event_id = ?1) ORDER BY l.id",
-        id,
-        |r| {
-            Ok(SourceRef {
-                load_id: r.try_get(0)?,
-                path: r.try_get(1)?,
-                format: r.try_get(2)?,
-                loaded_at: r.try_get(3)?,
-            })
-        },
-    )?;
-    Ok(Some(d))
-}
-
 impl Queries for PostgresStore {
     fn list_events(&self, q: &EventQuery) -> Result<EventPage> {
         let w = Where::from_filter(&q.filter)?;
@@ -519,6 +294,20 @@ impl Queries for PostgresStore {
                 None => Ok(None),
             }
         })
+    }
+
+    fn event_detail_json(&self, ev_id: &str) -> Result<Option<Vec<u8>>> {
+        let key = ev_id.trim();
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let Some(row) = self.query_opt_once(DOCUMENT_BY_KEY, &[&key])? else { return Ok(None) };
+        if let Some(body) = row.try_get::<_, Option<Vec<u8>>>(1)? {
+            return Ok(Some(body));
+        }
+        // Changed since its document was built (or never built): compute it.
+        let id: i64 = row.try_get(0)?;
+        self.read(|db| detail(db, id))?.map(|d| detail_json(&d)).transpose()
     }
 
     fn summary(&self, f: &EventFilter) -> Result<Summary> {

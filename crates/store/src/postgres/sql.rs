@@ -12,7 +12,7 @@ use std::error::Error as StdError;
 use bytes::BytesMut;
 use ntsb_model::value::Value;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Row, Statement, Transaction};
+use postgres::{GenericClient, Row, Statement, Transaction};
 
 use crate::{Error, Result};
 
@@ -125,6 +125,24 @@ pub(crate) type StatementCache = HashMap<String, Statement>;
 /// Statements kept per connection before the cache is cleared.
 const STATEMENT_CACHE: usize = 512;
 
+/// The prepared form of `sql` (with `?` placeholders) on a connection or in a
+/// transaction, from the connection's cache.
+pub(crate) fn prepare_cached(
+    client: &mut impl GenericClient,
+    stmts: &mut StatementCache,
+    sql: &str,
+) -> Result<Statement> {
+    if let Some(s) = stmts.get(sql) {
+        return Ok(s.clone());
+    }
+    if stmts.len() >= STATEMENT_CACHE {
+        stmts.clear();
+    }
+    let stmt = client.prepare(&numbered(sql))?;
+    stmts.insert(sql.to_string(), stmt.clone());
+    Ok(stmt)
+}
+
 /// One open transaction and its connection's statement cache.
 pub(crate) struct Db<'c, 's> {
     /// The transaction; committed by [`Db::commit`], rolled back on drop.
@@ -140,15 +158,7 @@ impl<'c, 's> Db<'c, 's> {
 
     /// The prepared form of `sql` (with `?` placeholders), from the cache.
     pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement> {
-        if let Some(s) = self.stmts.get(sql) {
-            return Ok(s.clone());
-        }
-        if self.stmts.len() >= STATEMENT_CACHE {
-            self.stmts.clear();
-        }
-        let stmt = self.tx.prepare(&numbered(sql))?;
-        self.stmts.insert(sql.to_string(), stmt.clone());
-        Ok(stmt)
+        prepare_cached(&mut self.tx, self.stmts, sql)
     }
 
     /// Every row of a query.

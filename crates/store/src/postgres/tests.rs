@@ -2,6 +2,7 @@
 //! skipped with a printed reason when it is unset).
 
 use super::*;
+use crate::Queries;
 
 /// A migrated store in a fresh schema, dropped afterwards.
 fn with_store(test: &str, f: impl FnOnce(&PostgresStore)) {
@@ -76,4 +77,46 @@ fn passwords_are_redacted_from_urls() {
     assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(redact("postgresql://h/db?x=1"), "postgresql://h/db?x=1");
     assert_eq!(redact("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+}
+
+#[test]
+fn documents_wait_for_no_writer_and_follow_every_change() {
+    with_store("documents", |store| {
+        let exec = |sql: &str| store.with_connection(|c| Ok(c.batch_execute(sql)?)).expect(sql);
+        let documents = || -> i64 {
+            store
+                .with_connection(|c| Ok(c.query_one("SELECT count(*) FROM event_documents", &[])?.get(0)))
+                .expect("count")
+        };
+        exec(
+            "INSERT INTO events (ev_id, ntsb_no, event_date, city) VALUES ('E1', 'N1', '2001-02-03', 'A'), ('E2', 'N2', '2001-02-04', 'B')",
+        );
+
+        // A writer in this schema holds the lock: nothing is built, nothing waits.
+        let mut writer = store.config.client_config().expect("config").connect(postgres::NoTls).expect("connect");
+        let mut tx = writer.transaction().expect("tx");
+        tx.execute(&sql::numbered(TAKE_WRITE_LOCK), &[&WRITE_LOCK]).expect("lock");
+        assert_eq!(store.build_documents(10).expect("build"), 0);
+        tx.rollback().expect("rollback");
+
+        assert_eq!(store.build_documents(1).expect("build"), 1, "a batch at a time");
+        assert_eq!(store.build_documents(10).expect("build"), 1);
+        assert_eq!(store.build_documents(10).expect("build"), 0);
+        assert_eq!(documents(), 2);
+        let body = store.event_detail_json("E1").expect("document").expect("E1");
+        assert!(String::from_utf8_lossy(&body).contains("\"city\":\"A\""), "{}", String::from_utf8_lossy(&body));
+
+        // Statement triggers forget exactly the documents of the events a statement touched.
+        exec("UPDATE events SET city = 'C' WHERE ev_id = 'E1'");
+        assert_eq!(documents(), 1);
+        let body = store.event_detail_json("E1").expect("computed").expect("E1");
+        assert!(String::from_utf8_lossy(&body).contains("\"city\":\"C\""));
+        exec("INSERT INTO aircraft (event_id, aircraft_key) SELECT id, 1 FROM events WHERE ev_id = 'E2'");
+        assert_eq!(documents(), 0);
+        assert_eq!(store.build_documents(10).expect("build"), 2);
+        exec("DELETE FROM aircraft");
+        assert_eq!(documents(), 1, "E2's document went with its aircraft");
+        exec("DELETE FROM events WHERE ev_id = 'E1'");
+        assert_eq!(documents(), 0);
+    });
 }

@@ -71,6 +71,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0008_event_documents.up.sql"),
         down: include_str!("../../migrations/sqlite/0008_event_documents.down.sql"),
     },
+    Migration {
+        version: 9,
+        name: "event_documents_postgres",
+        up: include_str!("../../migrations/sqlite/0009_event_documents_postgres.up.sql"),
+        down: include_str!("../../migrations/sqlite/0009_event_documents_postgres.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

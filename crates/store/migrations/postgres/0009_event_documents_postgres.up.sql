@@ -1,0 +1,68 @@
+-- Event detail documents for PostgreSQL: the JSON answer of GET /api/v1/events/{ev_id},
+-- built once and then served with one primary-key read instead of thirteen queries
+-- (each a round trip). The same table and rule as SQLite's 0008_event_documents:
+--
+-- A document exists only while nothing it was built from has changed: every
+-- insert, update or delete of the event or of one of its rows deletes it (the
+-- triggers below, in the writer's own transaction), and the store builds missing
+-- documents again (`Store::build_documents`, under the writers' advisory lock, run
+-- by `ntsb serve`). Until then the detail is computed from the tables, so answers
+-- are always current. Derived data: not in backups (a restore empties it).
+--
+-- Statement-level triggers with transition tables, like event_facts (0004): the
+-- store writes children a thousand rows per statement, and one DELETE per
+-- statement costs a load almost nothing while the table is empty.
+CREATE TABLE event_documents (
+    event_id BIGINT PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+    body     BYTEA NOT NULL
+);
+
+CREATE FUNCTION event_documents_forget_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_documents d WHERE d.event_id = ANY (ARRAY(SELECT DISTINCT event_id FROM new_rows));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION event_documents_forget_old() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_documents d WHERE d.event_id = ANY (ARRAY(SELECT DISTINCT event_id FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+-- `events` is keyed by `id` rather than `event_id`.
+CREATE FUNCTION event_documents_forget_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_documents d WHERE d.event_id = ANY (ARRAY(SELECT DISTINCT id FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER event_documents_forget_events_update AFTER UPDATE ON events
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION event_documents_forget_events();
+
+-- Every child table the detail shows: a trigger per statement kind (PostgreSQL
+-- allows transition tables on single-event triggers only). An update that moved a
+-- row to another event (none does) would be caught by both triggers.
+DO $$
+DECLARE
+    t TEXT;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['aircraft', 'engines', 'flight_crew', 'injury', 'findings', 'occurrences',
+                             'narratives', 'safety_recommendations', 'revisions'] LOOP
+        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_insert AFTER INSERT ON %1$I '
+                       'REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION event_documents_forget_new()', t);
+        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_update_old AFTER UPDATE ON %1$I '
+                       'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION event_documents_forget_old()', t);
+        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_update_new AFTER UPDATE ON %1$I '
+                       'REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION event_documents_forget_new()', t);
+        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_delete AFTER DELETE ON %1$I '
+                       'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION event_documents_forget_old()', t);
+    END LOOP;
+END
+$$;
