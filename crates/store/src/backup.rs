@@ -43,8 +43,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// Format tag written to every manifest.
 const FORMAT: &str = "ntsb-backup";
 
-/// Version of the backup format this program writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the backup format this program writes (it reads every version
+/// from 1): 2 added the account tables.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A table in a backup and how its rows are ordered (its primary key).
 pub(crate) struct BackupTable {
@@ -52,30 +53,51 @@ pub(crate) struct BackupTable {
     pub name: &'static str,
     /// `ORDER BY` clause of its dump.
     pub order_by: &'static str,
+    /// The first [`FORMAT_VERSION`] whose backups hold it. Restoring an older
+    /// backup leaves the table as it is in the store.
+    pub since: u32,
+}
+
+impl BackupTable {
+    const fn v1(name: &'static str, order_by: &'static str) -> BackupTable {
+        BackupTable { name, order_by, since: 1 }
+    }
+
+    const fn v2(name: &'static str, order_by: &'static str) -> BackupTable {
+        BackupTable { name, order_by, since: 2 }
+    }
 }
 
 /// Every table a backup holds, in restore order (parents before children).
 pub(crate) const TABLES: &[BackupTable] = &[
-    BackupTable { name: "loads", order_by: "id" },
-    BackupTable { name: "load_counts", order_by: "load_id, table_name" },
-    BackupTable { name: "rejects", order_by: "id" },
-    BackupTable { name: "revisions", order_by: "id" },
-    BackupTable { name: "code_entries", order_by: "ct_name, code, table_name, column_name" },
-    BackupTable { name: "event_keys", order_by: "ev_id, ntsb_no" },
-    BackupTable { name: "events", order_by: "id" },
-    BackupTable { name: "aircraft", order_by: "id" },
-    BackupTable { name: "engines", order_by: "id" },
-    BackupTable { name: "flight_crew", order_by: "id" },
-    BackupTable { name: "flight_time", order_by: "id" },
-    BackupTable { name: "injury", order_by: "id" },
-    BackupTable { name: "findings", order_by: "id" },
-    BackupTable { name: "occurrences", order_by: "id" },
-    BackupTable { name: "sequence_of_events", order_by: "id" },
-    BackupTable { name: "narratives", order_by: "id" },
-    BackupTable { name: "safety_recommendations", order_by: "id" },
-    BackupTable { name: "reports", order_by: "id" },
-    BackupTable { name: "index_log", order_by: "seq" },
-    BackupTable { name: "store_meta", order_by: "key" },
+    BackupTable::v1("loads", "id"),
+    BackupTable::v1("load_counts", "load_id, table_name"),
+    BackupTable::v1("rejects", "id"),
+    BackupTable::v1("revisions", "id"),
+    BackupTable::v1("code_entries", "ct_name, code, table_name, column_name"),
+    BackupTable::v1("event_keys", "ev_id, ntsb_no"),
+    BackupTable::v1("events", "id"),
+    BackupTable::v1("aircraft", "id"),
+    BackupTable::v1("engines", "id"),
+    BackupTable::v1("flight_crew", "id"),
+    BackupTable::v1("flight_time", "id"),
+    BackupTable::v1("injury", "id"),
+    BackupTable::v1("findings", "id"),
+    BackupTable::v1("occurrences", "id"),
+    BackupTable::v1("sequence_of_events", "id"),
+    BackupTable::v1("narratives", "id"),
+    BackupTable::v1("safety_recommendations", "id"),
+    BackupTable::v1("reports", "id"),
+    BackupTable::v1("index_log", "seq"),
+    BackupTable::v1("store_meta", "key"),
+    // Accounts (format 2): users before what refers to them. Password hashes,
+    // token and key digests: a backup is as sensitive as the database.
+    BackupTable::v2("users", "id"),
+    BackupTable::v2("refresh_families", "id"),
+    BackupTable::v2("refresh_tokens", "token_hash"),
+    BackupTable::v2("api_keys", "id"),
+    BackupTable::v2("password_resets", "token_hash"),
+    BackupTable::v2("audit_log", "id"),
 ];
 
 /// One table in a [`Manifest`].
@@ -144,6 +166,9 @@ pub trait RowSink {
 pub trait RowSource {
     /// The column names of `table` in the backup (the order of each row's values).
     fn columns(&self, table: &str) -> Result<Vec<String>>;
+    /// Whether the backup holds `table` (an older format lacks newer tables,
+    /// which a restore then leaves as they are).
+    fn has_table(&self, table: &str) -> bool;
     /// Calls `f` with every row of `table`, in file order.
     fn rows(&mut self, table: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()>;
     /// The content checksums the restored store must have.
@@ -323,7 +348,7 @@ pub fn backup(store: &dyn Store, dir: &Path) -> Result<Manifest> {
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
     }
-    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+    create_private_dir(&partial)?;
     let mut sink = DirSink { dir: partial.clone(), tables: Vec::new(), current: None, line: String::new() };
     let info = store.dump_tables(&mut sink)?;
     let manifest = Manifest {
@@ -345,6 +370,16 @@ pub fn backup(store: &dyn Store, dir: &Path) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// Creates the backup directory readable by its owner only: it holds every
+/// account's password hash and key digests.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io(dir))
+}
+
 /// Reads a backup's manifest (without checking the files).
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
@@ -354,10 +389,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     if manifest.format != FORMAT {
         return Err(damaged(&path, format!("format is {:?}, not {FORMAT:?}", manifest.format)));
     }
-    if manifest.format_version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&manifest.format_version) {
         return Err(damaged(
             &path,
-            format!("format version {} is not {FORMAT_VERSION}; use a matching program", manifest.format_version),
+            format!(
+                "format version {} is not one this program reads (1 to {FORMAT_VERSION}); use a newer program",
+                manifest.format_version
+            ),
         ));
     }
     Ok(manifest)
@@ -370,14 +408,19 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 pub fn verify(dir: &Path) -> Result<Manifest> {
     let manifest = read_manifest(dir)?;
     let manifest_path = dir.join(MANIFEST);
-    for t in TABLES {
+    for t in TABLES.iter().filter(|t| t.since <= manifest.format_version) {
         let n = manifest.tables.iter().filter(|m| m.name == t.name).count();
         if n != 1 {
             return Err(damaged(&manifest_path, format!("lists table {} {n} times, not once", t.name)));
         }
     }
     for entry in &manifest.tables {
-        known_table(&entry.name, &manifest_path)?;
+        if known_table(&entry.name, &manifest_path)?.since > manifest.format_version {
+            return Err(damaged(
+                &manifest_path,
+                format!("lists table {}, which format version {} does not have", entry.name, manifest.format_version),
+            ));
+        }
         if entry.file != format!("{}.jsonl", entry.name) {
             return Err(damaged(&manifest_path, format!("table {} has unexpected file {:?}", entry.name, entry.file)));
         }
@@ -435,6 +478,10 @@ impl RowSource for DirSource {
             .find(|t| t.name == table)
             .map(|t| t.columns.clone())
             .ok_or_else(|| damaged(&self.dir.join(MANIFEST), format!("has no table {table}")))
+    }
+
+    fn has_table(&self, table: &str) -> bool {
+        self.manifest.tables.iter().any(|t| t.name == table)
     }
 
     fn rows(&mut self, table: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {

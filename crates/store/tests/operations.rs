@@ -15,6 +15,7 @@ use ntsb_model::SourceKind;
 use ntsb_model::records::{
     AircraftRecord, EventRecord, EventRef, FindingRecord, IdLinkRecord, NarrativeRecord, Record, Reject, SourcedRecord,
 };
+use ntsb_store::accounts::{AuditQuery, NewApiKey, NewAuditEvent, NewUser, Role};
 use ntsb_store::backup::{self, MANIFEST};
 use ntsb_store::{Backend, Error, LoadId, LoadSource, LoadSummary};
 
@@ -126,6 +127,47 @@ fn snapshot(s: &dyn Backend) -> impl PartialEq + std::fmt::Debug {
     )
 }
 
+/// Accounts: an admin with an API key and an open session, a disabled user, a
+/// pending password reset and an audit event.
+fn populate_accounts(s: &(impl AsBackend + ?Sized)) {
+    let s = s.backend();
+    let user =
+        |email: &str, role| NewUser { email: email.into(), password_hash: format!("$argon2id$fake${email}"), role };
+    let admin = s.create_user(&user("admin@example.org", Role::Admin), 10).expect("admin");
+    let gone = s.create_user(&user("gone@example.org", Role::Free), 11).expect("user");
+    s.set_disabled(gone.id, true).expect("disable");
+    let key = NewApiKey {
+        id: "k1".into(),
+        user_id: admin.id,
+        name: "ci".into(),
+        key_hash: "ab".repeat(32),
+        prefix: "ntsb_ab".into(),
+        created_at: 12,
+    };
+    s.create_api_key(&key).expect("key");
+    s.create_refresh_family("fam1", admin.id, &"cd".repeat(32), 13, 10_000).expect("session");
+    s.create_password_reset(&"ef".repeat(32), gone.id, 14, 20_000).expect("reset");
+    let event = NewAuditEvent {
+        at: 15,
+        event: "key_created".into(),
+        user_id: Some(admin.id),
+        actor_id: None,
+        ip: Some("192.0.2.1".into()),
+        detail: "k1".into(),
+    };
+    s.record_audit(&event).expect("audit");
+}
+
+/// Everything about accounts a restore must bring back.
+fn accounts_snapshot(s: &dyn Backend) -> impl PartialEq + std::fmt::Debug {
+    let users = s.list_users(None, 100).expect("users");
+    let keys: Vec<_> = users.iter().map(|u| s.list_api_keys(u.id).expect("keys")).collect();
+    let sessions: Vec<_> = users.iter().map(|u| s.family_active(u.id, "fam1").expect("session")).collect();
+    let audit = s.audit_events(&AuditQuery { event: None, user_id: None, before_id: None, limit: 100 }).expect("audit");
+    let by_key = s.api_key_by_hash(&"ab".repeat(32)).expect("key by hash").map(|(k, u)| (k.id, u.email));
+    (format!("{users:?}"), keys, sessions, audit, by_key)
+}
+
 fn restore_into(s: &TestStore, dir: &Path) -> Result<backup::Manifest, Error> {
     backup::restore(s.as_store(), dir)
 }
@@ -141,7 +183,8 @@ conformance! {
         let path = dir.path().join("backup");
         let manifest = backup::backup(s.as_store(), &path).expect("backup");
         assert_eq!(manifest.schema_version, common::LATEST);
-        assert_eq!(manifest.tables.len(), 20);
+        assert_eq!(manifest.tables.len(), 26);
+        assert_eq!(manifest.format_version, backup::FORMAT_VERSION);
         assert_eq!(manifest.tables.iter().find(|t| t.name == "events").map(|t| t.rows), Some(41));
         assert_eq!(manifest.content_checksums, s.content_checksums().expect("checksums"));
         assert!(!dir.path().join("backup.partial").exists());
@@ -161,6 +204,57 @@ conformance! {
         assert_eq!(s.loads(1).expect("loads")[0].id, more);
         assert!(more.0 > 3, "ledger ids continue after the restored ones");
         let _ = version_before;
+    }
+
+    fn accounts_are_backed_up_and_an_older_backup_leaves_them_alone(kind) {
+        let s = kind.store("accounts_are_backed_up");
+        populate(&s);
+        populate_accounts(&s);
+        let before = accounts_snapshot(s.backend());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("backup");
+        let manifest = backup::backup(s.as_store(), &path).expect("backup");
+        let users = manifest.tables.iter().find(|t| t.name == "users").expect("users in the backup");
+        assert_eq!(users.rows, 2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("backup dir").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "password hashes: the backup is its owner's alone ({mode:o})");
+        }
+
+        s.rollback(100).expect("rollback");
+        s.migrate().expect("migrate");
+        assert!(s.list_users(None, 10).expect("users").is_empty());
+        restore_into(&s, &path).expect("restore");
+        assert_eq!(accounts_snapshot(s.backend()), before);
+        // Identity columns continue after the restored ids.
+        let next = NewUser { email: "new@example.org".into(), password_hash: "$argon2id$fake".into(), role: Role::Free };
+        let created = s.create_user(&next, 20).expect("a user after the restore");
+        assert!(s.list_users(None, 10).expect("users").iter().all(|u| u.id <= created.id));
+
+        // A format-1 backup (before accounts were in backups) restores the data
+        // and keeps the accounts the store has now.
+        let old = dir.path().join("old");
+        std::fs::create_dir(&old).expect("mkdir");
+        let mut v1 = manifest.clone();
+        v1.format_version = 1;
+        v1.tables.retain(|t| !["users", "refresh_families", "refresh_tokens", "api_keys", "password_resets", "audit_log"].contains(&t.name.as_str()));
+        for t in &v1.tables {
+            std::fs::copy(path.join(&t.file), old.join(&t.file)).expect("copy");
+        }
+        std::fs::write(old.join(MANIFEST), serde_json::to_vec(&v1).expect("json")).expect("manifest");
+        let now = accounts_snapshot(s.backend());
+        restore_into(&s, &old).expect("restore format 1");
+        assert_eq!(accounts_snapshot(s.backend()), now);
+        assert_eq!(s.content_checksums().expect("checksums"), manifest.content_checksums);
+
+        // A format-1 manifest that lists an account table is refused.
+        let mut odd = manifest.clone();
+        odd.format_version = 1;
+        std::fs::write(path.join(MANIFEST), serde_json::to_vec(&odd).expect("json")).expect("manifest");
+        let err = restore_into(&s, &path).expect_err("format 1 with accounts");
+        assert!(err.to_string().contains("format version 1 does not have"), "{err}");
     }
 
     fn a_damaged_backup_is_refused_naming_the_file_and_nothing_is_replaced(kind) {
@@ -311,11 +405,13 @@ fn a_sqlite_backup_restores_into_postgres_and_back() {
     };
     let sqlite = common::Kind::Sqlite.store("sqlite");
     populate(&sqlite);
+    populate_accounts(&sqlite);
     let dir = tempfile::tempdir().expect("tempdir");
     let first = backup::backup(sqlite.as_store(), &dir.path().join("from-sqlite")).expect("backup");
     assert_eq!(first.backend, "sqlite");
     backup::restore(pg.as_store(), &dir.path().join("from-sqlite")).expect("restore into postgres");
     assert_eq!(snapshot(&*pg), snapshot(&*sqlite));
+    assert_eq!(accounts_snapshot(pg.backend()), accounts_snapshot(sqlite.backend()), "a disabled flag and all");
     let second = backup::backup(pg.as_store(), &dir.path().join("from-postgres")).expect("backup");
     assert_eq!(second.backend, "postgres");
     assert_eq!(second.content_checksums, first.content_checksums);
@@ -327,6 +423,7 @@ fn a_sqlite_backup_restores_into_postgres_and_back() {
     let back = common::Kind::Sqlite.store("back");
     backup::restore(back.as_store(), &dir.path().join("from-postgres")).expect("restore into sqlite");
     assert_eq!(snapshot(&*back), snapshot(&*sqlite));
+    assert_eq!(accounts_snapshot(back.backend()), accounts_snapshot(sqlite.backend()));
 }
 
 /// The pool never lends more than its size, makes a caller wait (then fail

@@ -86,10 +86,12 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
         Some(row) => row.try_get(0)?,
         None => None,
     };
-    let names: Vec<&str> = TABLES.iter().map(|t| t.name).chain(["event_facts", "event_documents"]).collect();
+    // Tables an older backup format lacks are left as they are.
+    let restored: Vec<_> = TABLES.iter().filter(|t| source.has_table(t.name)).collect();
+    let names: Vec<&str> = restored.iter().map(|t| t.name).chain(["event_facts", "event_documents"]).collect();
     db.tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))?;
     let mut line = String::new();
-    for table in TABLES {
+    for table in restored {
         let target = columns(&mut db, table.name)?;
         let backup = source.columns(table.name)?;
         check_columns(table.name, &target, &backup)?;
@@ -113,9 +115,14 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
             })
         })?;
         writer.finish()?;
-        // Identity columns continue after the restored rows.
+        // Serial and identity columns continue after the restored rows.
         for serial in ["id", "seq"] {
-            if target.iter().any(|c| c == serial) {
+            if !target.iter().any(|c| c == serial) {
+                continue;
+            }
+            let sequence: Option<String> =
+                db.query_one("SELECT pg_get_serial_sequence(?1, ?2)", &[&table.name, &serial])?.try_get(0)?;
+            if sequence.is_some() {
                 db.tx.batch_execute(&format!(
                     "SELECT setval(pg_get_serial_sequence('{t}', '{serial}'), coalesce(max({serial}), 0) + 1, false) FROM {t}",
                     t = table.name

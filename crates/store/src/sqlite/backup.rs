@@ -75,10 +75,12 @@ pub(super) fn restore(store: &SqliteStore, source: &mut dyn RowSource) -> Result
     // Derived tables first, so the triggers that keep them find nothing to update.
     tx.execute("DELETE FROM event_facts", [])?;
     tx.execute("DELETE FROM event_documents", [])?;
-    for table in TABLES.iter().rev() {
+    // Tables an older backup format lacks are left as they are.
+    let restored: Vec<_> = TABLES.iter().filter(|t| source.has_table(t.name)).collect();
+    for table in restored.iter().rev() {
         tx.execute(&format!("DELETE FROM {}", table.name), [])?;
     }
-    for table in TABLES {
+    for table in restored {
         let target = columns(&tx, table.name)?;
         let backup = source.columns(table.name)?;
         check_columns(table.name, &target, &backup)?;
