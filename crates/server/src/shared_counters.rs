@@ -29,7 +29,7 @@ use crate::redis_link::RedisLink;
 /// How long a replica counts a key on its own before settling with Redis.
 pub const COUNTER_SYNC: Duration = Duration::from_millis(250);
 
-/// Prefix of the counter keys in Redis.
+/// Prefix of the counter keys in Redis, followed by the deployment's namespace.
 const COUNTER_PREFIX: &str = "ntsb:rl:";
 
 /// One key's state in this replica.
@@ -77,14 +77,23 @@ pub struct SharedCounters {
     link: Arc<RedisLink>,
     fallback: MemoryCounters,
     sync_every: Duration,
+    /// `ntsb:rl:<namespace>:`, so deployments sharing a Redis database never
+    /// share counters.
+    prefix: String,
     local: Mutex<HashMap<String, Local>>,
 }
 
 impl SharedCounters {
-    /// Counters in Redis through `link`, settling every [`COUNTER_SYNC`], else in
-    /// `fallback`; starts their flusher thread (it ends with the counters).
-    pub fn new(link: Arc<RedisLink>, fallback: MemoryCounters) -> std::io::Result<Arc<SharedCounters>> {
-        SharedCounters::with_sync_interval(link, fallback, COUNTER_SYNC)
+    /// Counters in Redis through `link` under `namespace` (what the replicas of
+    /// one deployment share and no other deployment uses: `ntsb serve` passes the
+    /// store's id), settling every [`COUNTER_SYNC`], else in `fallback`; starts
+    /// their flusher thread (it ends with the counters).
+    pub fn new(
+        link: Arc<RedisLink>,
+        fallback: MemoryCounters,
+        namespace: &str,
+    ) -> std::io::Result<Arc<SharedCounters>> {
+        SharedCounters::with_sync_interval(link, fallback, namespace, COUNTER_SYNC)
     }
 
     /// The same, settling every `sync_every` (zero: every increment goes to Redis,
@@ -92,9 +101,12 @@ impl SharedCounters {
     pub fn with_sync_interval(
         link: Arc<RedisLink>,
         fallback: MemoryCounters,
+        namespace: &str,
         sync_every: Duration,
     ) -> std::io::Result<Arc<SharedCounters>> {
-        let counters = Arc::new(SharedCounters { link, fallback, sync_every, local: Mutex::new(HashMap::new()) });
+        let prefix = format!("{COUNTER_PREFIX}{namespace}:");
+        let counters =
+            Arc::new(SharedCounters { link, fallback, sync_every, prefix, local: Mutex::new(HashMap::new()) });
         // Zero settles on every increment; the flusher then only picks up the
         // counts of requests that arrived while another was settling.
         let period = if sync_every.is_zero() { COUNTER_SYNC } else { sync_every };
@@ -128,7 +140,7 @@ impl SharedCounters {
                 }
             }
         };
-        let settled = self.link.increment_by(&format!("{COUNTER_PREFIX}{key}"), by + handed_over, window).await;
+        let settled = self.link.increment_by(&format!("{}{key}", self.prefix), by + handed_over, window).await;
         {
             let mut map = self.map();
             match settled {
@@ -171,7 +183,7 @@ impl SharedCounters {
                 .collect()
         };
         for (key, pending, left) in due {
-            let settled = self.link.increment_by(&format!("{COUNTER_PREFIX}{key}"), pending, left).await;
+            let settled = self.link.increment_by(&format!("{}{key}", self.prefix), pending, left).await;
             let mut map = self.map();
             let Some(l) = map.get_mut(&key) else { continue };
             match settled {

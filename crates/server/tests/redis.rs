@@ -155,14 +155,17 @@ async fn rate_limit_counters_are_shared_through_redis_and_local_while_it_is_away
     use ntsb_server::shared_counters::SharedCounters;
     let Some(url) = redis_url() else { return };
     // Settling on every increment: exact sharing (the default interval is tested below).
-    let replica = |url: &str| {
+    let namespace = unique("deployment");
+    let replica_of = |url: &str, namespace: &str| {
         SharedCounters::with_sync_interval(
             Arc::new(RedisLink::new(url).unwrap()),
             MemoryCounters::new(Arc::new(SystemClock)),
+            namespace,
             Duration::ZERO,
         )
         .unwrap()
     };
+    let replica = |url: &str| replica_of(url, &namespace);
     let (a, b) = (replica(&url), replica(&url));
     let key = unique("quota");
     assert_eq!(a.increment(&key, 1, 60).await.unwrap().count, 1);
@@ -170,6 +173,8 @@ async fn rate_limit_counters_are_shared_through_redis_and_local_while_it_is_away
     let hit = a.increment(&key, 5, 60).await.unwrap();
     assert_eq!(hit.count, 7);
     assert!((1..=60).contains(&hit.ttl), "{hit:?}");
+    let other_deployment = replica_of(&url, &unique("other"));
+    assert_eq!(other_deployment.increment(&key, 1, 60).await.unwrap().count, 1, "another deployment counts apart");
 
     // Nothing listens on this port: each replica counts on its own meanwhile.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -185,7 +190,7 @@ async fn a_replica_counts_on_its_own_between_settlements_and_hands_over_when_flu
     let Some(url) = redis_url() else { return };
     let replica = |every: Duration| {
         let link = Arc::new(RedisLink::new(&url).unwrap());
-        SharedCounters::with_sync_interval(link, MemoryCounters::new(Arc::new(SystemClock)), every).unwrap()
+        SharedCounters::with_sync_interval(link, MemoryCounters::new(Arc::new(SystemClock)), "lag-test", every).unwrap()
     };
     // An interval far longer than the test: nothing settles unless asked.
     let (lagging, exact) = (replica(Duration::from_secs(3600)), replica(Duration::ZERO));

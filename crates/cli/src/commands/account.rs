@@ -31,6 +31,7 @@ pub fn engine(
     accounts: Arc<dyn Accounts>,
     production: bool,
     redis: Option<Arc<ntsb_server::redis_link::RedisLink>>,
+    counter_namespace: &str,
 ) -> Result<Auth> {
     let secret = match (&config.auth.jwt_secret, production) {
         (Some(secret), _) => secret.clone(),
@@ -48,8 +49,12 @@ pub fn engine(
     };
     let clock = Arc::new(SystemClock);
     let counters: Arc<dyn ntsb_auth::CounterStore> = match redis {
-        Some(link) => ntsb_server::shared_counters::SharedCounters::new(link, MemoryCounters::new(clock.clone()))
-            .context("starting the rate-limit counter flusher")?,
+        Some(link) => ntsb_server::shared_counters::SharedCounters::new(
+            link,
+            MemoryCounters::new(clock.clone()),
+            counter_namespace,
+        )
+        .context("starting the rate-limit counter flusher")?,
         None => Arc::new(MemoryCounters::new(clock.clone())),
     };
     let auth = Auth::new(accounts, counters, clock, secret, config.auth.engine.clone())?

@@ -58,7 +58,9 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let auth = super::account::engine(config, store.clone(), args.production, redis.clone())?;
+    // Rate-limit counters in Redis are per deployment: its replicas share the store's id.
+    let counter_namespace = store.store_id().context("reading the store id")?.unwrap_or_default();
+    let auth = super::account::engine(config, store.clone(), args.production, redis.clone(), &counter_namespace)?;
     let mut state = AppState::from_backend(store, index)
         .with_models(models.clone())
         .with_cache_bytes(args.cache_mb * 1024 * 1024)
