@@ -531,6 +531,10 @@ impl Store for PostgresStore {
     ) -> Result<BatchOutcome> {
         self.transaction(|db| {
             db.execute(TAKE_WRITE_LOCK, &[&WRITE_LOCK])?;
+            // The connection's force_custom_plan (for the API's lookups) would re-plan
+            // the foreign-key check of every inserted child row; a load's statements
+            // are keyed lookups that a cached plan serves as well.
+            db.tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
             check_content(db, kind, !records.is_empty())?;
             let (lines, parts): (Vec<u64>, Vec<_>) =
                 records.iter().map(|r| (r.line, r.record.clone().into_parts())).unzip();

@@ -31,6 +31,14 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION event_documents_forget_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_documents d WHERE d.event_id = ANY (ARRAY(
+        SELECT event_id FROM old_rows UNION SELECT event_id FROM new_rows));
+    RETURN NULL;
+END
+$$;
+
 -- `events` is keyed by `id` rather than `event_id`.
 CREATE FUNCTION event_documents_forget_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -43,8 +51,8 @@ CREATE TRIGGER event_documents_forget_events_update AFTER UPDATE ON events
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION event_documents_forget_events();
 
 -- Every child table the detail shows: a trigger per statement kind (PostgreSQL
--- allows transition tables on single-event triggers only). An update that moved a
--- row to another event (none does) would be caught by both triggers.
+-- allows transition tables on single-event triggers only); an update forgets the
+-- documents of the events before and after it.
 DO $$
 DECLARE
     t TEXT;
@@ -54,15 +62,31 @@ BEGIN
         EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_insert AFTER INSERT ON %1$I '
                        'REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT '
                        'EXECUTE FUNCTION event_documents_forget_new()', t);
-        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_update_old AFTER UPDATE ON %1$I '
-                       'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT '
-                       'EXECUTE FUNCTION event_documents_forget_old()', t);
-        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_update_new AFTER UPDATE ON %1$I '
-                       'REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT '
-                       'EXECUTE FUNCTION event_documents_forget_new()', t);
+        EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_update AFTER UPDATE ON %1$I '
+                       'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION event_documents_forget_changed()', t);
         EXECUTE format('CREATE TRIGGER event_documents_forget_%1$s_delete AFTER DELETE ON %1$I '
                        'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT '
                        'EXECUTE FUNCTION event_documents_forget_old()', t);
+    END LOOP;
+END
+$$;
+
+-- Planning, not executing, was most of what these triggers cost a load: the store's
+-- connections set `plan_cache_mode = force_custom_plan` (for its own lookups), which
+-- makes PL/pgSQL re-plan every statement of a trigger on every call. Their statements
+-- have no parameters, so a cached plan is as good; let the trigger functions keep one.
+DO $$
+DECLARE
+    f TEXT;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['event_facts_from_events', 'event_facts_destroyed_of_new',
+                             'event_facts_destroyed_of_old', 'event_facts_destroyed_of_changed',
+                             'event_facts_has_text_of_new', 'event_facts_has_text_of_old',
+                             'event_facts_has_text_of_changed', 'event_documents_forget_new',
+                             'event_documents_forget_old', 'event_documents_forget_changed',
+                             'event_documents_forget_events'] LOOP
+        EXECUTE format('ALTER FUNCTION %I() SET plan_cache_mode = auto', f);
     END LOOP;
 END
 $$;
