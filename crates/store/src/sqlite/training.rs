@@ -7,19 +7,50 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::SqliteStore;
 use crate::Result;
-use crate::training::{AircraftFacts, CrewFact, TrainingData, TrainingFilter, TrainingRow, merge, sql};
+use crate::training::{
+    AircraftFacts, CrewFact, TrainingData, TrainingFilter, TrainingRow, distinct, in_order, merge, sql,
+};
 
-/// Reads training rows, all of them or the one of event `only` (an `ev_id`).
-fn read_rows(conn: &Connection, filter: &TrainingFilter, only: Option<&str>) -> Result<Vec<TrainingRow>> {
+/// Restricts the events query to a batch of `ev_id`s, given as one JSON array
+/// (one bound value and one cached statement whatever the batch's size).
+const MANY_EVENTS: &str = " AND e.ev_id IN (SELECT value FROM json_each(?))";
+/// Restricts a child table to a batch of internal event ids (a JSON array).
+const MANY_AIRCRAFT: &str = " AND a.event_id IN (SELECT value FROM json_each(?))";
+/// See [`MANY_AIRCRAFT`].
+const MANY_PILOTS: &str = " AND c.event_id IN (SELECT value FROM json_each(?))";
+/// See [`MANY_AIRCRAFT`].
+const MANY_HOURS: &str = " AND t.event_id IN (SELECT value FROM json_each(?))";
+
+/// Which events to read.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Every event matching the filter.
+    All(&'a TrainingFilter),
+    /// One event by `ev_id`.
+    One(&'a str),
+    /// The events of these distinct `ev_id`s.
+    Many(&'a [&'a str]),
+}
+
+/// Reads and merges the training rows of `scope`, in store order.
+fn read_rows(conn: &Connection, scope: Scope<'_>) -> Result<Vec<TrainingRow>> {
     let mut query_sql = sql::EVENTS.to_string();
     let mut params: Vec<SqlValue> = Vec::new();
-    if filter.accidents_only {
-        query_sql.push_str(" AND e.event_type = ?");
-        params.push(SqlValue::Text("accident".into()));
-    }
-    if let Some(ev_id) = only {
-        query_sql.push_str(" AND e.ev_id = ?");
-        params.push(SqlValue::Text(ev_id.to_string()));
+    match scope {
+        Scope::All(filter) => {
+            if filter.accidents_only {
+                query_sql.push_str(" AND e.event_type = ?");
+                params.push(SqlValue::Text("accident".into()));
+            }
+        }
+        Scope::One(ev_id) => {
+            query_sql.push_str(" AND e.ev_id = ?");
+            params.push(SqlValue::Text(ev_id.to_string()));
+        }
+        Scope::Many(ev_ids) => {
+            query_sql.push_str(MANY_EVENTS);
+            params.push(SqlValue::Text(serde_json::Value::from(ev_ids.to_vec()).to_string()));
+        }
     }
     query_sql.push_str(" ORDER BY e.id");
     let mut events: Vec<(i64, TrainingRow)> = Vec::new();
@@ -51,18 +82,24 @@ fn read_rows(conn: &Connection, filter: &TrainingFilter, only: Option<&str>) -> 
             ));
         }
     }
-    if only.is_some() && events.len() != 1 {
-        return Ok(Vec::new());
+    match scope {
+        Scope::One(_) if events.len() != 1 => return Ok(Vec::new()),
+        Scope::Many(_) if events.is_empty() => return Ok(Vec::new()),
+        _ => {}
     }
-    // One event: restrict the child tables to its internal id.
-    let scope = |base: &str, one: &str| -> (String, Vec<SqlValue>) {
-        match only {
-            Some(_) => (format!("{base}{one}"), vec![SqlValue::Integer(events[0].0)]),
-            None => (base.to_string(), Vec::new()),
+    // One event or a batch: restrict the child tables to their internal ids.
+    let restricted = |base: &str, one: &str, many: &str| -> (String, Vec<SqlValue>) {
+        match scope {
+            Scope::All(_) => (base.to_string(), Vec::new()),
+            Scope::One(_) => (format!("{base}{one}"), vec![SqlValue::Integer(events[0].0)]),
+            Scope::Many(_) => {
+                let ids: Vec<i64> = events.iter().map(|(id, _)| *id).collect();
+                (format!("{base}{many}"), vec![SqlValue::Text(serde_json::Value::from(ids).to_string())])
+            }
         }
     };
 
-    let (aircraft_sql, params) = scope(sql::AIRCRAFT, sql::ONE_EVENT_AIRCRAFT);
+    let (aircraft_sql, params) = restricted(sql::AIRCRAFT, sql::ONE_EVENT_AIRCRAFT, MANY_AIRCRAFT);
     let mut aircraft = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&format!("{aircraft_sql}{}", sql::AIRCRAFT_ORDER))?;
@@ -85,7 +122,7 @@ fn read_rows(conn: &Connection, filter: &TrainingFilter, only: Option<&str>) -> 
         }
     }
 
-    let (pilots_sql, params) = scope(sql::PILOTS, sql::ONE_EVENT_PILOT);
+    let (pilots_sql, params) = restricted(sql::PILOTS, sql::ONE_EVENT_PILOT, MANY_PILOTS);
     let mut pilots = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&format!("{pilots_sql}{}", sql::PILOTS_ORDER))?;
@@ -100,7 +137,7 @@ fn read_rows(conn: &Connection, filter: &TrainingFilter, only: Option<&str>) -> 
         }
     }
 
-    let (hours_sql, params) = scope(sql::HOURS, sql::ONE_EVENT_HOURS);
+    let (hours_sql, params) = restricted(sql::HOURS, sql::ONE_EVENT_HOURS, MANY_HOURS);
     let mut hours = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&hours_sql)?;
@@ -115,12 +152,20 @@ fn read_rows(conn: &Connection, filter: &TrainingFilter, only: Option<&str>) -> 
 impl TrainingData for SqliteStore {
     fn training_rows(&self, filter: &TrainingFilter) -> Result<Vec<TrainingRow>> {
         let conn = self.reader()?;
-        read_rows(&conn, filter, None)
+        read_rows(&conn, Scope::All(filter))
     }
 
     fn training_row(&self, ev_id: &str) -> Result<Option<TrainingRow>> {
         let conn = self.reader()?;
-        Ok(read_rows(&conn, &TrainingFilter::default(), Some(ev_id))?.into_iter().next())
+        Ok(read_rows(&conn, Scope::One(ev_id))?.into_iter().next())
+    }
+
+    fn training_rows_by_ids(&self, ev_ids: &[&str]) -> Result<Vec<Option<TrainingRow>>> {
+        if ev_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.reader()?;
+        Ok(in_order(ev_ids, read_rows(&conn, Scope::Many(&distinct(ev_ids)))?))
     }
 }
 
@@ -135,5 +180,7 @@ mod tests {
         store.migrate().unwrap();
         assert!(store.training_rows(&TrainingFilter { accidents_only: true }).unwrap().is_empty());
         assert_eq!(store.training_row("20080124X00101").unwrap(), None);
+        assert_eq!(store.training_rows_by_ids(&["20080124X00101"]).unwrap(), vec![None]);
+        assert!(store.training_rows_by_ids(&[]).unwrap().is_empty());
     }
 }
