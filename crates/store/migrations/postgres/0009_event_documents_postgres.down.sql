@@ -23,6 +23,7 @@ BEGIN
 END
 $$;
 DROP TRIGGER IF EXISTS event_documents_forget_events_update ON events;
+DROP FUNCTION IF EXISTS event_document(TEXT);
 DROP TABLE IF EXISTS event_documents;
 DROP FUNCTION IF EXISTS event_documents_forget_events();
 DROP FUNCTION IF EXISTS event_documents_forget_changed();

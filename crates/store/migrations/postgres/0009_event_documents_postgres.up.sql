@@ -17,6 +17,28 @@ CREATE TABLE event_documents (
     body     BYTEA NOT NULL
 );
 
+-- The stored document of an event, by `ev_id` or else the first event with that NTSB
+-- number, with the event's row id (the body is NULL when the event has no current
+-- document; no row when there is no such event). A function so its plans are cached
+-- (`SET plan_cache_mode = auto`): the store's connections force a custom plan per
+-- execution, and planning was more than half of what PostgreSQL spent on a detail.
+-- `ORDER BY e.id + 0` keeps even a generic plan on the ntsb_no index (never a walk
+-- of the primary key looking for a rare number).
+CREATE FUNCTION event_document(key TEXT) RETURNS TABLE (id BIGINT, body BYTEA)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = auto AS $$
+DECLARE
+    found BIGINT;
+BEGIN
+    SELECT e.id INTO found FROM events e WHERE e.ev_id = key;
+    IF found IS NULL THEN
+        SELECT e.id INTO found FROM events e WHERE e.ntsb_no = key ORDER BY e.id + 0 LIMIT 1;
+    END IF;
+    IF found IS NOT NULL THEN
+        RETURN QUERY SELECT found, (SELECT d.body FROM event_documents d WHERE d.event_id = found);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION event_documents_forget_new() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM event_documents d WHERE d.event_id = ANY (ARRAY(SELECT DISTINCT event_id FROM new_rows));

@@ -254,12 +254,10 @@ pub(super) fn build_documents(db: &mut Db<'_, '_>, limit: usize) -> Result<usize
 }
 
 /// The stored document of an event, by `ev_id` (or, failing that, the first
-/// event with that NTSB number), with the event's row id: `Some((id, None))` when
-/// the event exists but has no current document.
-pub(super) const DOCUMENT_BY_KEY: &str = "SELECT k.id, d.body FROM ( \
-         SELECT id FROM events WHERE ev_id = ?1 \
-         UNION ALL SELECT * FROM (SELECT id FROM events WHERE ntsb_no = ?1 ORDER BY id LIMIT 1) x LIMIT 1) k \
-     LEFT JOIN event_documents d ON d.event_id = k.id";
+/// event with that NTSB number), with the event's row id: `(id, NULL)` when the
+/// event exists but has no current document, no row when there is no such event.
+/// A server-side function (migration 0009) whose plans are cached.
+pub(super) const DOCUMENT_BY_KEY: &str = "SELECT id, body FROM event_document(?1)";
 
 fn aircraft(r: &Row) -> Result<AircraftDetail> {
     Ok(AircraftDetail {
