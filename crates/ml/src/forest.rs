@@ -62,6 +62,8 @@ pub struct Forest {
     trees: Vec<(u32, u32)>,
     /// Deepest tree of each full group of [`LANES`] trees.
     chunk_depth: Vec<u32>,
+    /// Deepest tree.
+    max_depth: u32,
     n_scores: usize,
     n_features: usize,
 }
@@ -87,6 +89,7 @@ impl Forest {
             sets: vec![[u64::MAX; 4]],
             trees: Vec::with_capacity(trees.len()),
             chunk_depth: Vec::new(),
+            max_depth: 0,
             n_scores: n_scores.max(1),
             n_features,
         };
@@ -150,6 +153,7 @@ impl Forest {
             f.trees.push((root, depth));
         }
         f.chunk_depth = f.trees.chunks_exact(LANES).map(|c| c.iter().map(|t| t.1).max().unwrap_or(0)).collect();
+        f.max_depth = f.trees.iter().map(|t| t.1).max().unwrap_or(0);
         Some(f)
     }
 
@@ -190,6 +194,50 @@ impl Forest {
         row
     }
 
+    /// Walks every tree for one row, [`LANES`] trees at a time in lockstep, and
+    /// calls `f(tree, path)` in tree order with the nodes the row went through:
+    /// `path[s * LANES]` is the node after `s` steps (`path[0]` the root); a
+    /// path stays on its leaf once there.
+    ///
+    /// Each walk is a chain of dependent loads, and interleaving independent
+    /// chains lets the CPU overlap their latencies. Leaves are fixed points of
+    /// [`Forest::step`], so a lane whose tree is shallower just stays on its leaf.
+    #[inline(always)]
+    fn for_each_path(&self, bins: &[u8; 256], path: &mut Vec<u32>, mut f: impl FnMut(usize, &[u32], usize)) {
+        path.clear();
+        path.resize((self.max_depth as usize + 1) * LANES, 0);
+        let full = self.trees.len() / LANES * LANES;
+        for (c, chunk) in self.trees[..full].chunks_exact(LANES).enumerate() {
+            let mut at = [0usize; LANES];
+            for (a, (root, _)) in at.iter_mut().zip(chunk) {
+                *a = *root as usize;
+            }
+            let depth = self.chunk_depth[c] as usize;
+            for (j, a) in at.iter().enumerate() {
+                path[j] = *a as u32;
+            }
+            for s in 1..=depth {
+                for (j, a) in at.iter_mut().enumerate() {
+                    *a = self.step(*a, bins);
+                    path[s * LANES + j] = *a as u32;
+                }
+            }
+            for j in 0..LANES {
+                f(c * LANES + j, &path[j..], depth);
+            }
+        }
+        for t in full..self.trees.len() {
+            let (root, depth) = self.trees[t];
+            let mut i = root as usize;
+            path[0] = root;
+            for s in 1..=depth as usize {
+                i = self.step(i, bins);
+                path[s * LANES] = i as u32;
+            }
+            f(t, &path[..], depth as usize);
+        }
+    }
+
     /// Adds the trees' scores of one row of bins to `out` (one per output;
     /// tree `t` adds to output `t % n_scores`). Rows shorter than the model's
     /// features read the missing ones as missing.
@@ -223,28 +271,43 @@ impl Forest {
     }
 
     /// Exact path attributions (Saabas) of one row, added to `bias` (one per
-    /// output) and `contrib` (`contrib[output][feature]`): per tree the root's
-    /// value goes to the bias and each split's change of node value along the
-    /// row's path to the split's feature. The same sums, in the same order, as
-    /// walking the trained trees (a leaf's fixed-point steps are skipped).
-    pub fn add_contributions(&self, bins: &[u8], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
+    /// output) and `contrib` (`contrib[output][feature]`), and the raw scores
+    /// added to `raw` (as [`Forest::add_raw`] does, from the same walk): per tree
+    /// the root's value goes to the bias and each split's change of node value
+    /// along the row's path to the split's feature, so per tree the parts add up
+    /// to the leaf's value.
+    ///
+    /// The trees are walked [`LANES`] at a time as in [`Forest::add_raw`],
+    /// keeping the nodes passed; each path is then credited root first, so the
+    /// sums are the same, in the same order (tree by tree, root to leaf), as
+    /// walking the trained trees: bit for bit (tested).
+    pub fn add_explained(&self, bins: &[u8], raw: &mut [f64], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
         let bins = &self.padded(bins);
         let k = self.n_scores;
-        for (t, &(root, depth)) in self.trees.iter().enumerate() {
+        let mut path = Vec::new();
+        self.for_each_path(bins, &mut path, |t, path, depth| {
             let out = &mut contrib[t % k];
-            let mut i = root as usize;
-            bias[t % k] += self.values[i];
-            for _ in 0..depth {
-                let next = self.step(i, bins);
-                if next != i {
-                    let feature = (self.nodes[i].word & 0xff) as usize;
-                    if let Some(c) = out.get_mut(feature) {
-                        *c += self.values[next] - self.values[i];
-                    }
+            let mut at = path[0] as usize;
+            bias[t % k] += self.values[at];
+            for s in 1..=depth {
+                let next = path[s * LANES] as usize;
+                if next == at {
+                    break;
                 }
-                i = next;
+                let feature = (self.nodes[at].word & 0xff) as usize;
+                if let Some(c) = out.get_mut(feature) {
+                    *c += self.values[next] - self.values[at];
+                }
+                at = next;
             }
-        }
+            raw[t % k] += self.values[at];
+        });
+    }
+
+    /// [`Forest::add_explained`] without the raw scores.
+    pub fn add_contributions(&self, bins: &[u8], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
+        let mut raw = vec![0.0; self.n_scores];
+        self.add_explained(bins, &mut raw, bias, contrib);
     }
 
     /// The leaf value of tree `t` for a row (training: validation scores per tree).
@@ -311,17 +374,18 @@ mod tests {
                     model.raw(&bins, &mut fast);
                     model.raw_by_walking(&bins, &mut slow);
                     assert_eq!(fast, slow, "bins {bins:?}");
+                    // Attributions from the one-walk explanation: the raw scores
+                    // bit for bit, the attributions those of walking the trained
+                    // trees (same sums in the same order), and exact.
+                    let (raw, bias, contrib) = model.explain(&bins);
+                    assert_eq!(raw, fast, "bins {bins:?}");
+                    assert_eq!((bias.clone(), contrib.clone()), model.contributions_by_walking(&bins), "bins {bins:?}");
+                    assert_eq!((bias.clone(), contrib.clone()), model.contributions(&bins), "bins {bins:?}");
+                    for k in 0..model.n_scores {
+                        let total = bias[k] + contrib[k].iter().sum::<f64>();
+                        assert!((total - raw[k]).abs() < 1e-9, "{total} vs {}", raw[k]);
+                    }
                 }
-            }
-        }
-        // Attributions: the same as walking, and exact.
-        for bins in [[0u8, 0, 0], [5, 4, 0], [21, 7, 3], [1, 9, 2]] {
-            let (bias, contrib) = model.contributions(&bins);
-            assert_eq!((bias.clone(), contrib.clone()), model.contributions_by_walking(&bins), "bins {bins:?}");
-            model.raw(&bins, &mut fast);
-            for k in 0..model.n_scores {
-                let total = bias[k] + contrib[k].iter().sum::<f64>();
-                assert!((total - fast[k]).abs() < 1e-9, "{total} vs {}", fast[k]);
             }
         }
         // Rows shorter than the features read the rest as missing.

@@ -228,13 +228,25 @@ impl Booster {
     /// Exact path attributions: `(bias, contributions)` per output, where
     /// `bias[k] + sum(contributions[k]) == raw[k]` up to float rounding.
     pub fn contributions(&self, bins: &[u8]) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let (_, bias, contrib) = self.explain(bins);
+        (bias, contrib)
+    }
+
+    /// Raw scores and their exact path attributions from one walk of the trees:
+    /// `(raw, bias, contributions)`, the raw scores bit for bit those of
+    /// [`Booster::raw`] and the attributions those of [`Booster::contributions`].
+    pub fn explain(&self, bins: &[u8]) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
+        let mut raw = self.base.clone();
         let mut bias = self.base.clone();
         let mut contrib = vec![vec![0.0; self.n_features]; self.n_scores];
-        if let Some(forest) = self.forest() {
-            forest.add_contributions(bins, &mut bias, &mut contrib);
-            return (bias, contrib);
+        match self.forest() {
+            Some(forest) => forest.add_explained(bins, &mut raw, &mut bias, &mut contrib),
+            None => {
+                self.raw_by_walking(bins, &mut raw);
+                (bias, contrib) = self.contributions_by_walking(bins);
+            }
         }
-        self.contributions_by_walking(bins)
+        (raw, bias, contrib)
     }
 
     /// [`Booster::contributions`] by walking the trained trees: the reference

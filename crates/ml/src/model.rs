@@ -95,10 +95,10 @@ pub struct Model {
 }
 
 /// One feature's share of a prediction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contribution {
     /// Feature name.
-    pub feature: String,
+    pub feature: &'static str,
     /// The value the model saw (`unknown` when missing, `other` for rare categories).
     pub value: String,
     /// Change of the raw score (log-odds or class logit) due to this feature.
@@ -106,7 +106,7 @@ pub struct Contribution {
 }
 
 /// A scored event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
     /// Calibrated probability per class, in [`ModelKind::classes`] order.
     pub probabilities: Vec<f64>,
@@ -195,18 +195,18 @@ impl Model {
     /// Scores an event and explains the score.
     pub fn predict(&self, facts: &Facts) -> Prediction {
         let (bins, unknown_categories) = self.encode(facts);
-        let mut raw = vec![0.0; self.booster.n_scores];
-        let probabilities = self.probabilities_of_bins(&bins, &mut raw);
+        // One walk of the trees gives the raw scores and their attributions.
+        let (raw, bias, contrib) = self.booster.explain(&bins);
+        let probabilities = self.calibration.probabilities(&raw, self.kind.classes().len());
         let class = if self.kind.is_binary() { usize::from(probabilities[1] >= 0.5) } else { argmax(&probabilities) };
         let explained = if self.booster.n_scores == 1 { 0 } else { class };
-        let (bias, contrib) = self.booster.contributions(&bins);
         let mut contributions: Vec<Contribution> = self
             .features
             .iter()
             .zip(&contrib[explained])
             .zip(&bins)
             .map(|((f, c), bin)| Contribution {
-                feature: f.name().to_string(),
+                feature: f.name(),
                 value: describe_value(*f, facts, *bin, unknown_categories.iter().any(|u| u == f.name())),
                 contribution: *c,
             })
@@ -235,8 +235,7 @@ impl Model {
             .filter(|c| c.contribution.abs() > 1e-6)
             .take(top)
             .map(|c| {
-                let words =
-                    self.features.iter().find(|f| f.name() == c.feature).map_or(c.feature.as_str(), |f| f.words());
+                let words = self.features.iter().find(|f| f.name() == c.feature).map_or(c.feature, |f| f.words());
                 let dir = if c.contribution > 0.0 { "raised" } else { "lowered" };
                 let strength = match c.contribution.abs() {
                     x if x >= 1.0 => "strongly ",

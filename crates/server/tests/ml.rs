@@ -187,6 +187,51 @@ async fn batches_answer_in_order_and_name_the_bad_item() {
 }
 
 #[tokio::test]
+async fn a_batch_answers_each_item_exactly_as_a_single_prediction_would() {
+    let state = &fixture().with_models;
+    // Stored events (one twice, out of store order) between given facts.
+    let items = vec![
+        json!({"ev_id": "20100527X90003"}),
+        json!({"features": {"phase": "cruise", "weather": "IMC", "make": "Cessna", "damage": "destroyed"}}),
+        json!({"ev_id": "20081212X90000"}),
+        json!({"ev_id": "20141224X90201"}),
+        json!({"features": {"make": "Zeppelin Werke", "latitude": 40.5}}),
+        json!({"ev_id": "20100527X90003"}),
+        json!({"ev_id": "20050109X90004"}),
+    ];
+    for model in ["fatal", "risk", "severity"] {
+        let (status, body) = call(
+            state,
+            Method::POST,
+            "/api/v1/ml/predict/batch",
+            Some(json!({"model": model, "items": items.clone()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let out = body["items"].as_array().unwrap();
+        assert_eq!(out.len(), items.len());
+        for (item, answer) in items.iter().zip(out) {
+            let mut single = item.clone();
+            single["model"] = json!(model);
+            let (status, alone) = predict(single).await;
+            assert_eq!(status, StatusCode::OK, "{alone}");
+            // Everything: probabilities, contributions (values and order), words.
+            assert_eq!(answer, &alone, "{model}: {item}");
+            let sum: f64 =
+                answer["contributions"].as_array().unwrap().iter().map(|c| c["contribution"].as_f64().unwrap()).sum();
+            let total = answer["bias"].as_f64().unwrap() + sum;
+            assert!((total - answer["raw_score"].as_f64().unwrap()).abs() < 1e-9, "{answer}");
+        }
+    }
+    // The first unknown stored event, in request order, is the 404.
+    let bad = json!({"model": "fatal", "items": [{"ev_id": "20081212X90000"}, {"features": {}},
+        {"ev_id": "20990101X00002"}, {"ev_id": "20990101X00001"}]});
+    let (status, problem) = call(state, Method::POST, "/api/v1/ml/predict/batch", Some(bad)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("items[2].ev_id"), "{problem}");
+}
+
+#[tokio::test]
 async fn the_models_endpoint_lists_versions_and_held_out_metrics() {
     let (status, body) = call(&fixture().with_models, Method::GET, "/api/v1/ml/models", None).await;
     assert_eq!(status, StatusCode::OK);

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use ntsb_ml::{Facts, Model, ModelKind};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -125,7 +127,7 @@ pub(crate) struct BatchItem {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ContributionBody {
     /// Feature name.
-    feature: String,
+    feature: &'static str,
     /// The value the model saw.
     value: String,
     /// Change of the raw score (log-odds) due to this feature.
@@ -136,17 +138,17 @@ pub(crate) struct ContributionBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PredictionBody {
     /// Model name.
-    model: String,
+    model: &'static str,
     /// Model version (name and checksum prefix).
     version: String,
     /// The stored event scored, when asked by `ev_id`.
     ev_id: Option<String>,
     /// Predicted class (`fatal`/`not_fatal`; `none`/`minor`/`serious`/`fatal` for severity).
-    class: String,
+    class: &'static str,
     /// Calibrated probability: of `fatal` for the binary models, of the predicted class for severity.
     probability: f64,
     /// Calibrated probability of every class.
-    probabilities: BTreeMap<String, f64>,
+    probabilities: BTreeMap<&'static str, f64>,
     /// The raw score explained (log-odds of `fatal`, or the predicted class's logit).
     raw_score: f64,
     /// The part of the raw score common to every event; `bias + sum(contributions) == raw_score`.
@@ -158,11 +160,13 @@ pub(crate) struct PredictionBody {
     /// Features whose category the model did not know (scored as "other").
     unknown_categories: Vec<String>,
     /// Given fields the model does not read.
-    ignored_fields: Vec<String>,
+    ignored_fields: Vec<&'static str>,
 }
 
-/// Scores of a batch, in request order.
+/// Scores of a batch, in request order (written item by item by
+/// `batch_response`; this type documents the shape).
 #[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
 pub(crate) struct BatchBody {
     /// One prediction per item.
     items: Vec<PredictionBody>,
@@ -298,30 +302,45 @@ fn facts_of(state: &AppState, subject: Subject, prefix: &str) -> Result<(Facts, 
     }
 }
 
-fn predict_one(model: &Model, facts: &Facts, ev_id: Option<String>) -> PredictionBody {
-    let p = model.predict(facts);
-    let classes = model.kind.classes();
-    let explanation = model.explain(&p, EXPLAINED);
-    let read: Vec<&str> = model.features.iter().flat_map(|f| f.sources().iter().copied()).collect();
-    let ignored_fields = facts.present_fields().into_iter().filter(|f| !read.contains(f)).map(str::to_string).collect();
-    let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
-    PredictionBody {
-        model: model.kind.name().to_string(),
-        version: model.version(),
-        ev_id,
-        class: classes[p.class].to_string(),
-        probability,
-        probabilities: classes.iter().map(|c| c.to_string()).zip(p.probabilities.iter().copied()).collect(),
-        raw_score: p.raw_score,
-        bias: p.bias,
-        contributions: p
-            .contributions
-            .into_iter()
-            .map(|c| ContributionBody { feature: c.feature, value: c.value, contribution: c.contribution })
-            .collect(),
-        explanation,
-        unknown_categories: p.unknown_categories,
-        ignored_fields,
+/// What every prediction of one model in one request shares, worked out once.
+struct Scorer<'a> {
+    model: &'a Model,
+    version: String,
+    /// The raw fields the model reads.
+    read: Vec<&'static str>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(model: &'a Model) -> Scorer<'a> {
+        let read = model.features.iter().flat_map(|f| f.sources().iter().copied()).collect();
+        Scorer { model, version: model.version(), read }
+    }
+
+    fn predict(&self, facts: &Facts, ev_id: Option<String>) -> PredictionBody {
+        let model = self.model;
+        let p = model.predict(facts);
+        let classes = model.kind.classes();
+        let explanation = model.explain(&p, EXPLAINED);
+        let ignored_fields = facts.present_fields().into_iter().filter(|f| !self.read.contains(f)).collect();
+        let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
+        PredictionBody {
+            model: model.kind.name(),
+            version: self.version.clone(),
+            ev_id,
+            class: classes[p.class],
+            probability,
+            probabilities: classes.iter().copied().zip(p.probabilities.iter().copied()).collect(),
+            raw_score: p.raw_score,
+            bias: p.bias,
+            contributions: p
+                .contributions
+                .into_iter()
+                .map(|c| ContributionBody { feature: c.feature, value: c.value, contribution: c.contribution })
+                .collect(),
+            explanation,
+            unknown_categories: p.unknown_categories,
+            ignored_fields,
+        }
     }
 }
 
@@ -343,7 +362,7 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
     let subject = subject(&map, "")?;
     blocking(move || {
         let (facts, ev_id) = facts_of(&state, subject, "")?;
-        Ok(Json(predict_one(&model, &facts, ev_id)))
+        Ok(Json(Scorer::new(&model).predict(&facts, ev_id)))
     })
     .await
 }
@@ -359,7 +378,7 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
         (status = 404, description = "An item's ev_id is not stored", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) -> Result<Json<BatchBody>, ApiError> {
+pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let map = json_body(&body)?;
     check_keys(&map, &["model", "items"], "")?;
     let items = match map.get("items") {
@@ -379,14 +398,69 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
         subjects.push((subject(obj, &prefix)?, prefix));
     }
     blocking(move || {
-        let mut out = Vec::with_capacity(subjects.len());
-        for (subject, prefix) in subjects {
-            let (facts, ev_id) = facts_of(&state, subject, &prefix)?;
-            out.push(predict_one(&model, &facts, ev_id));
-        }
-        Ok(Json(BatchBody { items: out }))
+        let facts = batch_facts(&state, subjects)?;
+        Ok(batch_response(&Scorer::new(&model), facts))
     })
     .await
+}
+
+/// About the bytes of one item's answer (a `fatal` answer is 2.6 kB), to size
+/// the response buffer once instead of growing it a dozen times.
+const ITEM_BYTES: usize = 3 * 1024;
+
+/// The JSON of [`BatchBody`], written item by item as each is scored (on the
+/// blocking pool, not the reactor): the same bytes as serialising the whole
+/// body at the end, without holding every answer at once.
+fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> Response {
+    let mut out = Vec::with_capacity(facts.len() * ITEM_BYTES + 16);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, (facts, ev_id)) in facts.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let item = scorer.predict(&facts, ev_id);
+        // Writing to a Vec fails only on a serialiser error, which these plain
+        // fields cannot raise.
+        if let Err(e) = serde_json::to_writer(&mut out, &item) {
+            return ApiError::internal(format!("ml: cannot encode a prediction: {e}")).into_response();
+        }
+    }
+    out.extend_from_slice(b"]}");
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], out).into_response()
+}
+
+/// Facts of every subject of a batch, in order: the stored events are read
+/// with one store call for the whole batch ([`ntsb_store::TrainingData::training_rows_by_ids`]),
+/// not one per item. The first stored item (in request order) that is not found
+/// is the 404, as when items were read one by one.
+fn batch_facts(state: &AppState, subjects: Vec<(Subject, String)>) -> Result<Vec<(Facts, Option<String>)>, ApiError> {
+    let stored: Vec<&str> = subjects
+        .iter()
+        .filter_map(|(s, _)| match s {
+            Subject::Stored(id) => Some(id.as_str()),
+            Subject::Given(_) => None,
+        })
+        .collect();
+    let mut rows = if stored.is_empty() {
+        Vec::new()
+    } else {
+        let training = state
+            .training
+            .as_ref()
+            .ok_or_else(|| ApiError::Unavailable("this server cannot read stored events for scoring".into()))?;
+        training.training_rows_by_ids(&stored)?
+    }
+    .into_iter();
+    subjects
+        .into_iter()
+        .map(|(subject, prefix)| match subject {
+            Subject::Given(f) => Ok((*f, None)),
+            Subject::Stored(id) => match rows.next().flatten() {
+                Some(row) => Ok((Facts::from(&row), Some(id))),
+                None => Err(ApiError::NotFound(format!("{prefix}ev_id: no event with ev_id {id:?}"))),
+            },
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/ml/models", tag = "machine learning", summary = "Served models",
