@@ -49,6 +49,9 @@ pub struct Card {
     pub held_out: Option<HeldOut>,
     /// Training settings.
     pub params: Params,
+    /// Binary models: `fatal` is predicted at a calibrated probability of at least this.
+    #[serde(default)]
+    pub decision_threshold: Option<f64>,
     /// Known limits.
     pub known_limits: Vec<String>,
 }
@@ -118,6 +121,7 @@ impl Card {
             leakage_rule: leakage_rule(model.kind).to_string(),
             held_out: model.held_out.clone(),
             params: model.params.clone(),
+            decision_threshold: model.kind.is_binary().then_some(model.decision_threshold),
             known_limits: known_limits(model.kind),
         }
     }
@@ -151,7 +155,11 @@ impl Card {
             d.rounds
         );
         let weights: Vec<String> = d.class_weights.iter().map(|w| format!("{w:.3}")).collect();
-        let _ = writeln!(s, "- Class weights: {}\n", weights.join(", "));
+        let _ = writeln!(s, "- Class weights: {}", weights.join(", "));
+        if let Some(t) = self.decision_threshold {
+            let _ = writeln!(s, "- Decision threshold: `fatal` when the calibrated probability is at least {t}");
+        }
+        let _ = writeln!(s);
         let _ = writeln!(s, "## Features\n\n{}\n", self.leakage_rule);
         let _ = writeln!(s, "| feature | type | reads |\n| --- | --- | --- |");
         for f in &self.features {

@@ -78,12 +78,17 @@ fn f1(tp: f64, fp: f64, fn_: f64) -> f64 {
 /// Metrics of a binary model: `labels` 0/1, `p` the predicted probability of 1,
 /// class 1 predicted when `p >= 0.5`.
 pub fn binary(labels: &[usize], p: &[f64]) -> Metrics {
+    binary_at(labels, p, 0.5)
+}
+
+/// [`binary`] with the positive class predicted when `p >= threshold`.
+pub fn binary_at(labels: &[usize], p: &[f64], threshold: f64) -> Metrics {
     let y: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
     let n = y.len().max(1) as f64;
     let (mut tp, mut fp, mut tn, mut fn_) = (0.0, 0.0, 0.0, 0.0);
     let (mut brier, mut ll) = (0.0, 0.0);
     for (&t, &q) in y.iter().zip(p) {
-        match (t, q >= 0.5) {
+        match (t, q >= threshold) {
             (true, true) => tp += 1.0,
             (false, true) => fp += 1.0,
             (false, false) => tn += 1.0,
@@ -202,6 +207,17 @@ pub fn calibration_table(positive: &[bool], p: &[f64], bins: usize) -> Vec<Calib
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_threshold_moves_the_class_metrics_only() {
+        let y = [0, 0, 1, 1];
+        let p = [0.2, 0.55, 0.65, 0.9];
+        let (a, b) = (binary(&y, &p), binary_at(&y, &p, 0.6));
+        assert_eq!(a["accuracy"], 0.75);
+        assert_eq!(b["accuracy"], 1.0);
+        assert_eq!((a["roc_auc"], a["brier"], a["log_loss"]), (b["roc_auc"], b["brier"], b["log_loss"]));
+        assert_eq!(binary_at(&y, &p, 0.5), a);
+    }
 
     #[test]
     fn auc_and_average_precision_of_known_cases() {

@@ -89,6 +89,12 @@ pub struct Model {
     pub training: TrainingInfo,
     /// Held-out evaluation.
     pub held_out: Option<HeldOut>,
+    /// Binary models: the class is `fatal` when the calibrated probability is at
+    /// least this (0.5 unless chosen otherwise on validation years; see
+    /// [`crate::pipeline::Options::decision_threshold`]). Not written when 0.5,
+    /// so such model files are those of earlier builds, byte for byte.
+    #[serde(default = "half", skip_serializing_if = "is_half")]
+    pub decision_threshold: f64,
     /// sha256 of the model's JSON (set when saved or loaded).
     #[serde(skip)]
     pub checksum: String,
@@ -198,7 +204,11 @@ impl Model {
         // One walk of the trees gives the raw scores and their attributions.
         let (raw, bias, contrib) = self.booster.explain(&bins);
         let probabilities = self.calibration.probabilities(&raw, self.kind.classes().len());
-        let class = if self.kind.is_binary() { usize::from(probabilities[1] >= 0.5) } else { argmax(&probabilities) };
+        let class = if self.kind.is_binary() {
+            usize::from(probabilities[1] >= self.decision_threshold)
+        } else {
+            argmax(&probabilities)
+        };
         let explained = if self.booster.n_scores == 1 { 0 } else { class };
         let mut contributions: Vec<Contribution> = self
             .features
@@ -310,6 +320,9 @@ impl Model {
         {
             return Err("model content is inconsistent (feature or score counts)".into());
         }
+        if !(0.0 < model.decision_threshold && model.decision_threshold < 1.0) {
+            return Err("model decision threshold is not between 0 and 1".into());
+        }
         if model.encoders.iter().any(|e| e.n_bins() > 256) {
             return Err("model encoders have more than 256 bins".into());
         }
@@ -344,6 +357,14 @@ impl Model {
         model.checksum = actual;
         Ok(model)
     }
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn is_half(t: &f64) -> bool {
+    *t == 0.5
 }
 
 fn capitalise(s: &str) -> String {

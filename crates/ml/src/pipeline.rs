@@ -128,6 +128,34 @@ pub struct Options {
     /// How those rows are chosen.
     #[serde(default)]
     pub hold_out: HoldOut,
+    /// Weigh recent events more: a row's weight (times its class weight) halves
+    /// for every this many years it lies before the latest training event, in
+    /// the trees, the early-stopping loss, the calibration and the baseline
+    /// alike. `None`: every year counts the same. Meant for a model that scores
+    /// events after its training data (`risk`); chosen on a validation split
+    /// inside the training years (tried for `risk`, not adopted: see
+    /// docs/MODELS.md).
+    #[serde(default)]
+    pub recency_half_life: Option<f64>,
+    /// Binary models: predict `fatal` when the calibrated probability is at
+    /// least this. 0.5 minimises the expected error when the probabilities are
+    /// right; a model scoring later years than it learnt from might do better
+    /// with another, chosen on validation years inside the training period
+    /// (tried for `risk`, not adopted: see docs/MODELS.md). Affects the class
+    /// and the threshold metrics (accuracy, balanced accuracy, precision,
+    /// recall, F1), not the probabilities.
+    #[serde(default = "half")]
+    pub decision_threshold: f64,
+    /// After early stopping, fit the trees again on every row (the held-out
+    /// slice included) for the rounds early stopping chose; the calibration
+    /// stays the one fitted on the held-out slice with the first fit's scores.
+    /// (Tried for `risk`, not adopted: see docs/MODELS.md.)
+    #[serde(default)]
+    pub refit_all: bool,
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 impl Options {
@@ -141,6 +169,9 @@ impl Options {
             },
             valid_fraction: 0.15,
             hold_out: HoldOut::Stratified,
+            recency_half_life: None,
+            decision_threshold: 0.5,
+            refit_all: false,
         }
     }
 
@@ -209,14 +240,24 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
         })
         .collect();
     let weights_by_class = class_weights(&ds.class_counts(&train), opts.class_weight);
+    let recency = recency_weights(ds, idx, opts.recency_half_life);
     let rows = |ix: &[usize]| -> (Vec<Vec<Raw>>, Vec<usize>, Vec<f64>) {
         let raw = ix.iter().map(|&i| ds.raw[i].clone()).collect();
         let labels: Vec<usize> = ix.iter().map(|&i| ds.labels[i]).collect();
-        let w = labels.iter().map(|&y| weights_by_class[y]).collect();
+        let w = ix
+            .iter()
+            .zip(&labels)
+            .map(|(&i, &y)| match &recency {
+                Some(r) => weights_by_class[y] * r(i),
+                None => weights_by_class[y],
+            })
+            .collect();
         (raw, labels, w)
     };
     let (train_raw, train_y, train_w) = rows(&train);
     let (valid_raw, valid_y, valid_w) = rows(&valid);
+    // The calibration weighs the held-out rows by recency only (not by class).
+    let valid_recency: Option<Vec<f64>> = recency.as_ref().map(|r| valid.iter().map(|&i| r(i)).collect());
     let train_bins = Binned::new(&encoders, &train_raw);
     let valid_bins = Binned::new(&encoders, &valid_raw);
     // The trees and the baseline are independent: fit them side by side.
@@ -239,7 +280,7 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
                     ds.n_classes(),
                 );
                 let scores: Vec<Vec<f64>> = valid_raw.iter().map(|r| lr.raw(&encoders, r)).collect();
-                let cal = Calibration::fit(&scores, &valid_y);
+                let cal = Calibration::fit_weighted(&scores, &valid_y, valid_recency.as_deref());
                 (lr, cal)
             })
         },
@@ -251,7 +292,17 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
             raw.clone()
         })
         .collect();
-    let calibration = Calibration::fit(&valid_scores, &valid_y);
+    let calibration = Calibration::fit_weighted(&valid_scores, &valid_y, valid_recency.as_deref());
+    let booster = if opts.refit_all && !valid.is_empty() && log.rounds > 0 {
+        let all_raw: Vec<Vec<Raw>> = train_raw.iter().chain(&valid_raw).cloned().collect();
+        let all_y: Vec<usize> = train_y.iter().chain(&valid_y).copied().collect();
+        let all_w: Vec<f64> = train_w.iter().chain(&valid_w).copied().collect();
+        let params = Params { max_rounds: log.rounds, ..opts.params.clone() };
+        let all_bins = Binned::new(&encoders, &all_raw);
+        gbdt::train(&all_bins, Target { labels: &all_y, weights: &all_w }, None, ds.n_classes(), &params).0
+    } else {
+        booster
+    };
     let dates: Vec<NaiveDate> = idx.iter().filter_map(|&i| ds.dates[i]).collect();
     let training = TrainingInfo {
         rows: idx.len(),
@@ -275,9 +326,21 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
         params: opts.params.clone(),
         training,
         held_out: None,
+        decision_threshold: if ds.kind.is_binary() { opts.decision_threshold } else { 0.5 },
         checksum: String::new(),
     };
     Ok(Fitted { model, baseline, log })
+}
+
+/// The recency weight of each row of `idx` (`None` without a half-life): 0.5 to
+/// the power of the years between the row's date and the latest date of `idx`,
+/// divided by the half-life. Undated rows weigh as the oldest dated row.
+fn recency_weights<'a>(ds: &'a Dataset, idx: &[usize], half_life: Option<f64>) -> Option<impl Fn(usize) -> f64 + 'a> {
+    let half_life = half_life.filter(|h| h.is_finite() && *h > 0.0)?;
+    let latest = idx.iter().filter_map(|&i| ds.dates[i]).max()?;
+    let oldest = idx.iter().filter_map(|&i| ds.dates[i]).min()?;
+    let weight = move |d: NaiveDate| 0.5f64.powf((latest - d).num_days() as f64 / 365.25 / half_life);
+    Some(move |i: usize| weight(ds.dates[i].unwrap_or(oldest)))
 }
 
 /// Probabilities of the rows `idx` by the fitted model and its baseline.
@@ -299,10 +362,10 @@ fn score(f: &Fitted, ds: &Dataset, idx: &[usize]) -> (Vec<Vec<f64>>, Option<Vec<
     (model_p, base_p)
 }
 
-fn metrics_of(kind: ModelKind, labels: &[usize], probs: &[Vec<f64>]) -> Metrics {
+fn metrics_of(kind: ModelKind, labels: &[usize], probs: &[Vec<f64>], threshold: f64) -> Metrics {
     if kind.is_binary() {
         let p: Vec<f64> = probs.iter().map(|p| p[1]).collect();
-        metrics::binary(labels, &p)
+        metrics::binary_at(labels, &p, threshold)
     } else {
         metrics::multiclass(labels, probs, kind.classes().len(), kind.classes().len() - 1)
     }
@@ -349,8 +412,9 @@ pub fn evaluate_split(
         train_rows: train.len(),
         test_rows: test.len(),
         rounds: fitted.log.rounds,
-        gbdt: metrics_of(ds.kind, &labels, &model_p),
-        baseline: base_p.map(|p| metrics_of(ds.kind, &labels, &p)).unwrap_or_default(),
+        gbdt: metrics_of(ds.kind, &labels, &model_p, fitted.model.decision_threshold),
+        // The baseline keeps 0.5: the threshold was chosen for the trees.
+        baseline: base_p.map(|p| metrics_of(ds.kind, &labels, &p, 0.5)).unwrap_or_default(),
         calibration: metrics::calibration_table(&positive, &p_fatal, 10),
     })
 }

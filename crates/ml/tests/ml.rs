@@ -84,6 +84,77 @@ fn the_same_seed_and_data_give_identical_model_bytes() {
 }
 
 #[test]
+fn the_decision_threshold_sets_the_class_only_and_travels_with_the_model_file() {
+    let rows = fixture_rows();
+    let ds = Dataset::from_rows(ModelKind::Risk, &rows, None);
+    let mut opts = Options::quick(ModelKind::Risk, 7);
+    assert_eq!(opts.decision_threshold, 0.5, "the shipped threshold");
+    let half = pipeline::train_model(&ds, &opts, None).unwrap();
+    let json = String::from_utf8(half.to_bytes().unwrap().0).unwrap();
+    assert!(!json.contains("decision_threshold"), "a 0.5 model file is byte for byte that of earlier builds");
+    // A threshold just above the lowest probability at or over 0.5: that event changes class.
+    let probs: Vec<f64> = rows.iter().map(|r| half.predict(&Facts::from(r)).probabilities[1]).collect();
+    let lowest_fatal = probs.iter().copied().filter(|p| *p >= 0.5).fold(f64::INFINITY, f64::min);
+    assert!(lowest_fatal < 1.0, "the fixture has events scored fatal");
+    opts.decision_threshold = lowest_fatal + 1e-9;
+    let mut high = pipeline::train_model(&ds, &opts, None).unwrap();
+    assert_eq!(high.booster, half.booster, "the threshold does not change the trees");
+    let mut moved = 0;
+    for (row, p) in rows.iter().zip(&probs) {
+        let (a, b) = (half.predict(&Facts::from(row)), high.predict(&Facts::from(row)));
+        assert_eq!(a.probabilities, b.probabilities);
+        assert_eq!((a.raw_score, &a.contributions), (b.raw_score, &b.contributions));
+        assert_eq!(a.class, usize::from(*p >= 0.5));
+        assert_eq!(b.class, usize::from(*p >= opts.decision_threshold));
+        moved += usize::from(a.class != b.class);
+    }
+    assert!(moved >= 1);
+    // Ranking and probability metrics are the same; the class metrics follow the threshold.
+    let (a, b) = (half.held_out.as_ref().unwrap(), high.held_out.as_ref().unwrap());
+    assert_eq!((a.gbdt["roc_auc"], a.gbdt["brier"]), (b.gbdt["roc_auc"], b.gbdt["brier"]));
+    assert_eq!(a.baseline, b.baseline, "the baseline keeps 0.5");
+    let dir = tempfile::tempdir().unwrap();
+    let path = Registry::model_path(dir.path(), ModelKind::Risk);
+    high.save(&path).unwrap();
+    assert_eq!(Model::load(&path).unwrap().decision_threshold, opts.decision_threshold);
+}
+
+#[test]
+fn recency_weights_change_the_model_deterministically_and_none_changes_nothing() {
+    let rows = fixture_rows();
+    let ds = Dataset::from_rows(ModelKind::Risk, &rows, None);
+    let plain = Options::quick(ModelKind::Risk, 5);
+    let mut recent = plain.clone();
+    recent.recency_half_life = Some(2.0);
+    let a = pipeline::train_model(&ds, &plain, None).unwrap();
+    let b = pipeline::train_model(&ds, &recent, None).unwrap();
+    let c = pipeline::train_model(&ds, &recent, None).unwrap();
+    assert_eq!(b.to_bytes().unwrap().0, c.to_bytes().unwrap().0, "deterministic");
+    assert_ne!(a.booster, b.booster, "recent events weigh more");
+    // A half-life far longer than the data is (almost) no weighting at all.
+    let mut flat = plain.clone();
+    flat.recency_half_life = Some(1e12);
+    let d = pipeline::train_model(&ds, &flat, None).unwrap();
+    assert_eq!(a.training.rounds, d.training.rounds);
+}
+
+#[test]
+fn refitting_on_every_row_keeps_the_rounds_and_the_calibration() {
+    let rows = fixture_rows();
+    let ds = Dataset::from_rows(ModelKind::Fatal, &rows, None);
+    let idx: Vec<usize> = (0..ds.len()).collect();
+    let plain = Options::quick(ModelKind::Fatal, 9);
+    let refit = Options { refit_all: true, ..plain.clone() };
+    let a = pipeline::fit(&ds, &idx, &plain, false).unwrap().model;
+    let b = pipeline::fit(&ds, &idx, &refit, false).unwrap().model;
+    let c = pipeline::fit(&ds, &idx, &refit, false).unwrap().model;
+    assert_eq!(b.to_bytes().unwrap().0, c.to_bytes().unwrap().0, "deterministic");
+    assert_eq!(a.booster.rounds(), b.booster.rounds(), "the rounds early stopping chose");
+    assert_eq!(a.calibration, b.calibration, "the calibration of the held-out slice");
+    assert_ne!(a.booster, b.booster, "the held-out rows are learnt from");
+}
+
+#[test]
 fn a_model_file_with_a_wrong_checksum_is_refused_and_the_served_model_stays() {
     let rows = fixture_rows();
     let ds = Dataset::from_rows(ModelKind::Fatal, &rows, None);
