@@ -59,6 +59,26 @@ fn two_replicas_on_one_postgres_serve_what_a_third_process_loads() {
     let b = get_json(replica_b.port, "/api/v1/search?q=pilot");
     assert_eq!(a["total"], b["total"]);
     assert_eq!(get_json(replica_a.port, "/api/v1/stats/yearly"), get_json(replica_b.port, "/api/v1/stats/yearly"));
+    // Event details: computed until a replica's builder stores the documents (it
+    // looks every 2 s), then read from them (replica B without a thread): the
+    // same answers throughout.
+    let list = get_json(replica_a.port, "/api/v1/events?limit=100");
+    let ids: Vec<String> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["ev_id"].as_str().expect("ev_id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    let first: Vec<_> = ids.iter().map(|id| get_json(replica_a.port, &format!("/api/v1/events/{id}"))).collect();
+    for round in 0..4 {
+        for (id, want) in ids.iter().zip(&first) {
+            for port in [replica_a.port, replica_b.port] {
+                assert_eq!(&get_json(port, &format!("/api/v1/events/{id}")), want, "{id}, round {round}");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+    }
     let ready = get_json(replica_b.port, "/ready");
     assert_eq!(ready["status"], "ready", "{ready}");
 }

@@ -34,7 +34,7 @@ mod types;
 
 pub use accounts::Accounts;
 pub use error::{Error, Result};
-pub use query::{MAX_CLUSTER_POINTS, Queries, detail_json};
+pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, detail_json};
 
 /// Events whose documents [`build_missing_documents`] builds per write transaction:
 /// small enough that a writer waits at most a few tens of milliseconds.

@@ -26,6 +26,7 @@ mod accounts;
 mod backup;
 mod detail;
 mod migrations;
+mod nonblocking;
 mod pool;
 mod query;
 mod query_filter;
@@ -37,6 +38,7 @@ mod upsert;
 mod tests;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -124,7 +126,12 @@ impl PostgresConfig {
     }
 
     fn client_config(&self) -> Result<postgres::Config> {
-        let mut config: postgres::Config = self
+        Ok(postgres::Config::from(self.async_client_config()?))
+    }
+
+    /// The same settings for the async client (see `nonblocking.rs`).
+    fn async_client_config(&self) -> Result<tokio_postgres::Config> {
+        let mut config: tokio_postgres::Config = self
             .url
             .parse()
             .map_err(|e| Error::Config { url: redact(&self.url), reason: format!("not a PostgreSQL URL: {e}") })?;
@@ -183,6 +190,8 @@ pub struct PostgresStore {
     ready: AtomicBool,
     /// Whether PostGIS is installed in the database (checked at open).
     postgis: bool,
+    /// The async connections of [`crate::Queries::event_document_nonblocking`].
+    document_reads: Arc<nonblocking::DocumentReads>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -227,8 +236,15 @@ impl PostgresStore {
     pub fn connect(config: PostgresConfig) -> Result<PostgresStore> {
         let client_config = config.client_config()?;
         let pool = Pool::new(client_config, config.pool_size, config.acquire_timeout);
-        let mut store =
-            PostgresStore { config, pool, tables: upsert::all_tables(), ready: AtomicBool::new(false), postgis: false };
+        let document_reads = Arc::new(nonblocking::DocumentReads::new(config.async_client_config()?));
+        let mut store = PostgresStore {
+            config,
+            pool,
+            tables: upsert::all_tables(),
+            ready: AtomicBool::new(false),
+            postgis: false,
+            document_reads,
+        };
         let postgis = {
             let mut conn = store.pool.get().map_err(|e| match e {
                 Error::Unavailable(reason) => Error::Config { url: redact(&store.config.url), reason },

@@ -14,7 +14,9 @@ use ntsb_model::records::{
     Record, SourcedRecord,
 };
 use ntsb_store::sqlite::SqliteStore;
-use ntsb_store::{Backend, Error, LoadId, LoadSource, LoadSummary, Store, TableCounts, TrainingFilter, TrainingRow};
+use ntsb_store::{
+    Backend, DocumentLookup, Error, LoadId, LoadSource, LoadSummary, Store, TableCounts, TrainingFilter, TrainingRow,
+};
 
 const EV: &str = "20080124X00101";
 const NO: &str = "NYC08CA068";
@@ -289,14 +291,30 @@ fn event_detail_documents_always_match_the_computed_detail(kind) {
         assert_eq!(s.event_detail_json(key).expect("document"), computed, "{key}");
     };
     let build = || ntsb_store::build_missing_documents(s.as_store()).expect("build");
+    // The read without a thread (PostgreSQL) gives the same bytes, or says to compute.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let nonblocking = |key: &str| s.event_document_nonblocking(key).map(|read| runtime.block_on(read).expect("read"));
+    let has_nonblocking = matches!(kind, common::Kind::Postgres);
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![full_event(), aircraft(ev_ref(), 1, "CESSNA"), narrative(ev_ref(), 1, "one")]);
     same(EV);
+    if has_nonblocking {
+        assert_eq!(nonblocking(EV), Some(DocumentLookup::Compute), "no document yet");
+    }
     assert_eq!(build(), 1);
     assert_eq!(build(), 0, "nothing is left to build");
     same(EV);
     same(NO);
     assert_eq!(s.event_detail_json("20990101X99999").expect("unknown"), None);
+    if has_nonblocking {
+        let computed = s.event_detail_json(EV).expect("detail").expect("known");
+        assert_eq!(nonblocking(EV), Some(DocumentLookup::Ready(computed.clone())));
+        assert_eq!(nonblocking(NO), Some(DocumentLookup::Ready(computed)), "by case number");
+        assert_eq!(nonblocking("20990101X99999"), Some(DocumentLookup::NoSuchEvent));
+        assert_eq!(nonblocking(" "), Some(DocumentLookup::NoSuchEvent));
+    } else {
+        assert_eq!(nonblocking(EV), None, "SQLite answers on the caller's thread");
+    }
 
     // Every change to what a document shows makes it stale, and it is rebuilt.
     let load = begin(&s, "y");
@@ -310,6 +328,9 @@ fn event_detail_documents_always_match_the_computed_detail(kind) {
         let out = write(&s, load, SourceKind::Avall, records);
         assert!(out.tables.values().any(|c| c.inserted + c.updated == 1), "a change: {:?}", out.tables);
         same(EV);
+        if has_nonblocking {
+            assert_eq!(nonblocking(EV), Some(DocumentLookup::Compute), "a stale document is never served");
+        }
         assert_eq!(build(), 1, "the changed event's document is rebuilt");
         same(EV);
     }

@@ -6,6 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE};
+use ntsb_store::DocumentLookup;
 
 use crate::error::{ApiError, Problem};
 use crate::openapi::{EventDetailBody, EventPageBody, FilterParams, PageParams};
@@ -91,12 +92,25 @@ pub(crate) async fn detail(
     // than the hand-over to the blocking pool (measured: a fifth of the
     // endpoint's CPU time went to that hand-over); an event whose document is
     // being rebuilt is computed here too, a few hundred microseconds, rarely.
-    // PostgreSQL's client blocks on the network: it always goes to the pool.
+    // PostgreSQL reads the document without a thread (its blocking client
+    // would cost two thread hand-overs, which queue for seconds under
+    // thousands of connections) and computes a missing one on the pool; a
+    // failed read goes the pool's way too, which reports any error properly.
     let found = if state.backend == "sqlite" {
         state.queries.event_detail_json(&ev_id)?
     } else {
-        let id = ev_id.clone();
-        blocking(move || Ok(state.queries.event_detail_json(&id)?)).await?
+        let ready = match state.queries.event_document_nonblocking(&ev_id) {
+            Some(read) => read.await.ok(),
+            None => None,
+        };
+        match ready {
+            Some(DocumentLookup::Ready(body)) => Some(body),
+            Some(DocumentLookup::NoSuchEvent) => None,
+            Some(DocumentLookup::Compute) | None => {
+                let id = ev_id.clone();
+                blocking(move || Ok(state.queries.event_detail_json(&id)?)).await?
+            }
+        }
     };
     let body = found.ok_or_else(|| not_found(&ev_id))?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())

@@ -27,7 +27,7 @@ use super::sql::{Db, OwnedParam, refs};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
 use crate::query::{detail_json, invalid};
-use crate::{MAX_CLUSTER_POINTS, Queries, Result};
+use crate::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
 const SUMMARY_COLS: &str = "e.id, ev.ev_id, ev.ntsb_no, ev.event_date, ev.event_type, ev.state, ev.city, ev.country, \
@@ -308,6 +308,17 @@ impl Queries for PostgresStore {
         // Changed since its document was built (or never built): compute it.
         let id: i64 = row.try_get(0)?;
         self.read(|db| detail(db, id))?.map(|d| detail_json(&d)).transpose()
+    }
+
+    fn event_document_nonblocking(&self, ev_id: &str) -> Option<DocumentFuture> {
+        let key = ev_id.trim().to_string();
+        let reads = self.document_reads.clone();
+        Some(Box::pin(async move {
+            if key.is_empty() {
+                return Ok(DocumentLookup::NoSuchEvent);
+            }
+            reads.document(&key).await
+        }))
     }
 
     fn summary(&self, f: &EventFilter) -> Result<Summary> {

@@ -16,6 +16,9 @@ use ntsb_model::query::{
     GridCell, OccurrenceRow, Summary,
 };
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::{Error, Result};
 
 pub(crate) mod cursor;
@@ -54,6 +57,21 @@ pub fn detail_json(detail: &EventDetail) -> Result<Vec<u8>> {
     serde_json::to_vec(detail).map_err(|e| Error::Corrupt(format!("serializing an event detail: {e}")))
 }
 
+/// What [`Queries::event_document_nonblocking`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentLookup {
+    /// The event's current document.
+    Ready(Vec<u8>),
+    /// No event has that `ev_id` or case number.
+    NoSuchEvent,
+    /// The event exists without a current document: call
+    /// [`Queries::event_detail_json`] (on a thread that may block).
+    Compute,
+}
+
+/// A [`DocumentLookup`] being read.
+pub type DocumentFuture = Pin<Box<dyn Future<Output = Result<DocumentLookup>> + Send>>;
+
 /// Read-only questions about the stored events.
 pub trait Queries: Send + Sync {
     /// One page of events matching `q.filter`, in `q.sort` order, after `q.cursor`
@@ -70,6 +88,17 @@ pub trait Queries: Send + Sync {
     /// with one read; the others serialize the computed detail.
     fn event_detail_json(&self, ev_id: &str) -> Result<Option<Vec<u8>>> {
         self.event_detail(ev_id)?.map(|d| detail_json(&d)).transpose()
+    }
+
+    /// The event's stored detail document, read without blocking a thread, for
+    /// backends whose every call otherwise waits on the network on a blocking
+    /// thread (PostgreSQL). Must be awaited on a tokio runtime (it may open a
+    /// connection there). `None`: the backend has no such read; call
+    /// [`Queries::event_detail_json`] instead (SQLite answers that in tens of
+    /// microseconds).
+    fn event_document_nonblocking(&self, ev_id: &str) -> Option<DocumentFuture> {
+        let _ = ev_id;
+        None
     }
 
     /// Totals over the filtered events.
