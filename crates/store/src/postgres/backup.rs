@@ -79,7 +79,9 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
     let pool::PgConn { client, stmts } = &mut *conn;
     let tx = client.transaction()?;
     let mut db = Db::new(tx, stmts);
-    db.tx.batch_execute("SET LOCAL statement_timeout = 0")?;
+    // No timeout for the whole restore; cached plans for the foreign-key check of
+    // every copied row (see `write_batch`).
+    db.tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL plan_cache_mode = auto")?;
     db.execute(TAKE_WRITE_LOCK, &[&WRITE_LOCK])?;
     // The data version must never go back: keep counting from the current one.
     let before: Option<String> = match db.query_opt("SELECT value FROM store_meta WHERE key = 'data_version'", &[])? {
