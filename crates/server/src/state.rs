@@ -130,6 +130,30 @@ fn engine_slots() -> &'static Semaphore {
     })
 }
 
+/// Long CPU-bound engine calls (a batch of predictions: milliseconds of CPU
+/// each) running at once: one per core, plus one so that no core idles while a
+/// finished call hands its answer back. More would share the cores by time
+/// slices, so every one of them would finish later and the tail would grow;
+/// queued here they are served in arrival order (batches of 100 at 8
+/// connections: p99 28 ms with 8 at once, 17.5 ms with 3; docs/PERFORMANCE.md).
+fn cpu_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) + 1))
+}
+
+/// [`blocking`] for a call that keeps a core busy for milliseconds, at most
+/// one per core at a time (see [`cpu_slots`]).
+pub(crate) async fn blocking_cpu<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    let Ok(_core) = cpu_slots().acquire().await else {
+        return Err(ApiError::internal("the CPU semaphore is closed"));
+    };
+    blocking(f).await
+}
+
 /// Runs a blocking engine call (SQLite, tantivy) on tokio's blocking pool so it
 /// never stalls the reactor, at most [`engine_slots`] at a time.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, blocking_cpu};
 
 /// Most items in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -397,7 +397,7 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
         check_keys(obj, &["ev_id", "features"], &prefix)?;
         subjects.push((subject(obj, &prefix)?, prefix));
     }
-    blocking(move || {
+    blocking_cpu(move || {
         let facts = batch_facts(&state, subjects)?;
         Ok(batch_response(&Scorer::new(&model), facts))
     })
