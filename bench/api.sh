@@ -73,21 +73,24 @@ trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.2; done
 curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; echo "server did not become ready" >&2; exit 1; }
 
-# A PostgreSQL store's servers build the event detail documents in the background
-# (loads there build none): measure once every event has one, as on SQLite.
-if [[ "$DB" == postgres* ]]; then
-  if command -v psql >/dev/null; then
-    for _ in $(seq 1 300); do
-      missing=$(psql "$DB" -Atc "SELECT count(*) FROM event_facts e WHERE NOT EXISTS \
-        (SELECT 1 FROM event_documents d WHERE d.event_id = e.id)" 2>/dev/null || echo unknown)
-      [ "$missing" = 0 ] && break
-      sleep 1
-    done
-    echo "event detail documents missing at the start: ${missing:-unknown}"
+# The server builds missing event detail documents in the background (a PostgreSQL
+# store's loads build none; a restore empties them): measure once every event has one.
+MISSING_SQL="SELECT count(*) FROM event_facts e WHERE NOT EXISTS (SELECT 1 FROM event_documents d WHERE d.event_id = e.id)"
+missing_documents() {
+  if [[ "$DB" == postgres* ]]; then
+    psql "$DB" -Atc "$MISSING_SQL" 2>/dev/null
   else
-    echo "note: psql not found; the detail group may run while documents are still being built"
+    sqlite3 -readonly "${DB:-$BENCH_DATA_DIR/ntsb.sqlite}" "$MISSING_SQL" 2>/dev/null
   fi
-fi
+}
+command -v sqlite3 >/dev/null || { apt-get install -y -qq sqlite3 >/dev/null 2>&1 || true; }
+missing=unknown
+for _ in $(seq 1 300); do
+  missing=$(missing_documents || echo unknown)
+  [ "$missing" = 0 ] && break
+  sleep 1
+done
+echo "event detail documents missing at the start: ${missing:-unknown}"
 
 # Every event id, for random detail lookups.
 curl -sf -H "X-API-Key: $BENCH_KEY" "$BASE/api/v1/export/events.csv" | python3 -c '
