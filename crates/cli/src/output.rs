@@ -192,3 +192,16 @@ pub fn print_report_json(report: &LoadReport) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
+
+/// Writes `lines` to standard output, ending quietly when the reader has gone
+/// (`ntsb search … | head`): a closed pipe is the reader's choice, not an error,
+/// where `println!` would panic.
+pub fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = lines.into_iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

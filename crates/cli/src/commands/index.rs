@@ -8,6 +8,7 @@ use ntsb_search::SearchOptions;
 use super::{Schema, open_index, open_store};
 use crate::cli::{IndexCommand, SearchArgs};
 use crate::config::Config;
+use crate::output;
 
 pub fn run(config: &Config, cmd: IndexCommand) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
@@ -32,14 +33,16 @@ pub fn search(config: &Config, args: SearchArgs) -> Result<ExitCode> {
     let results =
         index.search(&args.query, &SearchOptions { limit: args.limit as usize, ..SearchOptions::default() })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        output::print_lines([serde_json::to_string_pretty(&results)?])?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} matching events", results.total);
-    for hit in &results.hits {
+    let hits = results.hits.iter().flat_map(|hit| {
         let id = hit.ev_id.as_deref().or(hit.ntsb_no.as_deref()).unwrap_or("?");
-        println!("{id}  {}  score {:.2}", hit.event_date.as_deref().unwrap_or("????-??-??"), hit.score);
-        println!("    {}", hit.snippet.replace("<mark>", "[").replace("</mark>", "]"));
-    }
+        [
+            format!("{id}  {}  score {:.2}", hit.event_date.as_deref().unwrap_or("????-??-??"), hit.score),
+            format!("    {}", hit.snippet.replace("<mark>", "[").replace("</mark>", "]")),
+        ]
+    });
+    output::print_lines(std::iter::once(format!("{} matching events", results.total)).chain(hits))?;
     Ok(ExitCode::SUCCESS)
 }
