@@ -48,6 +48,7 @@ use postgres::fallible_iterator::FallibleIterator;
 
 pub use pool::PoolStatus;
 
+use crate::query::push_text;
 use crate::{
     BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
     Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
@@ -302,20 +303,15 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs `f` in one transaction on a pooled connection, provided the schema is
-    /// current; retries the whole transaction after a transient error.
-    pub(crate) fn transaction<T>(&self, mut f: impl FnMut(&mut Db<'_, '_>) -> Result<T>) -> Result<T> {
+    /// Runs `f` on a pooled connection, provided the schema is current; runs it
+    /// again on a fresh connection after a transient error (with backoff), up to
+    /// the configured retries. `f` must be safe to repeat: a whole transaction,
+    /// or a single read.
+    fn with_retries<T>(&self, mut f: impl FnMut(&mut pool::PgConn) -> Result<T>) -> Result<T> {
         let mut attempt = 0u32;
         loop {
             let mut conn = self.pool.get()?;
-            let result = self.check_ready(&mut conn).and_then(|()| {
-                let pool::PgConn { client, stmts } = &mut *conn;
-                let tx = client.transaction()?;
-                let mut db = Db::new(tx, stmts);
-                let value = f(&mut db)?;
-                db.commit()?;
-                Ok(value)
-            });
+            let result = self.check_ready(&mut conn).and_then(|()| f(&mut conn));
             match result {
                 Err(e) if attempt < self.config.retries && transient(&e) => {
                     if conn.client.is_closed() {
@@ -331,32 +327,29 @@ impl PostgresStore {
         }
     }
 
+    /// Runs `f` in one transaction on a pooled connection, provided the schema is
+    /// current; retries the whole transaction after a transient error.
+    pub(crate) fn transaction<T>(&self, mut f: impl FnMut(&mut Db<'_, '_>) -> Result<T>) -> Result<T> {
+        self.with_retries(|conn| {
+            let pool::PgConn { client, stmts } = conn;
+            let tx = client.transaction()?;
+            let mut db = Db::new(tx, stmts);
+            let value = f(&mut db)?;
+            db.commit()?;
+            Ok(value)
+        })
+    }
+
     /// The first row of one statement, run outside any transaction: one round
     /// trip instead of three (BEGIN, the statement, COMMIT), for the hottest
     /// single-statement reads (a statement sees one snapshot anyway). Retried
     /// after a transient error like [`PostgresStore::transaction`].
     pub(crate) fn query_opt_once(&self, sql: &str, params: &[sql::Param<'_>]) -> Result<Option<postgres::Row>> {
-        let mut attempt = 0u32;
-        loop {
-            let mut conn = self.pool.get()?;
-            let result = self.check_ready(&mut conn).and_then(|()| {
-                let pool::PgConn { client, stmts } = &mut *conn;
-                let stmt = sql::prepare_cached(client, stmts, sql)?;
-                Ok(client.query_opt(&stmt, params)?)
-            });
-            match result {
-                Err(e) if attempt < self.config.retries && transient(&e) => {
-                    if conn.client.is_closed() {
-                        conn.discard();
-                    } else {
-                        drop(conn);
-                    }
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(50 << attempt.min(6)));
-                }
-                other => return other,
-            }
-        }
+        self.with_retries(|conn| {
+            let pool::PgConn { client, stmts } = conn;
+            let stmt = sql::prepare_cached(client, stmts, sql)?;
+            Ok(client.query_opt(&stmt, params)?)
+        })
     }
 
     /// A read: the same as [`PostgresStore::transaction`] (a read-only query
@@ -430,7 +423,7 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn limit_param(limit: usize) -> i64 {
+pub(crate) fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -875,15 +868,6 @@ fn index_doc(db: &mut Db<'_, '_>, event_id: i64) -> Result<IndexDoc> {
     let text = (!narratives.is_empty() || !causes.is_empty())
         .then(|| IndexText { narrative: narratives.join("\n\n"), probable_cause: causes.join("\n") });
     Ok(IndexDoc { event_id, ev_id, ntsb_no, event_date, text })
-}
-
-/// Adds non-empty, not yet seen text to a list.
-fn push_text(into: &mut Vec<String>, text: Option<String>) {
-    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-        && !into.contains(&t)
-    {
-        into.push(t);
-    }
 }
 
 /// Hashes one table's data exactly as `sqlite.rs` `checksum_table` does (same

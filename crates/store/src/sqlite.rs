@@ -31,6 +31,7 @@ use ntsb_model::records::{Record, Reject, SourcedRecord};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::query::push_text;
 use crate::{
     BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
     PoolStatus, Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
@@ -625,15 +626,6 @@ fn index_doc(conn: &Connection, event_id: i64) -> Result<IndexDoc> {
     let text = (!narratives.is_empty() || !causes.is_empty())
         .then(|| IndexText { narrative: narratives.join("\n\n"), probable_cause: causes.join("\n") });
     Ok(IndexDoc { event_id, ev_id, ntsb_no, event_date, text })
-}
-
-/// Adds non-empty, not yet seen text to a list.
-fn push_text(into: &mut Vec<String>, text: Option<String>) {
-    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-        && !into.contains(&t)
-    {
-        into.push(t);
-    }
 }
 
 /// Hashes one table's data in a stable order. Child rows are named by their

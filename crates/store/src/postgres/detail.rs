@@ -19,9 +19,9 @@ use postgres::Row;
 
 use super::query::{flag, summaries_by_id};
 use super::sql::Db;
-use super::{TRY_WRITE_LOCK, WRITE_LOCK};
+use super::{TRY_WRITE_LOCK, WRITE_LOCK, limit_param};
 use crate::Result;
-use crate::query::detail_json;
+use crate::query::{detail_json, push_text};
 
 /// The details of the given events, in the given order (an id without an event
 /// is left out).
@@ -230,12 +230,11 @@ pub(super) fn build_documents(db: &mut Db<'_, '_>, limit: usize) -> Result<usize
     if !locked {
         return Ok(0);
     }
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let ids: Vec<i64> = db
         .query(
             "SELECT e.id FROM event_facts e WHERE NOT EXISTS (SELECT 1 FROM event_documents d WHERE d.event_id = e.id) \
              ORDER BY e.id LIMIT ?1",
-            &[&limit],
+            &[&limit_param(limit)],
         )?
         .iter()
         .map(|r| r.try_get(0))
@@ -302,13 +301,4 @@ fn engine(r: &Row) -> Result<EngineDetail> {
         eng_time_last_insp: r.try_get(13)?,
         eng_time_overhaul: r.try_get(14)?,
     })
-}
-
-/// Adds a trimmed, non-empty text unless it is already there.
-fn push_text(into: &mut Vec<String>, text: Option<String>) {
-    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-        && !into.contains(&t)
-    {
-        into.push(t);
-    }
 }

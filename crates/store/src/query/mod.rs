@@ -52,6 +52,17 @@ pub(crate) fn non_empty<'a>(parameter: &str, s: &'a str) -> Result<&'a str> {
 /// matching the filter beyond it are left out (narrow the filter to see all).
 pub const MAX_CLUSTER_POINTS: usize = 100_000;
 
+/// Adds a trimmed, non-empty text unless it is already there: how an event's
+/// narratives and probable causes are gathered aircraft by aircraft (details,
+/// index documents, both backends).
+pub(crate) fn push_text(into: &mut Vec<String>, text: Option<String>) {
+    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+        && !into.contains(&t)
+    {
+        into.push(t);
+    }
+}
+
 /// The JSON document of an event detail (see [`Queries::event_detail_json`]).
 pub fn detail_json(detail: &EventDetail) -> Result<Vec<u8>> {
     serde_json::to_vec(detail).map_err(|e| Error::Corrupt(format!("serializing an event detail: {e}")))

@@ -18,7 +18,7 @@ use super::SqliteStore;
 use super::query_filter::{DESTROYED, FATAL, Where};
 use crate::query::cursor::{self, SortKey};
 use crate::query::dbscan::dbscan;
-use crate::query::{detail_json, invalid};
+use crate::query::{detail_json, invalid, push_text};
 use crate::{MAX_CLUSTER_POINTS, Queries, Result};
 
 /// Columns of an [`EventSummary`], read by [`summary_row`] in this order.
@@ -217,15 +217,6 @@ fn radius_box(w: &mut Where, lat: f64, lon: f64, km: f64) {
         w.push("e.longitude >= ? OR e.longitude <= ?", [SqlValue::Real(west), SqlValue::Real(east - 360.0)]);
     } else {
         w.push("e.longitude BETWEEN ? AND ?", [SqlValue::Real(west), SqlValue::Real(east)]);
-    }
-}
-
-/// Joins distinct non-empty texts.
-fn push_text(into: &mut Vec<String>, text: Option<String>) {
-    if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
-        && !into.contains(&t)
-    {
-        into.push(t);
     }
 }
 
