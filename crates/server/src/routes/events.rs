@@ -87,16 +87,13 @@ pub(crate) async fn detail(
     if !plausible {
         return Err(not_found(&ev_id));
     }
-    // The store's ready JSON document, served as it is. On SQLite it is read on
-    // this thread: one primary-key read of a few tens of microseconds costs less
-    // than the hand-over to the blocking pool (measured: a fifth of the
-    // endpoint's CPU time went to that hand-over); an event whose document is
-    // being rebuilt is computed here too, a few hundred microseconds, rarely.
-    // PostgreSQL reads the document without a thread (its blocking client
-    // would cost two thread hand-overs, which queue for seconds under
-    // thousands of connections) and computes a missing one on the pool; a
+    // The store's ready JSON document, served as it is. A store whose read is
+    // local (SQLite) is read on this thread: cheaper than the hand-over to the
+    // blocking pool. PostgreSQL reads the document without a thread (its
+    // blocking client would cost two thread hand-overs, which queue for seconds
+    // under thousands of connections) and computes a missing one on the pool; a
     // failed read goes the pool's way too, which reports any error properly.
-    let found = if state.backend == "sqlite" {
+    let found = if state.queries.event_detail_json_is_local() {
         state.queries.event_detail_json(&ev_id)?
     } else {
         let ready = match state.queries.event_document_nonblocking(&ev_id) {
