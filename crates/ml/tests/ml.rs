@@ -3,25 +3,27 @@
 //! training query, trained, saved, loaded and served from a registry; and, when
 //! the shared NTSB corpus is present, the `fatal` model on the real accidents.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use ntsb_ingest::{Detected, Format, Item};
 use ntsb_load::{LoadOptions, Loader, NoProgress};
 use ntsb_ml::pipeline::{self, Options};
 use ntsb_ml::{Dataset, Error, Facts, Model, ModelKind, Registry};
-use ntsb_model::records::Record;
 use ntsb_store::sqlite::SqliteStore;
 use ntsb_store::{Store, TrainingData, TrainingFilter, TrainingRow};
 
-fn fixture_rows() -> Vec<TrainingRow> {
+/// An in-memory store holding `paths`, loaded as `ntsb ingest` loads them.
+fn loaded_store(paths: &[PathBuf]) -> SqliteStore {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_in_memory().unwrap();
     store.migrate().unwrap();
     let loader = Loader::new(&store, None, LoadOptions::new(dir.path().join("rejects")));
-    let path = ntsb_test_support::fixture("ml/accidents_synthetic.csv");
-    let report = loader.load_paths(&[path], &mut NoProgress).unwrap();
+    let report = loader.load_paths(paths, &mut NoProgress).unwrap();
     assert!(!report.failed());
+    store
+}
+
+fn fixture_rows() -> Vec<TrainingRow> {
+    let store = loaded_store(&[ntsb_test_support::fixture("ml/accidents_synthetic.csv")]);
     let rows = store.training_rows(&TrainingFilter { accidents_only: true }).unwrap();
     // One stored event is also readable alone, as the server scores it.
     let one = store.training_row(&rows[0].ev_id).unwrap().unwrap();
@@ -196,81 +198,14 @@ fn a_model_file_with_a_wrong_checksum_is_refused_and_the_served_model_stays() {
     assert!(registry.get(ModelKind::Fatal).is_none());
 }
 
-/// Training rows straight from the real AviationData file (first event row and
-/// first aircraft per event, worst damage), without a slow full load.
-fn real_rows(path: PathBuf) -> Vec<TrainingRow> {
-    let mut stream = ntsb_ingest::open(&Detected { path, format: Format::AviationData }).unwrap();
-    let mut rows: Vec<TrainingRow> = Vec::new();
-    let mut at: HashMap<String, usize> = HashMap::new();
-    for item in stream.by_ref() {
-        let Ok(Item::Record(r)) = item else { continue };
-        match r.record {
-            Record::Event(e) => {
-                let Some(id) = e.ev_id.clone() else { continue };
-                if at.contains_key(&id) {
-                    continue;
-                }
-                at.insert(id.clone(), rows.len());
-                rows.push(TrainingRow {
-                    ev_id: id,
-                    event_type: e.event_type,
-                    event_date: e.event_date,
-                    state: e.state,
-                    country: e.country,
-                    latitude: e.latitude,
-                    longitude: e.longitude,
-                    airport_code: e.airport_code,
-                    light_condition: e.light_condition,
-                    weather: e.weather,
-                    phase: e.phase,
-                    highest_injury: e.highest_injury,
-                    inj_fatal: e.inj_fatal,
-                    inj_serious: e.inj_serious,
-                    inj_minor: e.inj_minor,
-                    inj_none: e.inj_none,
-                    ..TrainingRow::default()
-                });
-            }
-            Record::Aircraft(a) => {
-                let ntsb_model::records::EventRef::EvId(key) = &a.event else { continue };
-                let Some(&i) = at.get(key) else { continue };
-                let row = &mut rows[i];
-                if let Some(d) = a.damage.clone()
-                    && row
-                        .damage
-                        .as_deref()
-                        .is_none_or(|c| ntsb_store::training::damage_rank(&d) > ntsb_store::training::damage_rank(c))
-                {
-                    row.damage = Some(d);
-                }
-                row.aircraft_count += 1;
-                if row.aircraft_count == 1 {
-                    row.make = a.make;
-                    row.model = a.model;
-                    row.category = a.category;
-                    row.amateur_built = a.amateur_built;
-                    row.num_engines = a.num_engines;
-                    row.engine_type = a.engine_type;
-                    row.far_part = a.far_part;
-                    row.schedule = a.schedule;
-                    row.purpose = a.purpose;
-                    if row.phase.is_none() {
-                        row.phase = a.phase;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    rows
-}
-
 #[test]
 fn fatal_model_on_the_real_accidents_beats_the_baseline() {
     let Some(data) = ntsb_test_support::shared_data("fatal_model_on_the_real_accidents_beats_the_baseline") else {
         return;
     };
-    let rows = real_rows(data.join("ntsb/aviationdata/AviationData_20170328.csv"));
+    // Read through the store, as `ntsb ml` reads it (the merge rules exist once).
+    let store = loaded_store(&[data.join("ntsb/aviationdata/AviationData_20170328.csv")]);
+    let rows = store.training_rows(&TrainingFilter { accidents_only: true }).unwrap();
     let ds = Dataset::from_rows(ModelKind::Fatal, &rows, None);
     let fatal = ds.labels.iter().filter(|&&y| y == 1).count();
     assert_eq!((ds.len(), fatal), (75_163, 15_592));
