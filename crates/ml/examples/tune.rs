@@ -15,11 +15,16 @@
 //! `TUNE_ROLLING=1` validates instead on three rolling origins inside the
 //! training years (train up to 2004, 2007, 2010; validate on the next three
 //! years each) and scans the decision threshold; `TUNE_ONLY="a;b"` keeps the
-//! named settings.
+//! named settings. `TUNE_FEATURES="+model_family;+model_family,-model"` compares
+//! feature sets too: each `;`-separated entry adds (`+name`) or drops (`-name`)
+//! features of the model's own list, and every setting is run on each set (the
+//! model's own list first). `TUNE_SEEDS=N` (rolling only) averages every fold
+//! over N seeds (42, 43, …), so that a difference between settings is not the
+//! luck of one seed's feature sampling and hold-out.
 
 use chrono::NaiveDate;
 use ntsb_ml::pipeline::{self, ClassWeight, HoldOut, Options};
-use ntsb_ml::{Dataset, ModelKind};
+use ntsb_ml::{Dataset, Feature, ModelKind};
 use ntsb_store::sqlite::SqliteStore;
 use ntsb_store::{TrainingData, TrainingFilter};
 
@@ -36,8 +41,7 @@ fn main() {
     let valid_until = date(4, "2010-12-31");
     let store = SqliteStore::open(std::path::Path::new(db)).expect("opening the store");
     let rows = store.training_rows(&TrainingFilter { accidents_only: true }).expect("reading training rows");
-    let ds = Dataset::from_rows(model, &rows, Some(until));
-    eprintln!("{}: {} events up to {until}; validation split at {valid_until}", model.name(), ds.len());
+    let sets = feature_sets(model);
     // The grid varies the generic defaults (as `fatal` and `severity` use them);
     // "shipped" is what `Options::for_model` ships for this model.
     let shipped = Options::for_model(model, 42);
@@ -113,13 +117,47 @@ fn main() {
     if let Some(only) = std::env::var("TUNE_ONLY").ok().filter(|s| !s.is_empty()) {
         grid.retain(|(name, _)| only.split(';').any(|o| o.trim() == name));
     }
-    if std::env::var_os("TUNE_ROLLING").is_some() {
-        rolling(&ds, &grid);
-        return;
+    for (label, features) in sets {
+        let ds = Dataset::from_rows_with(model, &features, &rows, Some(until));
+        eprintln!("{}: {} events up to {until}; validation split at {valid_until}", model.name(), ds.len());
+        println!("## features: {label}");
+        if std::env::var_os("TUNE_ROLLING").is_some() {
+            rolling(&ds, &grid);
+        } else {
+            single_split(&ds, &grid, valid_until);
+        }
     }
+}
+
+/// The feature sets to compare: the model's own, then each `TUNE_FEATURES` entry.
+fn feature_sets(model: ModelKind) -> Vec<(String, Vec<Feature>)> {
+    let mut sets = vec![("shipped".to_string(), model.features().to_vec())];
+    let spec = std::env::var("TUNE_FEATURES").unwrap_or_default();
+    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut features = model.features().to_vec();
+        for edit in entry.split(',').map(str::trim) {
+            let (add, name) = match edit.split_at_checked(1) {
+                Some(("+", name)) => (true, name),
+                Some(("-", name)) => (false, name),
+                _ => panic!("TUNE_FEATURES: {edit:?} is neither +name nor -name"),
+            };
+            let feature = Feature::parse(name).unwrap_or_else(|| panic!("TUNE_FEATURES: no feature {name:?}"));
+            features.retain(|f| *f != feature);
+            if add {
+                features.push(feature);
+            }
+        }
+        sets.push((entry.to_string(), features));
+    }
+    sets
+}
+
+/// Train up to `valid_until`, score the rest of the data set; and a stratified split.
+fn single_split(ds: &Dataset, grid: &[(String, Options)], valid_until: NaiveDate) {
+    let model = ds.kind;
     println!("{:<32} {:>8} {:>8} {:>8} {:>8} {:>7}", "settings", "v acc", "v auc", "s acc", "s auc", "rounds");
     for (name, opts) in grid {
-        let e = pipeline::evaluate(&ds, &opts, Some(valid_until), 0).expect("evaluating");
+        let e = pipeline::evaluate(ds, opts, Some(valid_until), 0).expect("evaluating");
         let t = e.time.expect("a time split");
         let m = |m: &ntsb_ml::metrics::Metrics, k: &str| m.get(k).copied().unwrap_or(f64::NAN);
         let auc = if model.is_binary() { "roc_auc" } else { "macro_f1" };
@@ -146,10 +184,16 @@ fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
         print!(" {t:>6.3}");
     }
     println!("  best");
+    let seeds: u64 = std::env::var("TUNE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let runs = (origins.len() as u64 * seeds) as f64;
     for (name, opts) in grid {
         let mut acc = vec![0.0; thresholds.len()];
         let mut auc = 0.0;
-        for (from, to) in origins {
+        for ((from, to), seed) in origins.iter().flat_map(|o| (0..seeds).map(move |s| (*o, s))) {
+            let opts = &Options {
+                params: ntsb_ml::gbdt::Params { seed: opts.params.seed + seed, ..opts.params.clone() },
+                ..opts.clone()
+            };
             let end = NaiveDate::from_ymd_opt(from, 12, 31).expect("a date");
             let stop = NaiveDate::from_ymd_opt(to, 12, 31).expect("a date");
             let train: Vec<usize> = (0..ds.len()).filter(|&i| ds.dates[i].is_some_and(|d| d <= end)).collect();
@@ -164,10 +208,10 @@ fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
                 })
                 .collect();
             let y: Vec<usize> = valid.iter().map(|&i| ds.labels[i]).collect();
-            auc += ntsb_ml::metrics::binary(&y, &p).get("roc_auc").copied().unwrap_or(f64::NAN) / 3.0;
+            auc += ntsb_ml::metrics::binary(&y, &p).get("roc_auc").copied().unwrap_or(f64::NAN) / runs;
             for (k, t) in thresholds.iter().enumerate() {
                 let right = y.iter().zip(&p).filter(|(y, p)| (**p >= *t) == (**y == 1)).count();
-                acc[k] += right as f64 / y.len() as f64 / 3.0;
+                acc[k] += right as f64 / y.len() as f64 / runs;
             }
         }
         let best = (0..acc.len()).fold(0, |b, k| if acc[k] > acc[b] { k } else { b });

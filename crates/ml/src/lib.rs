@@ -32,7 +32,7 @@ mod rng;
 pub mod split;
 
 pub use error::{Error, Result};
-pub use features::{Facts, ModelKind};
+pub use features::{Facts, Feature, ModelKind};
 pub use model::{Model, Prediction};
 pub use pipeline::{Dataset, Evaluation, Options};
 pub use registry::Registry;

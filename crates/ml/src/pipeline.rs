@@ -31,14 +31,37 @@ pub struct Dataset {
     pub labels: Vec<usize>,
     /// Event date per row.
     pub dates: Vec<Option<NaiveDate>>,
-    /// Feature values per row, in [`ModelKind::features`] order.
+    /// The features read, [`ModelKind::features`] unless chosen otherwise
+    /// ([`Dataset::from_rows_with`], for comparing feature sets).
+    pub features: Vec<Feature>,
+    /// Feature values per row, in [`Dataset::features`] order.
     pub raw: Vec<Vec<Raw>>,
 }
 
 impl Dataset {
     /// Builds the data set: accidents only, outcome known, dated up to `until` when given.
     pub fn from_rows(kind: ModelKind, rows: &[TrainingRow], until: Option<NaiveDate>) -> Dataset {
-        let mut ds = Dataset { kind, ev_ids: Vec::new(), labels: Vec::new(), dates: Vec::new(), raw: Vec::new() };
+        Dataset::from_rows_with(kind, kind.features(), rows, until)
+    }
+
+    /// [`Dataset::from_rows`] reading `features` instead of the model's own: how a
+    /// candidate feature set is compared on validation data before it becomes
+    /// [`ModelKind::features`]. Leakage rules are the caller's to keep; the shipped
+    /// lists are the ones the tests check.
+    pub fn from_rows_with(
+        kind: ModelKind,
+        features: &[Feature],
+        rows: &[TrainingRow],
+        until: Option<NaiveDate>,
+    ) -> Dataset {
+        let mut ds = Dataset {
+            kind,
+            ev_ids: Vec::new(),
+            labels: Vec::new(),
+            dates: Vec::new(),
+            features: features.to_vec(),
+            raw: Vec::new(),
+        };
         for row in rows {
             if row.event_type.as_deref() != Some("accident") {
                 continue;
@@ -53,7 +76,7 @@ impl Dataset {
             ds.ev_ids.push(row.ev_id.clone());
             ds.labels.push(label);
             ds.dates.push(facts.event_date);
-            ds.raw.push(kind.features().iter().map(|f| f.value(&facts)).collect());
+            ds.raw.push(features.iter().map(|f| f.value(&facts)).collect());
         }
         ds
     }
@@ -230,7 +253,7 @@ pub fn fit(ds: &Dataset, idx: &[usize], opts: &Options, with_baseline: bool) -> 
         HoldOut::Stratified => split::stratified(idx, &ds.labels, opts.valid_fraction, seed.wrapping_add(1)),
         HoldOut::Latest => split::latest(idx, &ds.dates, opts.valid_fraction),
     };
-    let features = ds.kind.features();
+    let features = &ds.features;
     let encoders: Vec<Encoder> = features
         .iter()
         .enumerate()

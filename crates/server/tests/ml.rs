@@ -115,6 +115,15 @@ async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
     let (status, p) = predict(json!({"model": "risk", "features": {"damage": "destroyed", "weather": "IMC"}})).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["ignored_fields"], json!(["damage"]));
+
+    // `risk` reads the airport's name (its kind), not the model designation.
+    let (status, p) = predict(json!({"model": "risk", "features":
+        {"airport_name": "Smith Private Strip", "model": "172N", "make": "Cessna"}}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["ignored_fields"], json!(["model"]));
+    let read: Vec<&str> = p["contributions"].as_array().unwrap().iter().map(|c| c["feature"].as_str().unwrap()).collect();
+    assert!(read.contains(&"airport_type") && !read.contains(&"model"), "{read:?}");
 }
 
 #[tokio::test]

@@ -32,6 +32,8 @@ pub struct TrainingRow {
     pub longitude: Option<f64>,
     /// Airport code of the nearest airport, when the event was at or near one.
     pub airport_code: Option<String>,
+    /// Name of that airport, as reported.
+    pub airport_name: Option<String>,
     /// Light condition code (`DAYL`, `NITE`, …).
     pub light_condition: Option<String>,
     /// `VMC`, `IMC` or `unknown`.
@@ -115,7 +117,7 @@ pub(crate) mod sql {
     /// Events with an `ev_id`; callers append filters and `ORDER BY e.id`.
     pub const EVENTS: &str = "SELECT e.id, e.ev_id, e.event_type, e.event_date, e.state, e.country, e.latitude, \
          e.longitude, e.airport_code, e.light_condition, e.weather, e.phase, e.highest_injury, e.inj_fatal, \
-         e.inj_serious, e.inj_minor, e.inj_none FROM events e WHERE e.ev_id IS NOT NULL";
+         e.inj_serious, e.inj_minor, e.inj_none, e.airport_name FROM events e WHERE e.ev_id IS NOT NULL";
 
     /// Aircraft facts, in (event, aircraft) order.
     pub const AIRCRAFT: &str = "SELECT a.event_id, a.make, a.model, a.category, a.amateur_built, a.num_engines, \

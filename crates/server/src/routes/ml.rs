@@ -65,6 +65,8 @@ pub(crate) struct FactsBody {
     longitude: Option<f64>,
     /// Airport code, when at or near an airport.
     airport_code: Option<String>,
+    /// That airport's name (its kind, such as a private strip or a seaplane base, is a feature).
+    airport_name: Option<String>,
     /// Light condition code.
     light_condition: Option<String>,
     /// `VMC` or `IMC`.

@@ -31,6 +31,7 @@ fn event_row(r: &Row) -> Result<(i64, TrainingRow)> {
             inj_serious: r.try_get(14)?,
             inj_minor: r.try_get(15)?,
             inj_none: r.try_get(16)?,
+            airport_name: r.try_get(17)?,
             ..TrainingRow::default()
         },
     ))

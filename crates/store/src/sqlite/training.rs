@@ -77,6 +77,7 @@ fn read_rows(conn: &Connection, scope: Scope<'_>) -> Result<Vec<TrainingRow>> {
                     inj_serious: r.get(14)?,
                     inj_minor: r.get(15)?,
                     inj_none: r.get(16)?,
+                    airport_name: r.get(17)?,
                     ..TrainingRow::default()
                 },
             ));
