@@ -122,7 +122,8 @@ async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
     .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["ignored_fields"], json!(["model"]));
-    let read: Vec<&str> = p["contributions"].as_array().unwrap().iter().map(|c| c["feature"].as_str().unwrap()).collect();
+    let read: Vec<&str> =
+        p["contributions"].as_array().unwrap().iter().map(|c| c["feature"].as_str().unwrap()).collect();
     assert!(read.contains(&"airport_type") && !read.contains(&"model"), "{read:?}");
 }
 
