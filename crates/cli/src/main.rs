@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match commands::run(args) {
         Ok(code) => code,
+        // `ntsb … | head`: the reader has what it wanted.
+        Err(err) if output::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("ntsb: {err:#}");
             ExitCode::from(1)

@@ -10,6 +10,28 @@ use ntsb_load::{LoadReport, Progress};
 use ntsb_store::LoadSummary;
 use serde::Serialize;
 
+/// `println!` that returns the write's result instead of panicking, for the
+/// commands' `?`: when the reader has gone (`ntsb inspect loads | head`) the
+/// command stops at its next line and `main` ends it quietly.
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock())
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use out;
+
+/// Whether an error is standard output's reader having gone: the reader's
+/// choice (`| head`), not a failure of the command.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
 /// The progress reporter fitting stderr: a bar on a terminal, lines elsewhere.
 pub fn progress() -> Box<dyn Progress> {
     if std::io::stderr().is_terminal() { Box::new(BarProgress { bar: None }) } else { Box::new(LineProgress) }
@@ -94,9 +116,9 @@ fn file_line(path: &Path, summary: &LoadSummary) -> String {
 }
 
 /// Prints the summary table of a load.
-pub fn print_report(report: &LoadReport) {
+pub fn print_report(report: &LoadReport) -> std::io::Result<()> {
     if !report.skipped.is_empty() {
-        println!("skipped (not NTSB record formats):");
+        out!("skipped (not NTSB record formats):")?;
         // Group by reason so a folder of report texts is one line, not dozens.
         let mut by_reason: std::collections::BTreeMap<&str, Vec<&Path>> = std::collections::BTreeMap::new();
         for s in &report.skipped {
@@ -104,34 +126,35 @@ pub fn print_report(report: &LoadReport) {
         }
         for (reason, paths) in by_reason {
             match paths.as_slice() {
-                [one] => println!("  {}: {reason}", one.display()),
-                [first, rest @ ..] => println!("  {} and {} more: {reason}", first.display(), rest.len()),
+                [one] => out!("  {}: {reason}", one.display())?,
+                [first, rest @ ..] => out!("  {} and {} more: {reason}", first.display(), rest.len())?,
                 [] => {}
             }
         }
-        println!();
+        out!()?;
     }
-    println!("{:<24} {:>10} {:>10} {:>10} {:>10}", "table", "inserted", "updated", "unchanged", "rejected");
+    out!("{:<24} {:>10} {:>10} {:>10} {:>10}", "table", "inserted", "updated", "unchanged", "rejected")?;
     for (table, c) in &report.totals {
-        println!("{table:<24} {:>10} {:>10} {:>10} {:>10}", c.inserted, c.updated, c.unchanged, c.rejected);
+        out!("{table:<24} {:>10} {:>10} {:>10} {:>10}", c.inserted, c.updated, c.unchanged, c.rejected)?;
     }
     let t = report.total();
-    println!("{:<24} {:>10} {:>10} {:>10} {:>10}", "total", t.inserted, t.updated, t.unchanged, t.rejected);
-    println!();
-    println!(
+    out!("{:<24} {:>10} {:>10} {:>10} {:>10}", "total", t.inserted, t.updated, t.unchanged, t.rejected)?;
+    out!()?;
+    out!(
         "{} file(s) in {:.1} s; full-text index: {} document(s) indexed, {} removed; {} event detail document(s) built",
         report.files.len(),
         report.duration_ms as f64 / 1000.0,
         report.indexed,
         report.removed,
         report.documents
-    );
+    )?;
     if let Some(path) = &report.rejects_report {
-        println!("rejected records are listed in {}", path.display());
+        out!("rejected records are listed in {}", path.display())?;
     }
     for f in report.files.iter().filter(|f| f.error.is_some()) {
-        println!("error: {}: {}", f.path.display(), f.error.as_deref().unwrap_or(""));
+        out!("error: {}: {}", f.path.display(), f.error.as_deref().unwrap_or(""))?;
     }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -189,19 +212,14 @@ pub fn print_report_json(report: &LoadReport) -> anyhow::Result<()> {
         documents: report.documents,
         duration_ms: report.duration_ms,
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    out!("{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
 
-/// Writes `lines` to standard output, ending quietly when the reader has gone
-/// (`ntsb search … | head`): a closed pipe is the reader's choice, not an error,
-/// where `println!` would panic.
+/// Writes `lines` to standard output under one lock (many lines: `ntsb
+/// search`). A closed pipe comes back as an error, which `main` ends quietly.
 pub fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let written = lines.into_iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush());
-    match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
+    lines.into_iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush())
 }

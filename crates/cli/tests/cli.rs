@@ -204,20 +204,30 @@ fn demo_loads_a_synthetic_store_that_never_mixes_with_real_data() {
     assert_eq!(stats_rows(&stats, "events"), 400);
     let found = ok_json(&ntsb(&data, &["--demo", "search", "pilot", "--json"]));
     assert!(found["total"].as_u64().unwrap() > 0, "{found:#}");
-    // A reader that has gone (`| head`) ends the output quietly, without a panic.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ntsb"))
-        .args(["--data-dir", data.to_str().unwrap(), "--demo", "search", "pilot", "--limit", "100"])
-        .env_remove("NTSB_DATABASE_URL")
-        .env_remove("NTSB_DATA_DIR")
-        .env_remove("NTSB_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take()); // closed before the command writes anything
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", out.status);
+    // A reader that has gone (`| head`) ends the output quietly, without a panic,
+    // whichever command was printing.
+    for args in [
+        &["--demo", "search", "pilot", "--limit", "100"][..],
+        &["--demo", "stats"],
+        &["--demo", "loads"],
+        &["--demo", "db", "verify"],
+        &["--demo", "db", "status"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ntsb"))
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .env_remove("NTSB_DATABASE_URL")
+            .env_remove("NTSB_DATA_DIR")
+            .env_remove("NTSB_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // closed before the command writes anything
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !stderr.contains("panicked"), "{args:?}: {:?}: {stderr}", out.status);
+    }
 
     // Same seed, same sample: nothing changes.
     let again = ok_json(&ntsb(&data, &["demo", "--events", "400", "--json"]));

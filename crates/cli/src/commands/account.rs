@@ -5,6 +5,7 @@
 //! `user create` reads one line from stdin, or the environment variable named
 //! by `--password-env`.
 
+use crate::output::out;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub fn user(config: &Config, cmd: UserCommand) -> Result<ExitCode> {
             let account =
                 rt.block_on(auth.create_user(&email, &password, role)).map_err(|e| anyhow!("user create: {e}"))?;
             rt.block_on(auth.audit("user_created", Some(account.id), None, "cli", &format!("role {}", account.role)));
-            println!("created user {} ({}, {})", account.id, account.email, account.role);
+            out!("created user {} ({}, {})", account.id, account.email, account.role)?;
         }
         UserCommand::List { json } => {
             let mut all = Vec::new();
@@ -125,12 +126,12 @@ pub fn user(config: &Config, cmd: UserCommand) -> Result<ExitCode> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                out!("{}", serde_json::to_string_pretty(&all)?)?;
             } else {
-                println!("{:>6}  {:<8}  {:<8}  email", "id", "role", "status");
+                out!("{:>6}  {:<8}  {:<8}  email", "id", "role", "status")?;
                 for u in &all {
                     let status = if u.disabled { "disabled" } else { "active" };
-                    println!("{:>6}  {:<8}  {:<8}  {}", u.id, u.role.as_str(), status, u.email);
+                    out!("{:>6}  {:<8}  {:<8}  {}", u.id, u.role.as_str(), status, u.email)?;
                 }
             }
         }
@@ -139,7 +140,7 @@ pub fn user(config: &Config, cmd: UserCommand) -> Result<ExitCode> {
             let account = rt.block_on(auth.find_user(&email)).map_err(|e| anyhow!("user set-role: {e}"))?;
             let account =
                 rt.block_on(auth.set_role(None, account.id, role, "cli")).map_err(|e| anyhow!("user set-role: {e}"))?;
-            println!("user {} ({}) is now {}", account.id, account.email, account.role);
+            out!("user {} ({}) is now {}", account.id, account.email, account.role)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -164,10 +165,10 @@ pub fn key(config: &Config, cmd: KeyCommand) -> Result<ExitCode> {
             if json {
                 let v = serde_json::json!({"id": created.record.id, "key": created.key, "name": created.record.name,
                     "prefix": created.record.prefix, "created_at": created.record.created_at});
-                println!("{v}");
+                out!("{v}")?;
             } else {
                 eprintln!("API key {} for {} (shown once; send it as X-API-Key):", created.record.id, account.email);
-                println!("{}", created.key);
+                out!("{}", created.key)?;
             }
         }
     }

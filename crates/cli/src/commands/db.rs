@@ -1,5 +1,6 @@
 //! `ntsb db migrate|rollback|status|verify|backup|restore`.
 
+use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -15,19 +16,19 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
         DbCommand::Migrate => {
             let applied = store.migrate()?;
             if applied.is_empty() {
-                println!("schema is up to date");
+                out!("schema is up to date")?;
             }
             for v in applied {
-                println!("applied migration {v}");
+                out!("applied migration {v}")?;
             }
         }
         DbCommand::Rollback { steps } => {
             let undone = store.rollback(steps)?;
             if undone.is_empty() {
-                println!("nothing to roll back");
+                out!("nothing to roll back")?;
             }
             for v in undone {
-                println!("rolled back migration {v}");
+                out!("rolled back migration {v}")?;
             }
         }
         DbCommand::Verify { json } => return verify(store.as_ref(), json),
@@ -35,20 +36,20 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
             let started = std::time::Instant::now();
             let manifest = ntsb_store::backup::backup(store.as_ref(), &path)
                 .with_context(|| format!("backing up to {}", path.display()))?;
-            println!(
+            out!(
                 "backed up {} rows in {} tables (schema version {}) to {} in {:.1} s",
                 manifest.total_rows(),
                 manifest.tables.len(),
                 manifest.schema_version,
                 path.display(),
                 started.elapsed().as_secs_f64()
-            );
+            )?;
         }
         DbCommand::Restore { path } => {
             let started = std::time::Instant::now();
             let manifest = ntsb_store::backup::restore(store.as_ref(), &path)
                 .with_context(|| format!("restoring from {}", path.display()))?;
-            println!(
+            out!(
                 "restored {} rows in {} tables from {} (taken {} from {}), checksums verified, in {:.1} s",
                 manifest.total_rows(),
                 manifest.tables.len(),
@@ -56,12 +57,12 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
                 manifest.created_at,
                 manifest.backend,
                 started.elapsed().as_secs_f64()
-            );
+            )?;
         }
         DbCommand::Status => {
-            println!("{:>7}  {:<28}  applied", "version", "name");
+            out!("{:>7}  {:<28}  applied", "version", "name")?;
             for m in store.migration_status()? {
-                println!("{:>7}  {:<28}  {}", m.version, m.name, m.applied_at.as_deref().unwrap_or("pending"));
+                out!("{:>7}  {:<28}  {}", m.version, m.name, m.applied_at.as_deref().unwrap_or("pending"))?;
             }
         }
     }
@@ -75,16 +76,16 @@ fn verify(store: &dyn ntsb_store::Store, json: bool) -> Result<ExitCode> {
     let tables = store.content_checksums()?;
     if json {
         let out = serde_json::json!({ "ok": problems.is_empty(), "problems": problems, "tables": tables });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        println!("{:<24} {:>10}  sha256", "table", "rows");
+        out!("{:<24} {:>10}  sha256", "table", "rows")?;
         for t in &tables {
-            println!("{:<24} {:>10}  {}", t.table, t.rows, t.sha256);
+            out!("{:<24} {:>10}  {}", t.table, t.rows, t.sha256)?;
         }
         for p in &problems {
-            println!("problem: {p}");
+            out!("problem: {p}")?;
         }
-        println!("{}", if problems.is_empty() { "integrity: ok" } else { "integrity: FAILED" });
+        out!("{}", if problems.is_empty() { "integrity: ok" } else { "integrity: FAILED" })?;
     }
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

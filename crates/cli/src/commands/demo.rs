@@ -1,5 +1,6 @@
 //! `ntsb demo`: load the deterministic synthetic sample into the demo store.
 
+use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -30,11 +31,8 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         output::print_report_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    output::print_report(&report);
-    println!(
-        "demo store: {}  (every record is synthetic; serve or query it with --demo)",
-        config.store_dir().display()
-    );
+    output::print_report(&report)?;
+    out!("demo store: {}  (every record is synthetic; serve or query it with --demo)", config.store_dir().display())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 //! `ntsb index sync|rebuild` and `ntsb search`.
 
+use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -17,12 +18,7 @@ pub fn run(config: &Config, cmd: IndexCommand) -> Result<ExitCode> {
         IndexCommand::Sync => index.sync(store.as_ref())?,
         IndexCommand::Rebuild => index.rebuild(store.as_ref())?,
     };
-    println!(
-        "indexed {} documents, removed {}; the index holds {}",
-        outcome.indexed,
-        outcome.removed,
-        index.doc_count()
-    );
+    out!("indexed {} documents, removed {}; the index holds {}", outcome.indexed, outcome.removed, index.doc_count())?;
     Ok(ExitCode::SUCCESS)
 }
 

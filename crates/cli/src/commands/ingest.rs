@@ -31,7 +31,7 @@ pub fn run(config: &Config, args: IngestArgs) -> Result<ExitCode> {
     if args.json {
         output::print_report_json(&report)?;
     } else {
-        output::print_report(&report);
+        output::print_report(&report)?;
     }
     Ok(if report.failed() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -1,5 +1,6 @@
 //! Read-only commands: `ntsb stats`, `ntsb loads`, `ntsb revisions`.
 
+use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -12,24 +13,24 @@ pub fn stats(config: &Config, json: bool) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
     let stats = store.stats()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        out!("{}", serde_json::to_string_pretty(&stats)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if store.content_kind()? == Some(true) {
-        println!("store: SYNTHETIC DEMO DATA (not real NTSB records)");
+        out!("store: SYNTHETIC DEMO DATA (not real NTSB records)")?;
     }
-    println!("{:<24} {:>10}", "table", "rows");
+    out!("{:<24} {:>10}", "table", "rows")?;
     for (table, rows) in &stats.tables {
-        println!("{table:<24} {rows:>10}");
+        out!("{table:<24} {rows:>10}")?;
     }
-    println!();
-    println!(
+    out!()?;
+    out!(
         "events from {} to {}",
         stats.first_event.as_deref().unwrap_or("-"),
         stats.last_event.as_deref().unwrap_or("-")
-    );
-    println!("events with a narrative: {}", stats.events_with_narrative);
-    println!("events with a probable cause: {}", stats.events_with_probable_cause);
+    )?;
+    out!("events with a narrative: {}", stats.events_with_narrative)?;
+    out!("events with a probable cause: {}", stats.events_with_probable_cause)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -37,16 +38,23 @@ pub fn loads(config: &Config, args: LoadsArgs) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
     let loads = store.loads(args.limit)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&loads)?);
+        out!("{}", serde_json::to_string_pretty(&loads)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    out!(
         "{:>5}  {:<20}  {:>9} {:>9} {:>9} {:>8} {:>9}  {:<10}  path",
-        "id", "started", "inserted", "updated", "unchanged", "rejected", "ms", "status"
-    );
+        "id",
+        "started",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "ms",
+        "status"
+    )?;
     for l in loads {
         let c = l.counts;
-        println!(
+        out!(
             "{:>5}  {:<20}  {:>9} {:>9} {:>9} {:>8} {:>9}  {:<10}  {}",
             l.id.0,
             l.started_at.get(..19).unwrap_or(&l.started_at),
@@ -57,7 +65,7 @@ pub fn loads(config: &Config, args: LoadsArgs) -> Result<ExitCode> {
             l.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
             l.status.get(..10).unwrap_or(&l.status),
             l.source.path
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -66,14 +74,14 @@ pub fn revisions(config: &Config, args: RevisionsArgs) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
     let revisions = store.revisions(&args.event)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&revisions)?);
+        out!("{}", serde_json::to_string_pretty(&revisions)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if revisions.is_empty() {
-        println!("no recorded changes for {}", args.event);
+        out!("no recorded changes for {}", args.event)?;
     }
     for r in revisions {
-        println!(
+        out!(
             "{}  load {}  {}[{}].{}: {} -> {}  ({})",
             r.changed_at,
             r.load.0,
@@ -83,7 +91,7 @@ pub fn revisions(config: &Config, args: RevisionsArgs) -> Result<ExitCode> {
             r.old_value.as_deref().unwrap_or("null"),
             r.new_value.as_deref().unwrap_or("null"),
             r.source
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

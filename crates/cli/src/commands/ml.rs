@@ -2,6 +2,7 @@
 //! them honestly, list what is in the models directory (DATA_DIR/models, or
 //! DATA_DIR/demo/models for the demo store), where `ntsb serve` loads them.
 
+use crate::output::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -81,19 +82,19 @@ fn train(config: &Config, args: MlTrainArgs) -> Result<ExitCode> {
         std::fs::write(&card_json, serde_json::to_vec_pretty(&card)?)
             .with_context(|| format!("{}", card_json.display()))?;
         std::fs::write(&card_md, card.markdown()).with_context(|| format!("{}", card_md.display()))?;
-        println!(
+        out!(
             "{}: {} trained on {} events in {seconds:.1} s ({} rounds); wrote {}",
             kind.name(),
             model.version(),
             ds.len(),
             model.training.rounds,
             path.display()
-        );
+        )?;
         if let Some(h) = &model.held_out {
-            println!("  held out ({}, {} events): {}", h.split, h.test_rows, summary(&h.gbdt));
-            println!("  logistic baseline:                      {}", summary(&h.baseline));
+            out!("  held out ({}, {} events): {}", h.split, h.test_rows, summary(&h.gbdt))?;
+            out!("  logistic baseline:                      {}", summary(&h.baseline))?;
         }
-        println!("  card: {}", card_md.display());
+        out!("  card: {}", card_md.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -152,27 +153,27 @@ fn evaluate(config: &Config, args: MlEvaluateArgs) -> Result<ExitCode> {
         let eval = pipeline::evaluate(&ds, &opts, Some(split_date), args.folds as usize)
             .with_context(|| format!("evaluating {}", kind.name()))?;
         if !args.json {
-            print_evaluation(&eval, started.elapsed().as_secs_f64());
+            print_evaluation(&eval, started.elapsed().as_secs_f64())?;
         }
         all.push(eval);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        out!("{}", serde_json::to_string_pretty(&all)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_evaluation(e: &Evaluation, seconds: f64) {
+fn print_evaluation(e: &Evaluation, seconds: f64) -> std::io::Result<()> {
     let counts: Vec<String> = e.model.classes().iter().zip(&e.class_counts).map(|(c, n)| format!("{c} {n}")).collect();
-    println!("{}: {} accidents ({}); evaluated in {seconds:.1} s", e.model.name(), e.rows, counts.join(", "));
+    out!("{}: {} accidents ({}); evaluated in {seconds:.1} s", e.model.name(), e.rows, counts.join(", "))?;
     let print_split = |r: &SplitReport| {
-        println!("  {} (train {}, test {}, {} rounds)", r.split, r.train_rows, r.test_rows, r.rounds);
-        println!("    trees:    {}", summary(&r.gbdt));
-        println!("    baseline: {}", summary(&r.baseline));
+        out!("  {} (train {}, test {}, {} rounds)", r.split, r.train_rows, r.test_rows, r.rounds)?;
+        out!("    trees:    {}", summary(&r.gbdt))?;
+        out!("    baseline: {}", summary(&r.baseline))
     };
-    print_split(&e.stratified);
+    print_split(&e.stratified)?;
     if let Some(t) = &e.time {
-        print_split(t);
+        print_split(t)?;
     }
     if let Some(cv) = &e.cross_validation {
         let line = |mean: &Metrics, std: &Metrics| {
@@ -182,14 +183,15 @@ fn print_evaluation(e: &Evaluation, seconds: f64) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("  {}-fold cross-validation (mean ± standard deviation)", cv.folds);
-        println!("    trees:    {}", line(&cv.mean, &cv.std));
-        println!("    baseline: {}", line(&cv.baseline_mean, &cv.baseline_std));
+        out!("  {}-fold cross-validation (mean ± standard deviation)", cv.folds)?;
+        out!("    trees:    {}", line(&cv.mean, &cv.std))?;
+        out!("    baseline: {}", line(&cv.baseline_mean, &cv.baseline_std))?;
     }
-    println!("  calibration (stratified test, fatal probability): predicted → observed (events)");
+    out!("  calibration (stratified test, fatal probability): predicted → observed (events)")?;
     for b in e.stratified.calibration.iter().filter(|b| b.count > 0) {
-        println!("    {:.1}–{:.1}: {:.3} → {:.3} ({})", b.from, b.to, b.mean_predicted, b.observed, b.count);
+        out!("    {:.1}–{:.1}: {:.3} → {:.3} ({})", b.from, b.to, b.mean_predicted, b.observed, b.count)?;
     }
+    Ok(())
 }
 
 fn models(config: &Config, json: bool) -> Result<ExitCode> {
@@ -208,14 +210,14 @@ fn models(config: &Config, json: bool) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        out!("{}", serde_json::to_string_pretty(&list)?)?;
     } else {
         if models.is_empty() {
-            println!("no models in {}; train them with `ntsb ml train --model all`", dir.display());
+            out!("no models in {}; train them with `ntsb ml train --model all`", dir.display())?;
         }
         for m in &models {
             let held = m.held_out.as_ref().map(|h| summary(&h.gbdt)).unwrap_or_default();
-            println!("{:<9} {}  {} events  {held}", m.kind.name(), m.version(), m.training.rows);
+            out!("{:<9} {}  {} events  {held}", m.kind.name(), m.version(), m.training.rows)?;
         }
     }
     for (path, reason) in &report.refused {

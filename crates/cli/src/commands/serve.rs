@@ -2,6 +2,7 @@
 //! demo store, loaded with the synthetic sample first when it is empty, so one
 //! command serves the product on a fresh machine).
 
+use crate::output::out;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +97,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         let listener =
             ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
-        println!("ntsb: serving {} on http://{addr} (API reference at http://{addr}/docs)", store_label(config));
+        out!("ntsb: serving {} on http://{addr} (API reference at http://{addr}/docs)", store_label(config))?;
         ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")
     })?;
     Ok(ExitCode::SUCCESS)
