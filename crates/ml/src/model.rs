@@ -376,11 +376,12 @@ fn capitalise(s: &str) -> String {
 }
 
 fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> String {
-    let raw = f.value(facts);
-    match raw {
+    match f.value(facts) {
         Raw::Missing => "unknown".into(),
-        Raw::Cat(ref s) if unknown_category => format!("{s}, scored as other"),
+        Raw::Cat(s) if unknown_category => format!("{s}, scored as other"),
         _ if bin == 0 => "unknown".into(),
-        other => other.to_string(),
+        // The category as the model saw it (its display is itself): no second copy.
+        Raw::Cat(s) => s,
+        number => number.to_string(),
     }
 }
