@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark of the scoring endpoints with a real load generator (wrk, installed if
 # missing): POST /api/v1/ml/predict (stored events and given facts, each model) and
-# POST /api/v1/ml/predict/batch with 100 items, printing requests/s and p50/p95/p99 (ms).
+# POST /api/v1/ml/predict/batch with 100 items (stored ids, or facts given inline), printing requests/s and p50/p95/p99 (ms).
 #
 # Loads AviationData_20170328.csv into a bench store and trains the three models there,
 # once (kept under target/bench-ml unless BENCH_DATA_DIR names another data dir; an
@@ -103,6 +103,10 @@ with open(f"{work}/batch.bodies", "w") as out:
     for i in range(0, len(rows) - 100, 100):
         items = [{"ev_id": r["ev_id"]} for r in rows[i:i + 100]]
         out.write(json.dumps({"model": "fatal", "items": items}) + "\n")
+with open(f"{work}/batch.facts.bodies", "w") as out:
+    for i in range(0, len(rows) - 100, 100):
+        items = [{"features": facts(r)} for r in rows[i:i + 100]]
+        out.write(json.dumps({"model": "fatal", "items": items}) + "\n")
 ' "$WORK"
 [ -s "$WORK/batch.bodies" ] || { echo "bench/ml.sh: no accidents found through the export" >&2; exit 1; }
 
@@ -135,19 +139,27 @@ for f in fatal.id fatal.facts batch; do
 done
 
 echo "machine: $(nproc) cores; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION}s per group, ${CONNECTIONS} connections"
-printf '%-32s %10s %9s %9s %9s %8s %8s\n' group 'req/s' 'p50 ms' 'p95 ms' 'p99 ms' 'sockerr' 'non-2xx'
+printf '%-32s %10s %9s %9s %9s %8s %8s %11s\n' group 'req/s' 'p50 ms' 'p95 ms' 'p99 ms' 'sockerr' 'non-2xx' 'cpu ms/req'
+# The server's CPU time (user + system, clock ticks) from /proc.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 run() { # run NAME PATH BODIES_FILE
-  local name=$1 path=$2 file=$3 out
+  local name=$1 path=$2 file=$3 out before after cpu
+  before=$(server_ticks)
   out=$(WRK_BODIES=$file WRK_PATH=$path wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$WORK/post.lua" "$BASE" \
     | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}')
+  after=$(server_ticks)
   read -r rps p50 p95 p99 errs status <<<"$out"
-  printf '%-32s %10s %9s %9s %9s %8s %8s\n' "$name" "$rps" "$p50" "$p95" "$p99" "$errs" "$status"
+  # Server CPU per request: less noisy than latency when other work shares the cores.
+  cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v rps="$rps" -v d="$DURATION" \
+    'BEGIN { if (rps > 0) printf "%.3f", t / hz * 1000 / (rps * d); else print "-" }')
+  printf '%-32s %10s %9s %9s %9s %8s %8s %11s\n' "$name" "$rps" "$p50" "$p95" "$p99" "$errs" "$status" "$cpu"
 }
 run "predict fatal (stored ev_id)" /api/v1/ml/predict "$WORK/fatal.id.bodies"
 run "predict fatal (given facts)" /api/v1/ml/predict "$WORK/fatal.facts.bodies"
 run "predict risk (given facts)" /api/v1/ml/predict "$WORK/risk.facts.bodies"
 run "predict severity (stored ev_id)" /api/v1/ml/predict "$WORK/severity.id.bodies"
 run "batch of 100 (stored ev_ids)" /api/v1/ml/predict/batch "$WORK/batch.bodies"
+run "batch of 100 (given facts)" /api/v1/ml/predict/batch "$WORK/batch.facts.bodies"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -r "/proc/$SERVER/status" ]; then
   awk '/VmHWM/ {printf "server peak RSS %.0f MiB\n", $2/1024}' "/proc/$SERVER/status"
