@@ -215,11 +215,3 @@ pub fn print_report_json(report: &LoadReport) -> anyhow::Result<()> {
     out!("{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
-
-/// Writes `lines` to standard output under one lock (many lines: `ntsb
-/// search`). A closed pipe comes back as an error, which `main` ends quietly.
-pub fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    lines.into_iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush())
-}

@@ -5,7 +5,6 @@
 //! `user create` reads one line from stdin, or the environment variable named
 //! by `--password-env`.
 
-use crate::output::out;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use ntsb_store::Accounts;
 
 use crate::cli::{KeyCommand, UserCommand};
 use crate::config::Config;
+use crate::output::out;
 
 /// Opens the configured store (migrating it: accounts are written) as its accounts interface.
 fn open_accounts(config: &Config) -> Result<Arc<dyn Accounts>> {

@@ -1,6 +1,5 @@
 //! `ntsb db migrate|rollback|status|verify|backup|restore`.
 
-use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -8,6 +7,7 @@ use anyhow::{Context, Result};
 use super::{Schema, open_store};
 use crate::cli::DbCommand;
 use crate::config::Config;
+use crate::output::out;
 
 pub fn run(config: &Config, cmd: DbCommand) -> Result<ExitCode> {
     let schema = if matches!(cmd, DbCommand::Verify { .. }) { Schema::RequireLatest } else { Schema::AsIs };

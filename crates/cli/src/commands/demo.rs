@@ -1,6 +1,5 @@
 //! `ntsb demo`: load the deterministic synthetic sample into the demo store.
 
-use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,7 +9,7 @@ use ntsb_model::SourceKind;
 use super::{Schema, open_index, open_store};
 use crate::cli::DemoArgs;
 use crate::config::Config;
-use crate::output;
+use crate::output::{self, out};
 
 pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     // The demo always goes to its own store, whatever --demo says, so it can

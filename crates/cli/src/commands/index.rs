@@ -1,6 +1,5 @@
 //! `ntsb index sync|rebuild` and `ntsb search`.
 
-use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -9,7 +8,7 @@ use ntsb_search::SearchOptions;
 use super::{Schema, open_index, open_store};
 use crate::cli::{IndexCommand, SearchArgs};
 use crate::config::Config;
-use crate::output;
+use crate::output::out;
 
 pub fn run(config: &Config, cmd: IndexCommand) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
@@ -29,16 +28,14 @@ pub fn search(config: &Config, args: SearchArgs) -> Result<ExitCode> {
     let results =
         index.search(&args.query, &SearchOptions { limit: args.limit as usize, ..SearchOptions::default() })?;
     if args.json {
-        output::print_lines([serde_json::to_string_pretty(&results)?])?;
+        out!("{}", serde_json::to_string_pretty(&results)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let hits = results.hits.iter().flat_map(|hit| {
+    out!("{} matching events", results.total)?;
+    for hit in &results.hits {
         let id = hit.ev_id.as_deref().or(hit.ntsb_no.as_deref()).unwrap_or("?");
-        [
-            format!("{id}  {}  score {:.2}", hit.event_date.as_deref().unwrap_or("????-??-??"), hit.score),
-            format!("    {}", hit.snippet.replace("<mark>", "[").replace("</mark>", "]")),
-        ]
-    });
-    output::print_lines(std::iter::once(format!("{} matching events", results.total)).chain(hits))?;
+        out!("{id}  {}  score {:.2}", hit.event_date.as_deref().unwrap_or("????-??-??"), hit.score)?;
+        out!("    {}", hit.snippet.replace("<mark>", "[").replace("</mark>", "]"))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,5 @@
 //! Read-only commands: `ntsb stats`, `ntsb loads`, `ntsb revisions`.
 
-use crate::output::out;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -8,6 +7,7 @@ use anyhow::Result;
 use super::{Schema, open_store};
 use crate::cli::{LoadsArgs, RevisionsArgs};
 use crate::config::Config;
+use crate::output::out;
 
 pub fn stats(config: &Config, json: bool) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;

@@ -2,7 +2,6 @@
 //! them honestly, list what is in the models directory (DATA_DIR/models, or
 //! DATA_DIR/demo/models for the demo store), where `ntsb serve` loads them.
 
-use crate::output::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,6 +16,7 @@ use ntsb_store::{TrainingFilter, TrainingRow};
 
 use crate::cli::{MlCommand, MlEvaluateArgs, MlTrainArgs, MlTuning};
 use crate::config::{Config, Database};
+use crate::output::out;
 
 /// The default date of the time split: train up to it, test after it.
 const DEFAULT_TIME_SPLIT: &str = "2013-12-31";

@@ -2,7 +2,6 @@
 //! demo store, loaded with the synthetic sample first when it is empty, so one
 //! command serves the product on a fresh machine).
 
-use crate::output::out;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use ntsb_store::sqlite::SqliteStore;
 use super::{Schema, open_index, open_store};
 use crate::cli::{DemoArgs, GlobalArgs, ServeArgs};
 use crate::config::{Config, Database, LogFormat};
+use crate::output::out;
 
 /// Events in the demo sample `serve --demo` loads into an empty demo store.
 const DEMO_EVENTS: u64 = 5_000;
