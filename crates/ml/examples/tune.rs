@@ -52,68 +52,16 @@ fn main() {
     };
 
     let mut grid: Vec<(String, Options)> = vec![("defaults".into(), base.clone()), ("shipped".into(), shipped)];
-    let mut add = |name: &str, f: &dyn Fn(&mut Options)| {
+    let edits = edits();
+    let edit = |name: &str| edits.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no edit {name:?}")).1;
+    // Each change on its own, then the combinations.
+    for names in edits.iter().map(|(n, _)| vec![*n]).chain(COMBINATIONS.iter().map(|c| c.to_vec())) {
         let mut o = base.clone();
-        f(&mut o);
-        grid.push((name.to_string(), o));
-    };
-    add("leaves 31", &|o| o.params.max_leaves = 31);
-    add("leaves 15", &|o| o.params.max_leaves = 15);
-    add("min child 50", &|o| o.params.min_child_samples = 50);
-    add("min child 100", &|o| o.params.min_child_samples = 100);
-    add("lambda 5", &|o| o.params.lambda = 5.0);
-    add("lr 0.03", &|o| o.params.learning_rate = 0.03);
-    add("features 0.6", &|o| o.params.feature_fraction = 0.6);
-    add("cat smooth 30, min per cat 50", &|o| {
-        o.params.cat_smooth = 30.0;
-        o.params.min_data_per_category = 50;
-    });
-    add("cat l2 30", &|o| o.params.cat_l2 = 30.0);
-    add("leaves 31, min child 50", &|o| {
-        o.params.max_leaves = 31;
-        o.params.min_child_samples = 50;
-    });
-    add("class weight sqrt", &|o| o.class_weight = ClassWeight::Sqrt);
-    add("leaves 15, features 0.6", &|o| {
-        o.params.max_leaves = 15;
-        o.params.feature_fraction = 0.6;
-    });
-    add("leaves 15, min child 50", &|o| {
-        o.params.max_leaves = 15;
-        o.params.min_child_samples = 50;
-    });
-    add("features 0.6, min child 50", &|o| {
-        o.params.feature_fraction = 0.6;
-        o.params.min_child_samples = 50;
-    });
-    add("leaves 15, features 0.6, min child 50", &|o| {
-        o.params.max_leaves = 15;
-        o.params.feature_fraction = 0.6;
-        o.params.min_child_samples = 50;
-    });
-    add("refit on all rows", &|o| o.refit_all = true);
-    add("refit on all rows + min child 50", &|o| {
-        o.refit_all = true;
-        o.params.min_child_samples = 50;
-    });
-    add("refit on all rows + lr 0.03", &|o| {
-        o.refit_all = true;
-        o.params.learning_rate = 0.03;
-    });
-    add("threshold 0.5", &|o| o.decision_threshold = 0.5);
-    add("recency half-life 5 y", &|o| o.recency_half_life = Some(5.0));
-    add("recency half-life 10 y", &|o| o.recency_half_life = Some(10.0));
-    add("recency half-life 20 y", &|o| o.recency_half_life = Some(20.0));
-    add("recency half-life 40 y", &|o| o.recency_half_life = Some(40.0));
-    add("hold out latest", &|o| o.hold_out = HoldOut::Latest);
-    add("hold out latest, leaves 31", &|o| {
-        o.hold_out = HoldOut::Latest;
-        o.params.max_leaves = 31;
-    });
-    add("hold out latest, min child 50", &|o| {
-        o.hold_out = HoldOut::Latest;
-        o.params.min_child_samples = 50;
-    });
+        for name in &names {
+            edit(name)(&mut o);
+        }
+        grid.push((names.join(", "), o));
+    }
     if let Some(only) = std::env::var("TUNE_ONLY").ok().filter(|s| !s.is_empty()) {
         grid.retain(|(name, _)| only.split(';').any(|o| o.trim() == name));
     }
@@ -127,6 +75,47 @@ fn main() {
             single_split(&ds, &grid, valid_until);
         }
     }
+}
+
+/// One change to the defaults, by name.
+type Edit = (&'static str, fn(&mut Options));
+
+/// Settings that apply several of the changes above (named by joining theirs).
+const COMBINATIONS: &[&[&str]] = &[
+    &["leaves 31", "min child 50"],
+    &["leaves 15", "features 0.6"],
+    &["leaves 15", "min child 50"],
+    &["features 0.6", "min child 50"],
+    &["leaves 15", "features 0.6", "min child 50"],
+    &["refit on all rows", "min child 50"],
+    &["refit on all rows", "lr 0.03"],
+    &["hold out latest", "leaves 31"],
+    &["hold out latest", "min child 50"],
+];
+
+/// What each change does; each is also a setting of its own, in this order.
+fn edits() -> Vec<Edit> {
+    vec![
+        ("leaves 31", |o| o.params.max_leaves = 31),
+        ("leaves 15", |o| o.params.max_leaves = 15),
+        ("min child 50", |o| o.params.min_child_samples = 50),
+        ("min child 100", |o| o.params.min_child_samples = 100),
+        ("lambda 5", |o| o.params.lambda = 5.0),
+        ("lr 0.03", |o| o.params.learning_rate = 0.03),
+        ("features 0.6", |o| o.params.feature_fraction = 0.6),
+        ("cat smooth 30, min per cat 50", |o| {
+            o.params.cat_smooth = 30.0;
+            o.params.min_data_per_category = 50;
+        }),
+        ("cat l2 30", |o| o.params.cat_l2 = 30.0),
+        ("class weight sqrt", |o| o.class_weight = ClassWeight::Sqrt),
+        ("refit on all rows", |o| o.refit_all = true),
+        ("recency half-life 5 y", |o| o.recency_half_life = Some(5.0)),
+        ("recency half-life 10 y", |o| o.recency_half_life = Some(10.0)),
+        ("recency half-life 20 y", |o| o.recency_half_life = Some(20.0)),
+        ("recency half-life 40 y", |o| o.recency_half_life = Some(40.0)),
+        ("hold out latest", |o| o.hold_out = HoldOut::Latest),
+    ]
 }
 
 /// The feature sets to compare: the model's own, then each `TUNE_FEATURES` entry.
