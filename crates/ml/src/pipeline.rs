@@ -568,17 +568,3 @@ pub fn train_model(ds: &Dataset, opts: &Options, train_until: Option<NaiveDate>)
     });
     Ok(model)
 }
-
-/// The features of a model with their types and sources, for cards.
-pub fn feature_table(kind: ModelKind) -> Vec<(Feature, &'static str, &'static [&'static str])> {
-    kind.features()
-        .iter()
-        .map(|f| {
-            let t = match f.kind() {
-                crate::features::FeatureType::Numeric => "numeric",
-                crate::features::FeatureType::Categorical => "categorical",
-            };
-            (*f, t, f.sources())
-        })
-        .collect()
-}
