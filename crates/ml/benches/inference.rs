@@ -1,9 +1,10 @@
 //! In-process inference speed: predictions per second of a `fatal`-shaped model
 //! (the shipped settings) trained on synthetic rows, from encoded bins (the hot
 //! path), from raw facts, by walking the trained trees (the layout before the
-//! flattened forest), and with explanations (what the API does). Besides
-//! criterion's wall-clock figures it prints predictions per CPU-second of the
-//! benchmark thread, which stays meaningful on a machine shared with other work.
+//! flattened forest), the attributions alone (from bins), and with explanations
+//! (what the API does). Besides criterion's wall-clock figures it prints
+//! predictions per CPU-second of the benchmark thread, which stays meaningful on
+//! a machine shared with other work.
 //!
 //! Run with `cargo bench -p ntsb-ml --bench inference`.
 
@@ -102,6 +103,9 @@ fn inference(c: &mut Criterion) {
                 raw[0]
             })
             .sum()
+    });
+    per_core("per core, attributions from bins", bins.len(), || {
+        bins.iter().map(|x| model.booster.explain(x).0[0]).sum()
     });
     per_core("per core, with explanation", facts.len(), || facts.iter().map(|f| model.predict(f).raw_score).sum());
     let mut group = c.benchmark_group("fatal");

@@ -42,6 +42,13 @@ impl Node {
     }
 }
 
+/// See [`Forest::credits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Credit {
+    delta: f64,
+    feature: u32,
+}
+
 /// Most distinct sets a flattened forest can index (24 bits).
 const MAX_SETS: usize = 1 << 24;
 /// Set 0: every bin goes left (leaves).
@@ -53,6 +60,11 @@ pub struct Forest {
     nodes: Vec<Node>,
     /// Value of each node (meaningful for leaves).
     values: Vec<f64>,
+    /// What reaching each node adds to an explanation, worked out once here
+    /// instead of per prediction: the feature its parent tests and the change
+    /// of node value, `value - parent's value` (the same subtraction, so the
+    /// same bits). Roots add nothing.
+    credits: Vec<Credit>,
     /// The bins that go left at each test, bit 0 (missing) included: a numeric
     /// test `bin <= t` with its missing-value direction is the set
     /// `{1..=t}` plus maybe 0 (shared by every test with the same `t` and
@@ -86,6 +98,7 @@ impl Forest {
         let mut f = Forest {
             nodes: Vec::new(),
             values: Vec::new(),
+            credits: Vec::new(),
             sets: vec![[u64::MAX; 4]],
             trees: Vec::with_capacity(trees.len()),
             chunk_depth: Vec::new(),
@@ -147,6 +160,10 @@ impl Forest {
                     return None;
                 }
                 f.nodes[at] = Node::new(n.feature as u8, set, child);
+                for (flat, orig_child) in [(child as usize, l), (child as usize + 1, r)] {
+                    let delta = tree.nodes[orig_child].value - n.value;
+                    f.credits[flat] = Credit { delta, feature: u32::from(n.feature) };
+                }
                 queue.push_back((l, child as usize, d + 1));
                 queue.push_back((r, child as usize + 1, d + 1));
             }
@@ -161,6 +178,7 @@ impl Forest {
         let at = self.nodes.len() as u32;
         self.nodes.push(Node::new(0, ALL_LEFT, at));
         self.values.push(value);
+        self.credits.push(Credit::default());
     }
 
     /// The leaf of tree `t` a row reaches.
@@ -278,29 +296,29 @@ impl Forest {
     /// to the leaf's value.
     ///
     /// The trees are walked [`LANES`] at a time as in [`Forest::add_raw`],
-    /// keeping the nodes passed; each path is then credited root first, so the
-    /// sums are the same, in the same order (tree by tree, root to leaf), as
-    /// walking the trained trees: bit for bit (tested).
+    /// keeping the nodes passed; each path is then credited root first (from
+    /// [`Forest::credits`]), so the sums are the same, in the same order (tree
+    /// by tree, root to leaf), as walking the trained trees: bit for bit (tested).
     pub fn add_explained(&self, bins: &[u8], raw: &mut [f64], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
         let bins = &self.padded(bins);
         let k = self.n_scores;
         let mut path = Vec::new();
         self.for_each_path(bins, &mut path, |t, path, depth| {
             let out = &mut contrib[t % k];
-            let mut at = path[0] as usize;
-            bias[t % k] += self.values[at];
+            let mut at = path[0];
+            bias[t % k] += self.values[at as usize];
             for s in 1..=depth {
-                let next = path[s * LANES] as usize;
+                let next = path[s * LANES];
                 if next == at {
                     break;
                 }
-                let feature = (self.nodes[at].word & 0xff) as usize;
-                if let Some(c) = out.get_mut(feature) {
-                    *c += self.values[next] - self.values[at];
+                let credit = self.credits[next as usize];
+                if let Some(c) = out.get_mut(credit.feature as usize) {
+                    *c += credit.delta;
                 }
                 at = next;
             }
-            raw[t % k] += self.values[at];
+            raw[t % k] += self.values[at as usize];
         });
     }
 
