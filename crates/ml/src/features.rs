@@ -697,33 +697,41 @@ pub const FACT_FIELDS: &[&str] = &[
 /// Longest text accepted for a categorical field.
 const MAX_TEXT: usize = 100;
 
-impl From<&TrainingRow> for Facts {
-    fn from(r: &TrainingRow) -> Facts {
+/// The facts of a stored event, taking its fields (no copies: scoring stored
+/// events reads a row per prediction and needs it only for this).
+impl From<TrainingRow> for Facts {
+    fn from(r: TrainingRow) -> Facts {
         Facts {
             event_date: r.event_date.as_deref().and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
-            state: r.state.clone(),
-            country: r.country.clone(),
+            state: r.state,
+            country: r.country,
             latitude: r.latitude,
             longitude: r.longitude,
-            airport_code: r.airport_code.clone(),
-            airport_name: r.airport_name.clone(),
-            light_condition: r.light_condition.clone(),
-            weather: r.weather.clone(),
-            phase: r.phase.clone(),
-            make: r.make.clone(),
-            model: r.model.clone(),
-            category: r.category.clone(),
+            airport_code: r.airport_code,
+            airport_name: r.airport_name,
+            light_condition: r.light_condition,
+            weather: r.weather,
+            phase: r.phase,
+            make: r.make,
+            model: r.model,
+            category: r.category,
             amateur_built: r.amateur_built,
             num_engines: r.num_engines,
-            engine_type: r.engine_type.clone(),
-            far_part: r.far_part.clone(),
-            schedule: r.schedule.clone(),
-            purpose: r.purpose.clone(),
+            engine_type: r.engine_type,
+            far_part: r.far_part,
+            schedule: r.schedule,
+            purpose: r.purpose,
             pilot_age: r.pilot_age,
             pilot_total_hours: r.pilot_total_hours,
-            damage: r.damage.clone(),
+            damage: r.damage,
             aircraft_count: (r.aircraft_count > 0).then_some(r.aircraft_count),
         }
+    }
+}
+
+impl From<&TrainingRow> for Facts {
+    fn from(r: &TrainingRow) -> Facts {
+        Facts::from(r.clone())
     }
 }
 

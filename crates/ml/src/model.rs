@@ -7,6 +7,7 @@
 //! is its name and the first 12 hex digits of the checksum, so the same training
 //! (same seed, same data) gives the same version, byte for byte.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -103,8 +104,9 @@ pub struct Model {
 /// One feature's share of a prediction.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contribution {
-    /// Feature name.
-    pub feature: &'static str,
+    /// The feature (serialised as its name).
+    #[serde(serialize_with = "feature_name")]
+    pub feature: Feature,
     /// The value the model saw (`unknown` when missing, `other` for rare categories).
     pub value: String,
     /// Change of the raw score (log-odds or class logit) due to this feature.
@@ -216,7 +218,7 @@ impl Model {
             .zip(&contrib[explained])
             .zip(&bins)
             .map(|((f, c), bin)| Contribution {
-                feature: f.name(),
+                feature: *f,
                 value: describe_value(*f, facts, *bin, unknown_categories.iter().any(|u| u == f.name())),
                 contribution: *c,
             })
@@ -234,10 +236,10 @@ impl Model {
 
     /// One sentence per contribution, for the `top` largest.
     pub fn explain(&self, prediction: &Prediction, top: usize) -> Vec<String> {
-        let target = if self.kind.is_binary() {
-            "a fatal outcome".to_string()
+        let target: std::borrow::Cow<'_, str> = if self.kind.is_binary() {
+            "a fatal outcome".into()
         } else {
-            format!("the predicted level ({})", self.kind.classes()[prediction.class])
+            format!("the predicted level ({})", self.kind.classes()[prediction.class]).into()
         };
         prediction
             .contributions
@@ -245,19 +247,21 @@ impl Model {
             .filter(|c| c.contribution.abs() > 1e-6)
             .take(top)
             .map(|c| {
-                let words = self.features.iter().find(|f| f.name() == c.feature).map_or(c.feature, |f| f.words());
                 let dir = if c.contribution > 0.0 { "raised" } else { "lowered" };
                 let strength = match c.contribution.abs() {
                     x if x >= 1.0 => "strongly ",
                     x if x >= 0.3 => "",
                     _ => "slightly ",
                 };
-                format!(
-                    "{} ({}) {strength}{dir} the odds of {target} ({:+.2} log-odds)",
-                    capitalise(words),
-                    c.value,
-                    c.contribution
-                )
+                let mut sentence = String::with_capacity(128);
+                push_capitalised(&mut sentence, c.feature.words());
+                // Writing to a String cannot fail.
+                let _ = write!(
+                    sentence,
+                    " ({}) {strength}{dir} the odds of {target} ({:+.2} log-odds)",
+                    c.value, c.contribution
+                );
+                sentence
             })
             .collect()
     }
@@ -367,12 +371,17 @@ fn is_half(t: &f64) -> bool {
     *t == 0.5
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
+/// Appends `s` with its first letter in upper case.
+fn push_capitalised(out: &mut String, s: &str) {
+    let mut chars = s.chars();
+    if let Some(first) = chars.next() {
+        out.extend(first.to_uppercase());
+        out.push_str(chars.as_str());
     }
+}
+
+fn feature_name<S: serde::Serializer>(feature: &Feature, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(feature.name())
 }
 
 fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> String {

@@ -297,7 +297,7 @@ fn facts_of(state: &AppState, subject: Subject, prefix: &str) -> Result<(Facts, 
                 .as_ref()
                 .ok_or_else(|| ApiError::Unavailable("this server cannot read stored events for scoring".into()))?;
             match training.training_row(&id)? {
-                Some(row) => Ok((Facts::from(&row), Some(id))),
+                Some(row) => Ok((Facts::from(row), Some(id))),
                 None => Err(ApiError::NotFound(format!("{prefix}ev_id: no event with ev_id {id:?}"))),
             }
         }
@@ -337,7 +337,7 @@ impl<'a> Scorer<'a> {
             contributions: p
                 .contributions
                 .into_iter()
-                .map(|c| ContributionBody { feature: c.feature, value: c.value, contribution: c.contribution })
+                .map(|c| ContributionBody { feature: c.feature.name(), value: c.value, contribution: c.contribution })
                 .collect(),
             explanation,
             unknown_categories: p.unknown_categories,
@@ -458,7 +458,7 @@ fn batch_facts(state: &AppState, subjects: Vec<(Subject, String)>) -> Result<Vec
         .map(|(subject, prefix)| match subject {
             Subject::Given(f) => Ok((*f, None)),
             Subject::Stored(id) => match rows.next().flatten() {
-                Some(row) => Ok((Facts::from(&row), Some(id))),
+                Some(row) => Ok((Facts::from(row), Some(id))),
                 None => Err(ApiError::NotFound(format!("{prefix}ev_id: no event with ev_id {id:?}"))),
             },
         })
