@@ -7,6 +7,7 @@
 //! is its name and the first 12 hex digits of the checksum, so the same training
 //! (same seed, same data) gives the same version, byte for byte.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
@@ -108,7 +109,7 @@ pub struct Contribution {
     #[serde(serialize_with = "feature_name")]
     pub feature: Feature,
     /// The value the model saw (`unknown` when missing, `other` for rare categories).
-    pub value: String,
+    pub value: Cow<'static, str>,
     /// Change of the raw score (log-odds or class logit) due to this feature.
     pub contribution: f64,
 }
@@ -236,7 +237,7 @@ impl Model {
 
     /// One sentence per contribution, for the `top` largest.
     pub fn explain(&self, prediction: &Prediction, top: usize) -> Vec<String> {
-        let target: std::borrow::Cow<'_, str> = if self.kind.is_binary() {
+        let target: Cow<'_, str> = if self.kind.is_binary() {
             "a fatal outcome".into()
         } else {
             format!("the predicted level ({})", self.kind.classes()[prediction.class]).into()
@@ -384,13 +385,13 @@ fn feature_name<S: serde::Serializer>(feature: &Feature, serializer: S) -> std::
     serializer.serialize_str(feature.name())
 }
 
-fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> String {
+fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> Cow<'static, str> {
     match f.value(facts) {
         Raw::Missing => "unknown".into(),
-        Raw::Cat(s) if unknown_category => format!("{s}, scored as other"),
+        Raw::Cat(s) if unknown_category => format!("{s}, scored as other").into(),
         _ if bin == 0 => "unknown".into(),
         // The category as the model saw it (its display is itself): no second copy.
-        Raw::Cat(s) => s,
-        number => number.to_string(),
+        Raw::Cat(s) => s.into(),
+        number => number.to_string().into(),
     }
 }

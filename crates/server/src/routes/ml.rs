@@ -7,6 +7,7 @@
 //! without models and starts answering when they appear (see
 //! [`ntsb_ml::Registry::reload`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -131,7 +132,8 @@ pub(crate) struct ContributionBody {
     /// Feature name.
     feature: &'static str,
     /// The value the model saw.
-    value: String,
+    #[schema(value_type = String)]
+    value: Cow<'static, str>,
     /// Change of the raw score (log-odds) due to this feature.
     contribution: f64,
 }
