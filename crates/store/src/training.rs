@@ -146,21 +146,23 @@ pub(crate) mod sql {
 /// The answer of [`TrainingData::training_rows_by_ids`]: the merged rows of the
 /// stored events among `ev_ids`, handed out in the order asked (cloned for a
 /// repeated id), `None` for an id not found.
-pub(crate) fn in_order(ev_ids: &[&str], rows: Vec<TrainingRow>) -> Vec<Option<TrainingRow>> {
+pub(crate) fn in_order(ev_ids: &[&str], mut rows: Vec<TrainingRow>) -> Vec<Option<TrainingRow>> {
     use std::collections::HashMap;
-    let mut uses: HashMap<&str, usize> = HashMap::with_capacity(ev_ids.len());
-    for id in ev_ids {
-        *uses.entry(id).or_default() += 1;
+    // Which row answers each id (keys borrowed from the rows, nothing copied).
+    let at: Vec<Option<usize>> = {
+        let by_id: HashMap<&str, usize> = rows.iter().enumerate().map(|(i, r)| (r.ev_id.as_str(), i)).collect();
+        ev_ids.iter().map(|id| by_id.get(id).copied()).collect()
+    };
+    let mut uses = vec![0usize; rows.len()];
+    for &i in at.iter().flatten() {
+        uses[i] += 1;
     }
-    let mut found: HashMap<String, (TrainingRow, usize)> =
-        rows.into_iter().map(|r| (r.ev_id.clone(), (r, 0))).collect();
-    ev_ids
-        .iter()
-        .map(|id| {
-            let (row, taken) = found.get_mut(*id)?;
-            *taken += 1;
+    at.into_iter()
+        .map(|i| {
+            let i = i?;
+            uses[i] -= 1;
             // The last use of a row takes it; earlier ones (a repeated id) clone it.
-            Some(if *taken == uses[id] { std::mem::take(row) } else { row.clone() })
+            Some(if uses[i] == 0 { std::mem::take(&mut rows[i]) } else { rows[i].clone() })
         })
         .collect()
 }
