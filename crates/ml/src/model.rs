@@ -381,6 +381,8 @@ fn push_capitalised(out: &mut String, s: &str) {
     }
 }
 
+/// A contribution's feature as the API names it ([`Feature::name`]; the serde
+/// name of [`Feature::AircraftModel`], used in model files, differs).
 fn feature_name<S: serde::Serializer>(feature: &Feature, serializer: S) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(feature.name())
 }
