@@ -12,7 +12,9 @@
 #   --retrain  train the models again even when the data dir has them (times training).
 # Environment: DURATION (seconds per group, default 10), CONNECTIONS (default 64),
 #   BENCH_DATA_DIR (default target/bench-ml), CARGO_TARGET_DIR (where the binary is built),
-#   NTSB_BIN (use this `ntsb` binary instead of building one).
+#   NTSB_BIN (use this `ntsb` binary instead of building one), ML_GROUPS (which groups:
+#   "single", "batch" or both, the default), WARMUP (seconds of unrecorded load before each
+#   group, default 0). bench/ml-compare.sh runs it for several binaries in turn.
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,14 @@ done
 CSV="${1:-../shared/data/ntsb/aviationdata/AviationData_20170328.csv}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
+ML_GROUPS="${ML_GROUPS:-single batch}"
+WARMUP="${WARMUP:-0}"
+for group in $ML_GROUPS; do
+  case "$group" in
+    single | batch) ;;
+    *) echo "bench/ml.sh: ML_GROUPS: unknown group '$group' (single, batch)" >&2; exit 2 ;;
+  esac
+done
 BENCH_DATA_DIR="${BENCH_DATA_DIR:-target/bench-ml}"
 
 . bench/lib.sh
@@ -144,6 +154,9 @@ printf '%-32s %10s %9s %9s %9s %8s %8s %11s\n' group 'req/s' 'p50 ms' 'p95 ms' '
 server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 run() { # run NAME PATH BODIES_FILE
   local name=$1 path=$2 file=$3 out before after cpu
+  if [ "$WARMUP" != 0 ]; then
+    WRK_BODIES=$file WRK_PATH=$path wrk -t2 -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 10s -s "$WORK/post.lua" "$BASE" >/dev/null
+  fi
   before=$(server_ticks)
   out=$(WRK_BODIES=$file WRK_PATH=$path wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$WORK/post.lua" "$BASE" \
     | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}')
@@ -154,12 +167,16 @@ run() { # run NAME PATH BODIES_FILE
     'BEGIN { if (rps > 0) printf "%.3f", t / hz * 1000 / (rps * d); else print "-" }')
   printf '%-32s %10s %9s %9s %9s %8s %8s %11s\n' "$name" "$rps" "$p50" "$p95" "$p99" "$errs" "$status" "$cpu"
 }
-run "predict fatal (stored ev_id)" /api/v1/ml/predict "$WORK/fatal.id.bodies"
-run "predict fatal (given facts)" /api/v1/ml/predict "$WORK/fatal.facts.bodies"
-run "predict risk (given facts)" /api/v1/ml/predict "$WORK/risk.facts.bodies"
-run "predict severity (stored ev_id)" /api/v1/ml/predict "$WORK/severity.id.bodies"
-run "batch of 100 (stored ev_ids)" /api/v1/ml/predict/batch "$WORK/batch.bodies"
-run "batch of 100 (given facts)" /api/v1/ml/predict/batch "$WORK/batch.facts.bodies"
+if [[ " $ML_GROUPS " == *" single "* ]]; then
+  run "predict fatal (stored ev_id)" /api/v1/ml/predict "$WORK/fatal.id.bodies"
+  run "predict fatal (given facts)" /api/v1/ml/predict "$WORK/fatal.facts.bodies"
+  run "predict risk (given facts)" /api/v1/ml/predict "$WORK/risk.facts.bodies"
+  run "predict severity (stored ev_id)" /api/v1/ml/predict "$WORK/severity.id.bodies"
+fi
+if [[ " $ML_GROUPS " == *" batch "* ]]; then
+  run "batch of 100 (stored ev_ids)" /api/v1/ml/predict/batch "$WORK/batch.bodies"
+  run "batch of 100 (given facts)" /api/v1/ml/predict/batch "$WORK/batch.facts.bodies"
+fi
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -r "/proc/$SERVER/status" ]; then
   awk '/VmHWM/ {printf "server peak RSS %.0f MiB\n", $2/1024}' "/proc/$SERVER/status"
