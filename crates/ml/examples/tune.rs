@@ -17,8 +17,9 @@
 //! years each) and scans the decision threshold; `TUNE_ONLY="a;b"` keeps the
 //! named settings. `TUNE_FEATURES="+model_family;+model_family,-model"` compares
 //! feature sets too: each `;`-separated entry adds (`+name`) or drops (`-name`)
-//! features of the model's own list, and every setting is run on each set (the
-//! model's own list first). `TUNE_SEEDS=N` (rolling only) averages every fold
+//! features of the model's own list, or replaces one in place (`old=new`, so
+//! that feature sampling sees the same order), and every setting is run on each
+//! set (the model's own list first). `TUNE_SEEDS=N` (rolling only) averages every fold
 //! over N seeds (42, 43, …), so that a difference between settings is not the
 //! luck of one seed's feature sampling and hold-out.
 
@@ -125,6 +126,15 @@ fn feature_sets(model: ModelKind) -> Vec<(String, Vec<Feature>)> {
     for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let mut features = model.features().to_vec();
         for edit in entry.split(',').map(str::trim) {
+            if let Some((old, new)) = edit.split_once('=') {
+                let parse =
+                    |name: &str| Feature::parse(name).unwrap_or_else(|| panic!("TUNE_FEATURES: no feature {name:?}"));
+                let (old, new) = (parse(old), parse(new));
+                let at = features.iter().position(|f| *f == old);
+                let at = at.unwrap_or_else(|| panic!("TUNE_FEATURES: {old:?} is not in the model's list"));
+                features[at] = new;
+                continue;
+            }
             let (add, name) = match edit.split_at_checked(1) {
                 Some(("+", name)) => (true, name),
                 Some(("-", name)) => (false, name),
@@ -166,6 +176,9 @@ fn single_split(ds: &Dataset, grid: &[(String, Options)], valid_until: NaiveDate
 /// setting, the mean ROC-AUC over the folds and the mean accuracy at each
 /// decision threshold; the threshold itself is part of what is chosen.
 fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
+    if !ds.kind.is_binary() {
+        return rolling_multiclass(ds, grid);
+    }
     let origins = [(2004, 2007), (2007, 2010), (2010, 2013)];
     let thresholds: Vec<f64> = (0..=12).map(|i| 0.40 + 0.025 * i as f64).collect();
     print!("{:<32} {:>7}", "settings (3 rolling folds)", "auc");
@@ -209,5 +222,54 @@ fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
             print!(" {a:>6.4}");
         }
         println!("  {:.3}", thresholds[best]);
+    }
+}
+
+/// The fits of [`rolling`]: each origin (train up to the first year, validate on
+/// the next three) times `TUNE_SEEDS` seeds, as (training rows, validation rows, options).
+fn rolling_fits(ds: &Dataset, opts: &Options) -> Vec<(Vec<usize>, Vec<usize>, Options)> {
+    let origins = [(2004, 2007), (2007, 2010), (2010, 2013)];
+    let seeds: u64 = std::env::var("TUNE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let mut fits = Vec::new();
+    for (from, to) in origins {
+        let end = NaiveDate::from_ymd_opt(from, 12, 31).expect("a date");
+        let stop = NaiveDate::from_ymd_opt(to, 12, 31).expect("a date");
+        let train: Vec<usize> = (0..ds.len()).filter(|&i| ds.dates[i].is_some_and(|d| d <= end)).collect();
+        let valid: Vec<usize> = (0..ds.len()).filter(|&i| ds.dates[i].is_some_and(|d| d > end && d <= stop)).collect();
+        for seed in 0..seeds {
+            let params = ntsb_ml::gbdt::Params { seed: opts.params.seed + seed, ..opts.params.clone() };
+            fits.push((train.clone(), valid.clone(), Options { params, ..opts.clone() }));
+        }
+    }
+    fits
+}
+
+/// [`rolling`] for `severity`: mean accuracy, macro-F1 and macro one-vs-rest
+/// ROC-AUC of the most probable class (no threshold to scan).
+fn rolling_multiclass(ds: &Dataset, grid: &[(String, Options)]) {
+    let n_classes = ds.kind.classes().len();
+    println!("{:<32} {:>8} {:>8} {:>8}", "settings (3 rolling folds)", "acc", "macro-f1", "auc");
+    for (name, opts) in grid {
+        let fits = rolling_fits(ds, opts);
+        let runs = fits.len() as f64;
+        let (mut acc, mut f1, mut auc) = (0.0, 0.0, 0.0);
+        for (train, valid, opts) in &fits {
+            let m = pipeline::fit(ds, train, opts, false).expect("fitting").model;
+            let mut raw = vec![0.0; n_classes];
+            let probs: Vec<Vec<f64>> = valid
+                .iter()
+                .map(|&i| {
+                    let bins: Vec<u8> = m.encoders.iter().zip(&ds.raw[i]).map(|(e, v)| e.encode(v).bin).collect();
+                    m.probabilities_of_bins(&bins, &mut raw)
+                })
+                .collect();
+            let y: Vec<usize> = valid.iter().map(|&i| ds.labels[i]).collect();
+            let metrics = ntsb_ml::metrics::multiclass(&y, &probs, n_classes, n_classes - 1);
+            let get = |k: &str| metrics.get(k).copied().unwrap_or(f64::NAN) / runs;
+            acc += get("accuracy");
+            f1 += get("macro_f1");
+            auc += get("roc_auc");
+        }
+        println!("{name:<32} {acc:>8.4} {f1:>8.4} {auc:>8.4}");
     }
 }

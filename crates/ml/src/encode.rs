@@ -8,7 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Feature, FeatureType, Raw};
+use crate::features::{Feature, FeatureType, Raw, STATED_UNKNOWN};
 
 /// Bins of a numeric feature (besides the missing bin).
 pub const MAX_NUMERIC_BINS: usize = 64;
@@ -121,6 +121,7 @@ impl Encoder {
             }
             (Encoder::Categorical { categories, index }, Raw::Cat(s)) => match index.get(s) {
                 Some(bin) => known(*bin),
+                None if s == STATED_UNKNOWN => known(0),
                 None => Encoded { bin: (categories.len() + 1) as u8, unknown_category: true },
             },
             // A number for a categorical feature or text for a numeric one: treat as missing.
@@ -161,6 +162,19 @@ impl Encoder {
         match found {
             Some(bin) => Encoded { bin: *bin, unknown_category: false },
             None => Encoded { bin: (categories.len() + 1) as u8, unknown_category: true },
+        }
+    }
+
+    /// The bin of a value stated as not known ([`STATED_UNKNOWN`]): its own
+    /// category when training kept one, else missing (never "other": a model
+    /// trained without the category saw such values as missing).
+    #[inline]
+    pub fn encode_stated_unknown(&self) -> Encoded {
+        match self {
+            Encoder::Categorical { index, .. } => {
+                Encoded { bin: index.get(STATED_UNKNOWN).copied().unwrap_or(0), unknown_category: false }
+            }
+            Encoder::Numeric { .. } => Encoded { bin: 0, unknown_category: false },
         }
     }
 
@@ -276,5 +290,27 @@ mod tests {
         assert!(other.unknown_category && other.bin == 2);
         assert_eq!(enc.describe(1), "CESSNA");
         assert_eq!(enc.describe(2), "other");
+    }
+
+    #[test]
+    fn a_stated_unknown_is_its_own_category_only_where_training_kept_one() {
+        let phases = |unknowns: usize| -> Vec<Raw> {
+            let landing = std::iter::repeat_n(Raw::Cat("LANDING".into()), 20);
+            landing.chain(std::iter::repeat_n(Raw::Cat(STATED_UNKNOWN.into()), unknowns)).collect()
+        };
+        let kept = Encoder::fit(Feature::Phase, &phases(10));
+        let stated = Encoded { bin: 2, unknown_category: false };
+        assert_eq!(kept.encode_stated_unknown(), stated);
+        assert_eq!(kept.encode(&Raw::Cat(STATED_UNKNOWN.into())), stated);
+        assert_eq!(kept.describe(2), STATED_UNKNOWN);
+        // Too rare to keep, or a model file from before such values were kept:
+        // missing, as training saw them, never "other".
+        for enc in [Encoder::fit(Feature::Phase, &phases(1)), Encoder::fit(Feature::Phase, &phases(0))] {
+            let missing = Encoded { bin: 0, unknown_category: false };
+            assert_eq!(enc.encode_stated_unknown(), missing);
+            assert_eq!(enc.encode(&Raw::Cat(STATED_UNKNOWN.into())), missing);
+            assert!(enc.encode(&Raw::Cat("HOVER".into())).unknown_category);
+        }
+        assert_eq!(Encoder::fit(Feature::Year, &[Raw::Num(2000.0)]).encode_stated_unknown().bin, 0);
     }
 }

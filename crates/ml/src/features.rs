@@ -234,6 +234,7 @@ pub enum Feature {
     Weather,
     Phase,
     Make,
+    Manufacturer,
     AircraftModel,
     ModelFamily,
     Category,
@@ -251,7 +252,7 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in declaration order (a model reads a subset).
-    pub const ALL: [Feature; 27] = [
+    pub const ALL: [Feature; 28] = [
         Feature::Year,
         Feature::Month,
         Feature::Season,
@@ -266,6 +267,7 @@ impl Feature {
         Feature::Weather,
         Feature::Phase,
         Feature::Make,
+        Feature::Manufacturer,
         Feature::AircraftModel,
         Feature::ModelFamily,
         Feature::Category,
@@ -303,6 +305,7 @@ impl Feature {
             Feature::Weather => "weather",
             Feature::Phase => "phase",
             Feature::Make => "make",
+            Feature::Manufacturer => "manufacturer",
             Feature::AircraftModel => "model",
             Feature::ModelFamily => "model_family",
             Feature::Category => "category",
@@ -336,6 +339,7 @@ impl Feature {
             Feature::Weather => "the weather",
             Feature::Phase => "the phase of flight",
             Feature::Make => "the aircraft make",
+            Feature::Manufacturer => "the aircraft manufacturer",
             Feature::AircraftModel => "the aircraft model",
             Feature::ModelFamily => "the aircraft model family",
             Feature::Category => "the aircraft category",
@@ -380,7 +384,7 @@ impl Feature {
             Feature::LightCondition => &["light_condition"],
             Feature::Weather => &["weather"],
             Feature::Phase => &["phase"],
-            Feature::Make => &["make"],
+            Feature::Make | Feature::Manufacturer => &["make"],
             Feature::AircraftModel | Feature::ModelFamily => &["model"],
             Feature::Category => &["category"],
             Feature::AmateurBuilt => &["amateur_built"],
@@ -400,9 +404,8 @@ impl Feature {
     pub fn value(self, f: &Facts) -> Raw {
         let date = f.event_date;
         let cat = |s: &Option<String>| match s.as_deref().map(str::trim) {
-            Some(s) if !s.is_empty() && !s.eq_ignore_ascii_case("unknown") && !s.eq_ignore_ascii_case("unk") => {
-                Raw::Cat(s.to_uppercase())
-            }
+            Some(s) if is_stated_unknown(s) => Raw::Cat(STATED_UNKNOWN.into()),
+            Some(s) if !s.is_empty() => Raw::Cat(s.to_uppercase()),
             _ => Raw::Missing,
         };
         let num = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or(Raw::Missing, Raw::Num);
@@ -439,6 +442,7 @@ impl Feature {
             Feature::Weather => cat(&f.weather),
             Feature::Phase => cat(&f.phase),
             Feature::Make => cat(&f.make),
+            Feature::Manufacturer => f.make.as_deref().and_then(manufacturer).map_or(Raw::Missing, Raw::Cat),
             Feature::AircraftModel => cat(&f.model),
             Feature::ModelFamily => f.model.as_deref().and_then(model_family).map_or(Raw::Missing, Raw::Cat),
             Feature::Category => cat(&f.category),
@@ -463,9 +467,8 @@ impl Feature {
     pub fn encode(self, f: &Facts, enc: &Encoder) -> Encoded {
         fn cat(enc: &Encoder, s: &Option<String>) -> Encoded {
             match s.as_deref().map(str::trim) {
-                Some(s) if !s.is_empty() && !s.eq_ignore_ascii_case("unknown") && !s.eq_ignore_ascii_case("unk") => {
-                    enc.encode_text(s)
-                }
+                Some(s) if is_stated_unknown(s) => enc.encode_stated_unknown(),
+                Some(s) if !s.is_empty() => enc.encode_text(s),
                 _ => Encoded { bin: 0, unknown_category: false },
             }
         }
@@ -521,6 +524,10 @@ impl Feature {
             Feature::Weather => cat(enc, &f.weather),
             Feature::Phase => cat(enc, &f.phase),
             Feature::Make => cat(enc, &f.make),
+            Feature::Manufacturer => match f.make.as_deref().and_then(manufacturer) {
+                Some(name) => enc.encode_text(&name),
+                None => Encoded { bin: 0, unknown_category: false },
+            },
             Feature::AircraftModel => cat(enc, &f.model),
             Feature::ModelFamily => match f.model.as_deref().and_then(model_family) {
                 Some(family) => enc.encode_text(&family),
@@ -539,6 +546,21 @@ impl Feature {
             Feature::AircraftCount => num(f.aircraft_count.map(f64::from)),
         }
     }
+}
+
+/// The category of a value the record states as not known (`Unknown`, `UNK`).
+///
+/// A stated "unknown" is information, unlike a blank: investigators write it when
+/// nobody could tell, and an unknown phase of flight ends fatally four times in
+/// five against two in five for a blank one (docs/MODELS.md). So it is a category
+/// of its own wherever training saw it often enough to keep it
+/// ([`Encoder::encode_stated_unknown`]); model files trained before it was kept
+/// have no such category and read it as missing, as they were trained to.
+pub const STATED_UNKNOWN: &str = "UNKNOWN";
+
+/// Whether a trimmed text is one of the spellings of [`STATED_UNKNOWN`].
+pub fn is_stated_unknown(text: &str) -> bool {
+    text.eq_ignore_ascii_case("unknown") || text.eq_ignore_ascii_case("unk")
 }
 
 /// The kind of airport a reported airport name describes: `PRIVATE` (private
@@ -566,6 +588,85 @@ pub fn airport_type(name: &str) -> Option<&'static str> {
     } else {
         "OTHER"
     })
+}
+
+/// Words that name a company's legal form or line of business rather than the
+/// company: `CIRRUS DESIGN CORP` and `ROBINSON HELICOPTER COMPANY` are `CIRRUS`
+/// and `ROBINSON`. Only trailing ones are dropped, and never the first word.
+const COMPANY_WORDS: &[&str] = &[
+    "ACFT",
+    "AG",
+    "AIRCRAFT",
+    "AIRPLANE",
+    "AIRPLANES",
+    "AS",
+    "AVIATION",
+    "AVN",
+    "CO",
+    "COMPANY",
+    "COR",
+    "CORP",
+    "CORPORATION",
+    "DESIGN",
+    "DESIGNS",
+    "DIV",
+    "DIVISION",
+    "ENG",
+    "ENGINEERING",
+    "ENTERPRISES",
+    "GMBH",
+    "GROUP",
+    "HELICOPTER",
+    "HELICOPTERS",
+    "IND",
+    "INDUSTRIE",
+    "INDUSTRIES",
+    "INDUSTRY",
+    "INC",
+    "INTERNATIONAL",
+    "INTL",
+    "LLC",
+    "LTD",
+    "MANUFACTURING",
+    "MFG",
+    "PRODUCTS",
+    "SA",
+    "SPA",
+    "SRO",
+    "SYSTEMS",
+    "WORKS",
+];
+
+/// The manufacturer an aircraft make names, spelled one way: upper case, without
+/// punctuation or trailing [`COMPANY_WORDS`], a `DE`/`MC` particle joined to the
+/// next word. NTSB's records name one maker many ways (`ROBINSON`, `ROBINSON
+/// HELICOPTER`, `ROBINSON HELICOPTER CO`; `DE HAVILLAND`, `DEHAVILLAND`), and the
+/// later records favour the long forms, so the raw make splits a maker's history
+/// into categories the trees see as different and rare. `None` when nothing is
+/// left (blank or "unknown").
+pub fn manufacturer(make: &str) -> Option<String> {
+    let cleaned: String = make
+        .chars()
+        .filter(|c| *c != '\'' && *c != '.')
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .flat_map(char::to_uppercase)
+        .collect();
+    let mut words: Vec<&str> = cleaned.split_whitespace().collect();
+    if words.is_empty() || matches!(words.as_slice(), ["UNKNOWN"] | ["UNK"]) {
+        return None;
+    }
+    while words.len() > 1 && words.last().is_some_and(|w| COMPANY_WORDS.contains(w)) {
+        words.pop();
+    }
+    let mut name = String::with_capacity(cleaned.len());
+    for (i, word) in words.iter().enumerate() {
+        let after_particle = i > 0 && matches!(words[i - 1], "DE" | "MC");
+        if i > 0 && !after_particle {
+            name.push(' ');
+        }
+        name.push_str(word);
+    }
+    Some(name)
 }
 
 /// The family of an aircraft model: the designation without its variant, so that
@@ -971,6 +1072,32 @@ mod tests {
         }
         for blank in ["", "  ", "Unknown", "UNK"] {
             assert_eq!(model_family(blank), None, "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn manufacturers_are_spelled_one_way() {
+        for (make, maker) in [
+            ("Cessna", "CESSNA"),
+            ("CESSNA AIRCRAFT CO", "CESSNA"),
+            ("Robinson Helicopter Company", "ROBINSON"),
+            ("ROBINSON HELICOPTER CO", "ROBINSON"),
+            ("CIRRUS DESIGN CORP", "CIRRUS"),
+            ("Diamond Aircraft Ind Inc", "DIAMOND"),
+            ("GRUMMAN AMERICAN AVN. CORP.", "GRUMMAN AMERICAN"),
+            ("De Havilland", "DEHAVILLAND"),
+            ("DEHAVILLAND", "DEHAVILLAND"),
+            ("Mc Donnell Douglas", "MCDONNELL DOUGLAS"),
+            ("Van's", "VANS"),
+            ("FLIGHT DESIGN GMBH", "FLIGHT"),
+            // The first word is the name even when it is also a company word.
+            ("Aviation", "AVIATION"),
+            ("  Air Tractor, Inc. ", "AIR TRACTOR"),
+        ] {
+            assert_eq!(manufacturer(make).as_deref(), Some(maker), "{make}");
+        }
+        for blank in ["", " , ", "Unknown", "unk"] {
+            assert_eq!(manufacturer(blank), None, "{blank:?}");
         }
     }
 

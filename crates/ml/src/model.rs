@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::calibrate::Calibration;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
-use crate::features::{Facts, Feature, ModelKind, Raw};
+use crate::features::{Facts, Feature, ModelKind, Raw, STATED_UNKNOWN};
 use crate::gbdt::{Booster, Params};
 use crate::metrics::{CalibrationBin, Metrics, argmax};
 
@@ -392,8 +392,24 @@ fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) ->
         Raw::Missing => "unknown".into(),
         Raw::Cat(s) if unknown_category => format!("{s}, scored as other").into(),
         _ if bin == 0 => "unknown".into(),
+        Raw::Cat(s) if s == STATED_UNKNOWN => "recorded as unknown".into(),
         // The category as the model saw it (its display is itself): no second copy.
         Raw::Cat(s) => s.into(),
         number => number.to_string().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stated_unknown_reads_apart_from_a_missing_value() {
+        let phase = |text: Option<&str>| Facts { phase: text.map(str::to_string), ..Facts::default() };
+        // Bin 2 is the kept UNKNOWN category; bin 0 is missing.
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("Unknown")), 2, false), "recorded as unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("UNK")), 0, false), "unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(None), 0, false), "unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("landing")), 1, false), "LANDING");
     }
 }

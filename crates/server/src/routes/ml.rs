@@ -45,9 +45,13 @@ pub(crate) struct PredictRequest {
     features: Option<FactsBody>,
 }
 
-/// Facts of an event. Missing or null fields are "not known". Categories are
-/// matched case-insensitively; unknown ones are scored as "other" and listed in
-/// `unknown_categories`. Fields a model does not read are listed in `ignored_fields`.
+/// Facts of an event. Missing or null fields are "not known": leave out what you
+/// do not know. The text `unknown` (or `unk`) is a value of its own, the one a
+/// record gives when the investigation could not determine a fact; the models
+/// read it as such (an unknown phase of flight is mostly fatal), so send it only
+/// in that sense. Categories are matched case-insensitively; unknown ones are
+/// scored as "other" and listed in `unknown_categories`. Fields a model does not
+/// read are listed in `ignored_fields`.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct FactsBody {
