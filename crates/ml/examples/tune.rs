@@ -179,29 +179,19 @@ fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
     if !ds.kind.is_binary() {
         return rolling_multiclass(ds, grid);
     }
-    let origins = [(2004, 2007), (2007, 2010), (2010, 2013)];
     let thresholds: Vec<f64> = (0..=12).map(|i| 0.40 + 0.025 * i as f64).collect();
     print!("{:<32} {:>7}", "settings (3 rolling folds)", "auc");
     for t in &thresholds {
         print!(" {t:>6.3}");
     }
     println!("  best");
-    let seeds: u64 = std::env::var("TUNE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
-    let runs = (origins.len() as u64 * seeds) as f64;
     for (name, opts) in grid {
+        let fits = rolling_fits(ds, opts);
+        let runs = fits.len() as f64;
         let mut acc = vec![0.0; thresholds.len()];
         let mut auc = 0.0;
-        for ((from, to), seed) in origins.iter().flat_map(|o| (0..seeds).map(move |s| (*o, s))) {
-            let opts = &Options {
-                params: ntsb_ml::gbdt::Params { seed: opts.params.seed + seed, ..opts.params.clone() },
-                ..opts.clone()
-            };
-            let end = NaiveDate::from_ymd_opt(from, 12, 31).expect("a date");
-            let stop = NaiveDate::from_ymd_opt(to, 12, 31).expect("a date");
-            let train: Vec<usize> = (0..ds.len()).filter(|&i| ds.dates[i].is_some_and(|d| d <= end)).collect();
-            let valid: Vec<usize> =
-                (0..ds.len()).filter(|&i| ds.dates[i].is_some_and(|d| d > end && d <= stop)).collect();
-            let m = pipeline::fit(ds, &train, opts, false).expect("fitting").model;
+        for (train, valid, opts) in &fits {
+            let m = pipeline::fit(ds, train, opts, false).expect("fitting").model;
             let p: Vec<f64> = valid
                 .iter()
                 .map(|&i| {

@@ -85,6 +85,10 @@ fn known_limits(kind: ModelKind) -> Vec<String> {
             .to_string(),
         "Multi-aircraft events are described by their first aircraft (damage is the worst of any aircraft)."
             .to_string(),
+        "A value the record states as unknown (phase, weather, purpose, ...) is read as a category: it is \
+         partly a fact about the investigation (an unknown phase of flight mostly means nobody could tell). \
+         To score an event before the investigation, leave unknown facts out rather than sending `unknown`."
+            .to_string(),
     ];
     if kind == ModelKind::Fatal || kind == ModelKind::Severity {
         limits.push(
