@@ -192,6 +192,10 @@ impl PartialEq for Compiled {
     }
 }
 
+/// A row's raw scores, bias and contributions, one of each per output
+/// (`contributions[output][feature]`): what [`Booster::explain`] gives.
+pub type Explained = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
+
 impl Booster {
     /// A booster from its parts.
     pub fn new(n_scores: usize, base: Vec<f64>, trees: Vec<Tree>, n_features: usize) -> Booster {
@@ -235,7 +239,7 @@ impl Booster {
     /// Raw scores and their exact path attributions from one walk of the trees:
     /// `(raw, bias, contributions)`, the raw scores bit for bit those of
     /// [`Booster::raw`] and the attributions those of [`Booster::contributions`].
-    pub fn explain(&self, bins: &[u8]) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
+    pub fn explain(&self, bins: &[u8]) -> Explained {
         let mut raw = self.base.clone();
         let mut bias = self.base.clone();
         let mut contrib = vec![vec![0.0; self.n_features]; self.n_scores];
@@ -247,6 +251,28 @@ impl Booster {
             }
         }
         (raw, bias, contrib)
+    }
+
+    /// [`Booster::explain`] of many rows, in order: the same results bit for
+    /// bit, made tree by tree over all the rows ([`Forest::add_explained_many`]),
+    /// which keeps each tree's nodes in cache while the rows pass through it.
+    pub fn explain_many(&self, rows: &[Vec<u8>]) -> Vec<Explained> {
+        let Some(forest) = self.forest() else {
+            return rows.iter().map(|bins| self.explain(bins)).collect();
+        };
+        let (k, n) = (self.n_scores, rows.len());
+        let stride = self.n_features + 1;
+        let padded: Vec<[u8; 256]> = rows.iter().map(|bins| forest.pad(bins)).collect();
+        let mut raw: Vec<f64> = self.base.iter().copied().cycle().take(n * k).collect();
+        let mut bias = raw.clone();
+        let mut contrib = vec![0.0; n * k * stride];
+        forest.add_explained_many(&padded, &mut raw, &mut bias, &mut contrib);
+        (0..n)
+            .map(|i| {
+                let per_output = |o: usize| contrib[(i * k + o) * stride..][..self.n_features].to_vec();
+                (raw[i * k..][..k].to_vec(), bias[i * k..][..k].to_vec(), (0..k).map(per_output).collect())
+            })
+            .collect()
     }
 
     /// [`Booster::contributions`] by walking the trained trees: the reference

@@ -54,12 +54,17 @@ fn training_on_the_fixture_learns_and_explains_exactly() {
         let model = pipeline::train_model(&ds, &Options::quick(kind, 7), None).unwrap();
         let held = model.held_out.as_ref().unwrap();
         assert!(held.gbdt["roc_auc"] > 0.6, "{kind:?}: {:?}", held.gbdt);
-        for row in &rows {
-            let p = model.predict(&Facts::from(row));
+        let events: Vec<Facts> = rows.iter().map(Facts::from).collect();
+        for facts in &events {
+            let p = model.predict(facts);
             let total: f64 = p.bias + p.contributions.iter().map(|c| c.contribution).sum::<f64>();
             assert!((total - p.raw_score).abs() < 1e-9, "{kind:?}: {total} vs {}", p.raw_score);
             assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         }
+        // A batch scored tree by tree gives every event's prediction exactly.
+        let batch: Vec<&Facts> = events.iter().collect();
+        let one_by_one: Vec<_> = events.iter().map(|f| model.predict(f)).collect();
+        assert_eq!(model.predict_many(&batch), one_by_one, "{kind:?}");
     }
     // IMC in cruise is the fixture's deadliest combination; taxiing in VMC its safest.
     let ds = Dataset::from_rows(ModelKind::Risk, &rows, None);

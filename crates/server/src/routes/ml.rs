@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ntsb_ml::{Facts, Model, ModelKind};
+use ntsb_ml::{Facts, Model, ModelKind, Prediction};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -325,8 +325,12 @@ impl<'a> Scorer<'a> {
     }
 
     fn predict(&self, facts: &Facts, ev_id: Option<String>) -> PredictionBody {
+        self.body(facts, ev_id, self.model.predict(facts))
+    }
+
+    /// The answer for an event scored as `p`.
+    fn body(&self, facts: &Facts, ev_id: Option<String>, p: Prediction) -> PredictionBody {
         let model = self.model;
-        let p = model.predict(facts);
         let classes = model.kind.classes();
         let explanation = model.explain(&p, EXPLAINED);
         let ignored_fields = facts.present_fields().into_iter().filter(|f| !self.read.contains(f)).collect();
@@ -416,17 +420,19 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
 /// the response buffer once instead of growing it a dozen times.
 const ITEM_BYTES: usize = 3 * 1024;
 
-/// The JSON of [`BatchBody`], written item by item as each is scored (on the
-/// blocking pool, not the reactor): the same bytes as serialising the whole
-/// body at the end, without holding every answer at once.
+/// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every
+/// item scored at once ([`Model::predict_many`], tree by tree), then each
+/// answer written as it is built, the same bytes as serialising the whole body.
 fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> Response {
+    let events: Vec<&Facts> = facts.iter().map(|(f, _)| f).collect();
+    let predictions = scorer.model.predict_many(&events);
     let mut out = Vec::with_capacity(facts.len() * ITEM_BYTES + 16);
     out.extend_from_slice(b"{\"items\":[");
-    for (i, (facts, ev_id)) in facts.into_iter().enumerate() {
+    for (i, ((facts, ev_id), p)) in facts.into_iter().zip(predictions).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let item = scorer.predict(&facts, ev_id);
+        let item = scorer.body(&facts, ev_id, p);
         // Writing to a Vec fails only on a serialiser error, which these plain
         // fields cannot raise.
         if let Err(e) = serde_json::to_writer(&mut out, &item) {
