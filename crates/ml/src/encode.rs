@@ -119,9 +119,9 @@ impl Encoder {
             (Encoder::Numeric { edges }, Raw::Num(x)) if x.is_finite() => {
                 known((edges.partition_point(|e| e < x) + 1) as u8)
             }
+            (Encoder::Categorical { .. }, Raw::Cat(s)) if s == STATED_UNKNOWN => self.encode_stated_unknown(),
             (Encoder::Categorical { categories, index }, Raw::Cat(s)) => match index.get(s) {
                 Some(bin) => known(*bin),
-                None if s == STATED_UNKNOWN => known(0),
                 None => Encoded { bin: (categories.len() + 1) as u8, unknown_category: true },
             },
             // A number for a categorical feature or text for a numeric one: treat as missing.

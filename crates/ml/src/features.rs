@@ -569,7 +569,7 @@ pub fn is_stated_unknown(text: &str) -> bool {
 /// `None` when no airport is named (blank, "N/A", "NONE", "unknown").
 pub fn airport_type(name: &str) -> Option<&'static str> {
     let name = name.trim().to_uppercase();
-    if name.is_empty() || matches!(name.as_str(), "N/A" | "NA" | "NONE" | "UNKNOWN" | "UNK") {
+    if name.is_empty() || is_stated_unknown(&name) || matches!(name.as_str(), "N/A" | "NA" | "NONE") {
         return None;
     }
     let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
@@ -652,7 +652,7 @@ pub fn manufacturer(make: &str) -> Option<String> {
         .flat_map(char::to_uppercase)
         .collect();
     let mut words: Vec<&str> = cleaned.split_whitespace().collect();
-    if words.is_empty() || matches!(words.as_slice(), ["UNKNOWN"] | ["UNK"]) {
+    if words.is_empty() || matches!(words.as_slice(), [word] if is_stated_unknown(word)) {
         return None;
     }
     while words.len() > 1 && words.last().is_some_and(|w| COMPANY_WORDS.contains(w)) {
@@ -677,7 +677,7 @@ pub fn manufacturer(make: &str) -> Option<String> {
 /// `None` when nothing is left (blank or "unknown").
 pub fn model_family(model: &str) -> Option<String> {
     let compact: String = model.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect();
-    if compact.is_empty() || compact == "UNKNOWN" || compact == "UNK" {
+    if compact.is_empty() || is_stated_unknown(&compact) {
         return None;
     }
     let letters = compact.bytes().take_while(u8::is_ascii_alphabetic).count();
