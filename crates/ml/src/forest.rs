@@ -335,7 +335,8 @@ impl Forest {
     /// `raw` and `bias` hold `n_scores` values per row; `contrib` holds
     /// `n_scores * (n_features + 1)` per row, output-major, whose last slot per
     /// output is scratch (where a walk already on its leaf credits nothing).
-    pub fn add_explained_many(&self, rows: &[[u8; 256]], raw: &mut [f64], bias: &mut [f64], contrib: &mut [f64]) {
+    pub fn add_explained_many(&self, rows: &[Vec<u8>], raw: &mut [f64], bias: &mut [f64], contrib: &mut [f64]) {
+        let rows: Vec<[u8; 256]> = rows.iter().map(|bins| self.padded(bins)).collect();
         let full = rows.len() / LANES * LANES;
         for (t, &(root, depth)) in self.trees.iter().enumerate() {
             let output = t % self.n_scores;
@@ -345,7 +346,7 @@ impl Forest {
                 }
             }
             for (j, row) in rows[full..].iter().enumerate() {
-                self.explain_lanes(&[*row], full + j, (root, depth), output, raw, bias, contrib);
+                self.explain_lanes(std::array::from_ref(row), full + j, (root, depth), output, raw, bias, contrib);
             }
         }
     }
@@ -389,11 +390,6 @@ impl Forest {
         for (j, leaf) in at.iter().enumerate() {
             raw[(first + j) * k + output] += self.values[*leaf];
         }
-    }
-
-    /// A row of bins padded to the 256 bytes [`Forest::add_explained_many`] reads.
-    pub fn pad(&self, bins: &[u8]) -> [u8; 256] {
-        self.padded(bins)
     }
 
     /// [`Forest::add_explained`] without the raw scores.

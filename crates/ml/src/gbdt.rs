@@ -262,11 +262,10 @@ impl Booster {
         };
         let (k, n) = (self.n_scores, rows.len());
         let stride = self.n_features + 1;
-        let padded: Vec<[u8; 256]> = rows.iter().map(|bins| forest.pad(bins)).collect();
         let mut raw: Vec<f64> = self.base.iter().copied().cycle().take(n * k).collect();
         let mut bias = raw.clone();
         let mut contrib = vec![0.0; n * k * stride];
-        forest.add_explained_many(&padded, &mut raw, &mut bias, &mut contrib);
+        forest.add_explained_many(rows, &mut raw, &mut bias, &mut contrib);
         (0..n)
             .map(|i| {
                 let per_output = |o: usize| contrib[(i * k + o) * stride..][..self.n_features].to_vec();
