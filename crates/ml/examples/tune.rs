@@ -195,7 +195,7 @@ fn rolling(ds: &Dataset, grid: &[(String, Options)]) {
             let p: Vec<f64> = valid
                 .iter()
                 .map(|&i| {
-                    let bins: Vec<u8> = m.encoders.iter().zip(&ds.raw[i]).map(|(e, v)| e.encode(v).bin).collect();
+                    let bins = m.encode_values(&ds.raw[i]);
                     m.fatal_probability_of_bins(&bins)
                 })
                 .collect();
@@ -249,7 +249,7 @@ fn rolling_multiclass(ds: &Dataset, grid: &[(String, Options)]) {
             let probs: Vec<Vec<f64>> = valid
                 .iter()
                 .map(|&i| {
-                    let bins: Vec<u8> = m.encoders.iter().zip(&ds.raw[i]).map(|(e, v)| e.encode(v).bin).collect();
+                    let bins = m.encode_values(&ds.raw[i]);
                     m.probabilities_of_bins(&bins, &mut raw)
                 })
                 .collect();

@@ -156,6 +156,12 @@ impl Model {
         (bins, unknown)
     }
 
+    /// Bins of feature values already in the model's feature order (a
+    /// [`crate::Dataset`] row, as training and evaluation hold them).
+    pub fn encode_values(&self, values: &[Raw]) -> Vec<u8> {
+        self.encoders.iter().zip(values).map(|(e, v)| e.encode(v).bin).collect()
+    }
+
     /// Writes the bins of an event's facts into `bins` (one per feature), without
     /// allocating. `bins` shorter than the features takes the first ones.
     pub fn encode_into(&self, facts: &Facts, bins: &mut [u8]) {

@@ -374,7 +374,7 @@ fn score(f: &Fitted, ds: &Dataset, idx: &[usize]) -> (Vec<Vec<f64>>, Option<Vec<
     let model_p = idx
         .iter()
         .map(|&i| {
-            let bins: Vec<u8> = m.encoders.iter().zip(&ds.raw[i]).map(|(e, v)| e.encode(v).bin).collect();
+            let bins = m.encode_values(&ds.raw[i]);
             m.probabilities_of_bins(&bins, &mut raw)
         })
         .collect();
