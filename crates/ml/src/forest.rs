@@ -42,7 +42,7 @@ impl Node {
     }
 }
 
-/// See [`Forest::credits`].
+/// One split on a leaf's path, see [`Forest::paths`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Credit {
     delta: f64,
@@ -51,6 +51,10 @@ struct Credit {
 
 /// Most distinct sets a flattened forest can index (24 bits).
 const MAX_SETS: usize = 1 << 24;
+/// Most path credits a flattened forest can index (24 bits).
+const MAX_PATH_CREDITS: usize = 1 << 24;
+/// Longest path from a root to a leaf (its length is kept in 8 bits).
+const MAX_PATH: usize = u8::MAX as usize;
 /// Set 0: every bin goes left (leaves).
 const ALL_LEFT: u32 = 0;
 
@@ -60,11 +64,15 @@ pub struct Forest {
     nodes: Vec<Node>,
     /// Value of each node (meaningful for leaves).
     values: Vec<f64>,
-    /// What reaching each node adds to an explanation, worked out once here
-    /// instead of per prediction: the feature its parent tests and the change
-    /// of node value, `value - parent's value` (the same subtraction, so the
-    /// same bits). Roots add nothing.
-    credits: Vec<Credit>,
+    /// The explanation of every leaf, worked out once here instead of per
+    /// prediction: the credits of the splits on the way from the root to the
+    /// leaf, root first, each the feature a split tests and the change of node
+    /// value it makes, `child's value - split's value` (the same subtraction as
+    /// walking the trained trees, so the same bits). Leaf by leaf, contiguous.
+    paths: Vec<Credit>,
+    /// Per node, where its leaf's path starts in [`Forest::paths`] (bits 8–31)
+    /// and how long it is (bits 0–7); 0 for internal nodes.
+    path_of: Vec<u32>,
     /// The bins that go left at each test, bit 0 (missing) included: a numeric
     /// test `bin <= t` with its missing-value direction is the set
     /// `{1..=t}` plus maybe 0 (shared by every test with the same `t` and
@@ -98,7 +106,8 @@ impl Forest {
         let mut f = Forest {
             nodes: Vec::new(),
             values: Vec::new(),
-            credits: Vec::new(),
+            paths: Vec::new(),
+            path_of: Vec::new(),
             sets: vec![[u64::MAX; 4]],
             trees: Vec::with_capacity(trees.len()),
             chunk_depth: Vec::new(),
@@ -106,6 +115,9 @@ impl Forest {
             n_scores: n_scores.max(1),
             n_features,
         };
+        // What reaching each node credits: the feature its parent tests and
+        // the change of node value (roots credit nothing).
+        let mut credit_of: Vec<Credit> = Vec::new();
         // Numeric sets by (threshold, missing goes left), shared.
         let mut numeric_sets: std::collections::HashMap<(u8, bool), u32> = std::collections::HashMap::new();
         for tree in trees {
@@ -114,6 +126,7 @@ impl Forest {
             // (original node, flat index, depth), breadth first.
             let mut queue = std::collections::VecDeque::new();
             f.push_leaf(0.0);
+            credit_of.push(Credit::default());
             queue.push_back((0usize, root as usize, 0u32));
             let mut depth = 0;
             while let Some((orig, at, d)) = queue.pop_front() {
@@ -134,6 +147,7 @@ impl Forest {
                 let child = f.nodes.len() as u32;
                 f.push_leaf(0.0);
                 f.push_leaf(0.0);
+                credit_of.extend([Credit::default(); 2]);
                 let set = if n.kind == CATEGORICAL {
                     let mut set = tree.cat_sets[n.cats as usize];
                     set[0] = (set[0] & !1) | u64::from(n.default_left);
@@ -162,12 +176,15 @@ impl Forest {
                 f.nodes[at] = Node::new(n.feature as u8, set, child);
                 for (flat, orig_child) in [(child as usize, l), (child as usize + 1, r)] {
                     let delta = tree.nodes[orig_child].value - n.value;
-                    f.credits[flat] = Credit { delta, feature: u32::from(n.feature) };
+                    credit_of[flat] = Credit { delta, feature: u32::from(n.feature) };
                 }
                 queue.push_back((l, child as usize, d + 1));
                 queue.push_back((r, child as usize + 1, d + 1));
             }
             f.trees.push((root, depth));
+        }
+        if !f.lay_out_paths(&credit_of) {
+            return None;
         }
         f.chunk_depth = f.trees.chunks_exact(LANES).map(|c| c.iter().map(|t| t.1).max().unwrap_or(0)).collect();
         f.max_depth = f.trees.iter().map(|t| t.1).max().unwrap_or(0);
@@ -178,7 +195,37 @@ impl Forest {
         let at = self.nodes.len() as u32;
         self.nodes.push(Node::new(0, ALL_LEFT, at));
         self.values.push(value);
-        self.credits.push(Credit::default());
+    }
+
+    /// Fills [`Forest::paths`] and [`Forest::path_of`] from what reaching each
+    /// node credits, depth first from every root; `false` when a path is
+    /// longer, or the paths are more, than the layout can index.
+    fn lay_out_paths(&mut self, credit_of: &[Credit]) -> bool {
+        self.path_of = vec![0; self.nodes.len()];
+        let mut path: Vec<Credit> = Vec::new();
+        for &(root, _) in &self.trees {
+            // (node, its depth): the path so far is `path[..depth]`.
+            let mut stack = vec![(root as usize, 0usize)];
+            while let Some((at, depth)) = stack.pop() {
+                path.truncate(depth.saturating_sub(1));
+                if depth > 0 {
+                    path.push(credit_of[at]);
+                }
+                let child = self.nodes[at].child as usize;
+                if child != at {
+                    // Right pushed first so the left subtree is laid out first.
+                    stack.push((child + 1, depth + 1));
+                    stack.push((child, depth + 1));
+                    continue;
+                }
+                if path.len() > MAX_PATH || self.paths.len() + path.len() > MAX_PATH_CREDITS {
+                    return false;
+                }
+                self.path_of[at] = ((self.paths.len() as u32) << 8) | path.len() as u32;
+                self.paths.extend_from_slice(&path);
+            }
+        }
+        true
     }
 
     /// The leaf of tree `t` a row reaches.
@@ -213,61 +260,13 @@ impl Forest {
     }
 
     /// Walks every tree for one row, [`LANES`] trees at a time in lockstep, and
-    /// calls `f(tree, path)` in tree order with the nodes the row went through:
-    /// `path[s * LANES]` is the node after `s` steps (`path[0]` the root); a
-    /// path stays on its leaf once there.
+    /// calls `f(tree, leaf)` in tree order with the leaf the row reaches.
     ///
     /// Each walk is a chain of dependent loads, and interleaving independent
     /// chains lets the CPU overlap their latencies. Leaves are fixed points of
     /// [`Forest::step`], so a lane whose tree is shallower just stays on its leaf.
     #[inline(always)]
-    fn for_each_path(&self, bins: &[u8; 256], path: &mut Vec<u32>, mut f: impl FnMut(usize, &[u32], usize)) {
-        path.clear();
-        path.resize((self.max_depth as usize + 1) * LANES, 0);
-        let full = self.trees.len() / LANES * LANES;
-        for (c, chunk) in self.trees[..full].chunks_exact(LANES).enumerate() {
-            let mut at = [0usize; LANES];
-            for (a, (root, _)) in at.iter_mut().zip(chunk) {
-                *a = *root as usize;
-            }
-            let depth = self.chunk_depth[c] as usize;
-            for (j, a) in at.iter().enumerate() {
-                path[j] = *a as u32;
-            }
-            for s in 1..=depth {
-                for (j, a) in at.iter_mut().enumerate() {
-                    *a = self.step(*a, bins);
-                    path[s * LANES + j] = *a as u32;
-                }
-            }
-            for j in 0..LANES {
-                f(c * LANES + j, &path[j..], depth);
-            }
-        }
-        for t in full..self.trees.len() {
-            let (root, depth) = self.trees[t];
-            let mut i = root as usize;
-            path[0] = root;
-            for s in 1..=depth as usize {
-                i = self.step(i, bins);
-                path[s * LANES] = i as u32;
-            }
-            f(t, &path[..], depth as usize);
-        }
-    }
-
-    /// Adds the trees' scores of one row of bins to `out` (one per output;
-    /// tree `t` adds to output `t % n_scores`). Rows shorter than the model's
-    /// features read the missing ones as missing.
-    ///
-    /// Trees are walked [`LANES`] at a time in lockstep: each walk is a chain of
-    /// dependent loads, and interleaving independent chains lets the CPU overlap
-    /// their latencies. Leaves are fixed points of [`Forest::step`], so a lane
-    /// whose tree is shallower just stays on its leaf. Values are then added in
-    /// tree order, so the sum is exactly that of one tree after another.
-    pub fn add_raw(&self, bins: &[u8], out: &mut [f64]) {
-        let bins = &self.padded(bins);
-        let k = self.n_scores;
+    fn for_each_leaf(&self, bins: &[u8; 256], mut f: impl FnMut(usize, usize)) {
         let full = self.trees.len() / LANES * LANES;
         for (c, chunk) in self.trees[..full].chunks_exact(LANES).enumerate() {
             let mut at = [0usize; LANES];
@@ -280,11 +279,33 @@ impl Forest {
                 }
             }
             for (j, a) in at.iter().enumerate() {
-                out[(c * LANES + j) % k] += self.values[*a];
+                f(c * LANES + j, *a);
             }
         }
         for t in full..self.trees.len() {
-            out[t % k] += self.values[self.leaf(t, bins)];
+            f(t, self.leaf(t, bins));
+        }
+    }
+
+    /// Adds the trees' scores of one row of bins to `out` (one per output;
+    /// tree `t` adds to output `t % n_scores`). Rows shorter than the model's
+    /// features read the missing ones as missing. Values are added in tree
+    /// order, so the sum is exactly that of one tree after another.
+    pub fn add_raw(&self, bins: &[u8], out: &mut [f64]) {
+        let k = self.n_scores;
+        self.for_each_leaf(&self.padded(bins), |t, leaf| out[t % k] += self.values[leaf]);
+    }
+
+    /// Credits the path of `leaf` ([`Forest::paths`]) to `contrib`, one slot
+    /// per feature, root first.
+    #[inline(always)]
+    fn credit_path(&self, leaf: usize, contrib: &mut [f64]) {
+        let packed = self.path_of[leaf] as usize;
+        for credit in &self.paths[packed >> 8..][..packed & 0xff] {
+            // Every credited feature is below n_features (see from_trees).
+            if let Some(c) = contrib.get_mut(credit.feature as usize) {
+                *c += credit.delta;
+            }
         }
     }
 
@@ -295,30 +316,16 @@ impl Forest {
     /// along the row's path to the split's feature, so per tree the parts add up
     /// to the leaf's value.
     ///
-    /// The trees are walked [`LANES`] at a time as in [`Forest::add_raw`],
-    /// keeping the nodes passed; each path is then credited root first (from
-    /// [`Forest::credits`]), so the sums are the same, in the same order (tree
-    /// by tree, root to leaf), as walking the trained trees: bit for bit (tested).
+    /// The trees are walked to their leaves as in [`Forest::add_raw`]; each
+    /// leaf's path, laid out when the forest was built, is then credited root
+    /// first, so the sums are the same, in the same order (tree by tree, root to
+    /// leaf), as walking the trained trees: bit for bit (tested).
     pub fn add_explained(&self, bins: &[u8], raw: &mut [f64], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
-        let bins = &self.padded(bins);
         let k = self.n_scores;
-        let mut path = Vec::new();
-        self.for_each_path(bins, &mut path, |t, path, depth| {
-            let out = &mut contrib[t % k];
-            let mut at = path[0];
-            bias[t % k] += self.values[at as usize];
-            for s in 1..=depth {
-                let next = path[s * LANES];
-                if next == at {
-                    break;
-                }
-                let credit = self.credits[next as usize];
-                if let Some(c) = out.get_mut(credit.feature as usize) {
-                    *c += credit.delta;
-                }
-                at = next;
-            }
-            raw[t % k] += self.values[at as usize];
+        self.for_each_leaf(&self.padded(bins), |t, leaf| {
+            bias[t % k] += self.values[self.trees[t].0 as usize];
+            self.credit_path(leaf, &mut contrib[t % k]);
+            raw[t % k] += self.values[leaf];
         });
     }
 
@@ -333,8 +340,7 @@ impl Forest {
     /// results are the same bit for bit (tested).
     ///
     /// `raw` and `bias` hold `n_scores` values per row; `contrib` holds
-    /// `n_scores * (n_features + 1)` per row, output-major, whose last slot per
-    /// output is scratch (where a walk already on its leaf credits nothing).
+    /// `n_scores * n_features` per row, output-major.
     pub fn add_explained_many(&self, rows: &[Vec<u8>], raw: &mut [f64], bias: &mut [f64], contrib: &mut [f64]) {
         let rows: Vec<[u8; 256]> = rows.iter().map(|bins| self.padded(bins)).collect();
         let full = rows.len() / LANES * LANES;
@@ -365,37 +371,19 @@ impl Forest {
         bias: &mut [f64],
         contrib: &mut [f64],
     ) {
-        let k = self.n_scores;
-        let stride = self.n_features + 1;
-        let scratch = self.n_features;
-        let root = root as usize;
-        let mut at = [root; N];
-        let mut base = [0usize; N];
-        for (j, b) in base.iter_mut().enumerate() {
-            let score = (first + j) * k + output;
-            bias[score] += self.values[root];
-            *b = score * stride;
-        }
+        let (k, width) = (self.n_scores, self.n_features);
+        let mut at = [root as usize; N];
         for _ in 0..depth {
-            for j in 0..N {
-                let next = self.step(at[j], &lanes[j]);
-                let credit = self.credits[next];
-                let feature = credit.feature as usize;
-                // A walk on its leaf stays put and credits the scratch slot.
-                let slot = if next != at[j] && feature < scratch { feature } else { scratch };
-                contrib[base[j] + slot] += credit.delta;
-                at[j] = next;
+            for (a, bins) in at.iter_mut().zip(lanes) {
+                *a = self.step(*a, bins);
             }
         }
-        for (j, leaf) in at.iter().enumerate() {
-            raw[(first + j) * k + output] += self.values[*leaf];
+        for (j, leaf) in at.into_iter().enumerate() {
+            let score = (first + j) * k + output;
+            bias[score] += self.values[root as usize];
+            self.credit_path(leaf, &mut contrib[score * width..][..width]);
+            raw[score] += self.values[leaf];
         }
-    }
-
-    /// [`Forest::add_explained`] without the raw scores.
-    pub fn add_contributions(&self, bins: &[u8], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
-        let mut raw = vec![0.0; self.n_scores];
-        self.add_explained(bins, &mut raw, bias, contrib);
     }
 
     /// The leaf value of tree `t` for a row (training: validation scores per tree).

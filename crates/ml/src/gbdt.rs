@@ -260,15 +260,14 @@ impl Booster {
         let Some(forest) = self.forest() else {
             return rows.iter().map(|bins| self.explain(bins)).collect();
         };
-        let (k, n) = (self.n_scores, rows.len());
-        let stride = self.n_features + 1;
+        let (k, n, width) = (self.n_scores, rows.len(), self.n_features);
         let mut raw: Vec<f64> = self.base.iter().copied().cycle().take(n * k).collect();
         let mut bias = raw.clone();
-        let mut contrib = vec![0.0; n * k * stride];
+        let mut contrib = vec![0.0; n * k * width];
         forest.add_explained_many(rows, &mut raw, &mut bias, &mut contrib);
         (0..n)
             .map(|i| {
-                let per_output = |o: usize| contrib[(i * k + o) * stride..][..self.n_features].to_vec();
+                let per_output = |o: usize| contrib[(i * k + o) * width..][..width].to_vec();
                 (raw[i * k..][..k].to_vec(), bias[i * k..][..k].to_vec(), (0..k).map(per_output).collect())
             })
             .collect()
