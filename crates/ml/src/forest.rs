@@ -329,6 +329,14 @@ impl Forest {
         });
     }
 
+    /// Adds every tree's root value to `bias` (one per output), in tree order:
+    /// the bias of [`Forest::add_explained`], the same for every row.
+    pub fn add_bias(&self, bias: &mut [f64]) {
+        for (t, (root, _)) in self.trees.iter().enumerate() {
+            bias[t % self.n_scores] += self.values[*root as usize];
+        }
+    }
+
     /// [`Forest::add_explained`] for many rows at once, tree by tree: every row
     /// goes through tree 0, then tree 1, and so on, [`LANES`] rows side by side.
     ///
@@ -339,20 +347,21 @@ impl Forest {
     /// [`Forest::add_explained`] makes them (tree by tree, root to leaf), so the
     /// results are the same bit for bit (tested).
     ///
-    /// `raw` and `bias` hold `n_scores` values per row; `contrib` holds
-    /// `n_scores * n_features` per row, output-major.
-    pub fn add_explained_many(&self, rows: &[Vec<u8>], raw: &mut [f64], bias: &mut [f64], contrib: &mut [f64]) {
+    /// The bias, the same for every row, is left to [`Forest::add_bias`]. `raw`
+    /// holds `n_scores` values per row; `contrib` holds `n_scores * n_features`
+    /// per row, output-major.
+    pub fn add_explained_many(&self, rows: &[Vec<u8>], raw: &mut [f64], contrib: &mut [f64]) {
         let rows: Vec<[u8; 256]> = rows.iter().map(|bins| self.padded(bins)).collect();
         let full = rows.len() / LANES * LANES;
         for (t, &(root, depth)) in self.trees.iter().enumerate() {
             let output = t % self.n_scores;
             for (c, lanes) in rows[..full].chunks_exact(LANES).enumerate() {
                 if let Ok(lanes) = <&[[u8; 256]; LANES]>::try_from(lanes) {
-                    self.explain_lanes(lanes, c * LANES, (root, depth), output, raw, bias, contrib);
+                    self.explain_lanes(lanes, c * LANES, (root, depth), output, raw, contrib);
                 }
             }
             for (j, row) in rows[full..].iter().enumerate() {
-                self.explain_lanes(std::array::from_ref(row), full + j, (root, depth), output, raw, bias, contrib);
+                self.explain_lanes(std::array::from_ref(row), full + j, (root, depth), output, raw, contrib);
             }
         }
     }
@@ -360,7 +369,6 @@ impl Forest {
     /// One tree of [`Forest::add_explained_many`] for `N` rows side by side,
     /// the first being row `first`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn explain_lanes<const N: usize>(
         &self,
         lanes: &[[u8; 256]; N],
@@ -368,7 +376,6 @@ impl Forest {
         (root, depth): (u32, u32),
         output: usize,
         raw: &mut [f64],
-        bias: &mut [f64],
         contrib: &mut [f64],
     ) {
         let (k, width) = (self.n_scores, self.n_features);
@@ -380,7 +387,6 @@ impl Forest {
         }
         for (j, leaf) in at.into_iter().enumerate() {
             let score = (first + j) * k + output;
-            bias[score] += self.values[root as usize];
             self.credit_path(leaf, &mut contrib[score * width..][..width]);
             raw[score] += self.values[leaf];
         }

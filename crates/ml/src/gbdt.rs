@@ -196,6 +196,33 @@ impl PartialEq for Compiled {
 /// (`contributions[output][feature]`): what [`Booster::explain`] gives.
 pub type Explained = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
 
+/// What [`Booster::explain_rows`] gives: [`Explained`] of many rows, flat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedRows {
+    raw: Vec<f64>,
+    bias: Vec<f64>,
+    contrib: Vec<f64>,
+    n_scores: usize,
+    n_features: usize,
+}
+
+impl ExplainedRows {
+    /// Row `i`'s raw scores, one per output.
+    pub fn raw(&self, i: usize) -> &[f64] {
+        &self.raw[i * self.n_scores..][..self.n_scores]
+    }
+
+    /// Row `i`'s bias, one per output.
+    pub fn bias(&self, i: usize) -> &[f64] {
+        &self.bias[i * self.n_scores..][..self.n_scores]
+    }
+
+    /// Row `i`'s contributions to `output`, one per feature.
+    pub fn contributions(&self, i: usize, output: usize) -> &[f64] {
+        &self.contrib[(i * self.n_scores + output) * self.n_features..][..self.n_features]
+    }
+}
+
 impl Booster {
     /// A booster from its parts.
     pub fn new(n_scores: usize, base: Vec<f64>, trees: Vec<Tree>, n_features: usize) -> Booster {
@@ -254,23 +281,52 @@ impl Booster {
     }
 
     /// [`Booster::explain`] of many rows, in order: the same results bit for
-    /// bit, made tree by tree over all the rows ([`Forest::add_explained_many`]),
-    /// which keeps each tree's nodes in cache while the rows pass through it.
+    /// bit (see [`Booster::explain_rows`]), one allocation per row and output.
     pub fn explain_many(&self, rows: &[Vec<u8>]) -> Vec<Explained> {
-        let Some(forest) = self.forest() else {
-            return rows.iter().map(|bins| self.explain(bins)).collect();
-        };
-        let (k, n, width) = (self.n_scores, rows.len(), self.n_features);
-        let mut raw: Vec<f64> = self.base.iter().copied().cycle().take(n * k).collect();
-        let mut bias = raw.clone();
-        let mut contrib = vec![0.0; n * k * width];
-        forest.add_explained_many(rows, &mut raw, &mut bias, &mut contrib);
-        (0..n)
+        let all = self.explain_rows(rows);
+        (0..rows.len())
             .map(|i| {
-                let per_output = |o: usize| contrib[(i * k + o) * width..][..width].to_vec();
-                (raw[i * k..][..k].to_vec(), bias[i * k..][..k].to_vec(), (0..k).map(per_output).collect())
+                let per_output = |o: usize| all.contributions(i, o).to_vec();
+                (all.raw(i).to_vec(), all.bias(i).to_vec(), (0..self.n_scores).map(per_output).collect())
             })
             .collect()
+    }
+
+    /// [`Booster::explain`] of many rows, in order, in three flat arrays: the
+    /// same results bit for bit, made tree by tree over all the rows
+    /// ([`Forest::add_explained_many`]), which keeps each tree's nodes in cache
+    /// while the rows pass through it.
+    pub fn explain_rows(&self, rows: &[Vec<u8>]) -> ExplainedRows {
+        let (k, n, width) = (self.n_scores, rows.len(), self.n_features);
+        let mut all = ExplainedRows {
+            raw: self.base.iter().copied().cycle().take(n * k).collect(),
+            bias: Vec::with_capacity(n * k),
+            contrib: vec![0.0; n * k * width],
+            n_scores: k,
+            n_features: width,
+        };
+        match self.forest() {
+            Some(forest) => {
+                // Every row's bias is the same sum, made once.
+                let mut bias = self.base.clone();
+                forest.add_bias(&mut bias);
+                for _ in 0..n {
+                    all.bias.extend_from_slice(&bias);
+                }
+                forest.add_explained_many(rows, &mut all.raw, &mut all.contrib);
+            }
+            None => {
+                for (i, bins) in rows.iter().enumerate() {
+                    let (raw, bias, contrib) = self.explain(bins);
+                    all.raw[i * k..][..k].copy_from_slice(&raw);
+                    all.bias.extend_from_slice(&bias);
+                    for (o, c) in contrib.iter().enumerate() {
+                        all.contrib[(i * k + o) * width..][..width].copy_from_slice(c);
+                    }
+                }
+            }
+        }
+        all
     }
 
     /// [`Booster::contributions`] by walking the trained trees: the reference

@@ -19,7 +19,7 @@ use crate::calibrate::Calibration;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::features::{Facts, Feature, ModelKind, Raw, STATED_UNKNOWN};
-use crate::gbdt::{Booster, Explained, Params};
+use crate::gbdt::{Booster, Params};
 use crate::metrics::{CalibrationBin, Metrics, argmax};
 
 /// Format of model files this build reads and writes.
@@ -211,34 +211,37 @@ impl Model {
     pub fn predict(&self, facts: &Facts) -> Prediction {
         let (bins, unknown_categories) = self.encode(facts);
         // One walk of the trees gives the raw scores and their attributions.
-        let explained = self.booster.explain(&bins);
-        self.prediction(facts, &bins, unknown_categories, explained)
+        let (raw, bias, contrib) = self.booster.explain(&bins);
+        self.prediction(facts, &bins, unknown_categories, (&raw, &bias, |output| &contrib[output]))
     }
 
     /// [`Model::predict`] of many events, in order: the same predictions, with
     /// the trees walked tree by tree over all of them
-    /// ([`Booster::explain_many`]), which is faster for a batch.
+    /// ([`Booster::explain_rows`]), which is faster for a batch.
     pub fn predict_many(&self, events: &[&Facts]) -> Vec<Prediction> {
         let (bins, unknown): (Vec<Vec<u8>>, Vec<Vec<String>>) = events.iter().map(|f| self.encode(f)).unzip();
-        let explained = self.booster.explain_many(&bins);
+        let all = self.booster.explain_rows(&bins);
         events
             .iter()
             .zip(bins.iter().zip(unknown))
-            .zip(explained)
-            .map(|((facts, (bins, unknown)), explained)| self.prediction(facts, bins, unknown, explained))
+            .enumerate()
+            .map(|(i, (facts, (bins, unknown)))| {
+                self.prediction(facts, bins, unknown, (all.raw(i), all.bias(i), |output| all.contributions(i, output)))
+            })
             .collect()
     }
 
     /// The prediction of an event from its bins, the features whose category was
-    /// unknown, and the trees' `(raw, bias, contributions)` ([`Booster::explain`]).
-    fn prediction(
+    /// unknown, and the trees' raw scores, bias and contributions per output
+    /// ([`Booster::explain`]).
+    fn prediction<'c>(
         &self,
         facts: &Facts,
         bins: &[u8],
         unknown_categories: Vec<String>,
-        (raw, bias, contrib): Explained,
+        (raw, bias, contributions_to): (&[f64], &[f64], impl Fn(usize) -> &'c [f64]),
     ) -> Prediction {
-        let probabilities = self.calibration.probabilities(&raw, self.kind.classes().len());
+        let probabilities = self.calibration.probabilities(raw, self.kind.classes().len());
         let class = if self.kind.is_binary() {
             usize::from(probabilities[1] >= self.decision_threshold)
         } else {
@@ -248,7 +251,7 @@ impl Model {
         let mut contributions: Vec<Contribution> = self
             .features
             .iter()
-            .zip(&contrib[explained])
+            .zip(contributions_to(explained))
             .zip(bins)
             .map(|((f, c), bin)| Contribution {
                 feature: *f,
