@@ -32,7 +32,8 @@ enum Scope<'a> {
     Many(&'a [&'a str]),
 }
 
-/// Reads and merges the training rows of `scope`, in store order.
+/// Reads and merges the training rows of `scope`: in store order, except a
+/// batch of ids (`Scope::Many`), which its caller puts in the order asked.
 fn read_rows(conn: &Connection, scope: Scope<'_>) -> Result<Vec<TrainingRow>> {
     let mut query_sql = sql::EVENTS.to_string();
     let mut params: Vec<SqlValue> = Vec::new();
@@ -52,7 +53,11 @@ fn read_rows(conn: &Connection, scope: Scope<'_>) -> Result<Vec<TrainingRow>> {
             params.push(SqlValue::Text(serde_json::Value::from(ev_ids.to_vec()).to_string()));
         }
     }
-    query_sql.push_str(" ORDER BY e.id");
+    // Store order for whole reads; a batch is put in the order asked by
+    // `in_order`, so sorting it here would only cost a temporary B-tree.
+    if !matches!(scope, Scope::Many(_)) {
+        query_sql.push_str(" ORDER BY e.id");
+    }
     let mut events: Vec<(i64, TrainingRow)> = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&query_sql)?;
