@@ -162,6 +162,43 @@ async fn invalid_requests_get_a_400_naming_the_field() {
     assert_invalid(s, &p, "body");
 }
 
+/// The property names of a schema of the OpenAPI document.
+fn documented_fields(schema: &str) -> Vec<String> {
+    let doc = serde_json::to_value(ntsb_server::openapi()).unwrap();
+    let mut fields: Vec<String> =
+        doc["components"]["schemas"][schema]["properties"].as_object().unwrap().keys().cloned().collect();
+    fields.sort();
+    fields
+}
+
+fn keys(object: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = object.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn answers_have_the_documented_shape_and_escape_what_they_echo() {
+    // A category with a quote, a backslash and a control character comes back
+    // in `value` and `unknown_categories`, escaped: the answer is valid JSON.
+    let make = "Zeppelin \"Werke\" \\ Nr.\t7";
+    for model in ["fatal", "risk", "severity"] {
+        let (status, p) =
+            predict(json!({"model": model, "features": {"make": make, "weather": "IMC", "pilot_age": 40}})).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(keys(&p), documented_fields("PredictionBody"), "{p}");
+        for c in p["contributions"].as_array().unwrap() {
+            assert_eq!(keys(c), documented_fields("ContributionBody"), "{c}");
+            assert!(c["contribution"].is_f64() && c["feature"].is_string() && c["value"].is_string(), "{c}");
+        }
+        let echoed = p["contributions"].as_array().unwrap().iter().find(|c| c["feature"] == "make").unwrap();
+        assert_eq!(echoed["value"], format!("{}, scored as other", make.to_uppercase()), "{p}");
+        assert_eq!(p["unknown_categories"], json!(["make"]));
+        assert!(p["ev_id"].is_null() && p["raw_score"].is_f64() && p["bias"].is_f64(), "{p}");
+        assert_eq!(p["probabilities"].as_object().unwrap().len(), if model == "severity" { 4 } else { 2 });
+    }
+}
+
 #[tokio::test]
 async fn batches_answer_in_order_and_name_the_bad_item() {
     let state = &fixture().with_models;

@@ -131,7 +131,8 @@ pub(crate) struct BatchItem {
 }
 
 /// One feature's part of the score.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
 pub(crate) struct ContributionBody {
     /// Feature name.
     feature: &'static str,
@@ -142,8 +143,10 @@ pub(crate) struct ContributionBody {
     contribution: f64,
 }
 
-/// A scored event.
-#[derive(Debug, Serialize, ToSchema)]
+/// A scored event (written by [`Scorer::write_json`]; this type documents the
+/// shape, and a test checks the two agree).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
 pub(crate) struct PredictionBody {
     /// Model name.
     model: &'static str,
@@ -173,7 +176,7 @@ pub(crate) struct PredictionBody {
 
 /// Scores of a batch, in request order (written item by item by
 /// `batch_response`; this type documents the shape).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct BatchBody {
     /// One prediction per item.
@@ -324,36 +327,112 @@ impl<'a> Scorer<'a> {
         Scorer { model, version: model.version(), read }
     }
 
-    fn predict(&self, facts: &Facts, ev_id: Option<String>) -> PredictionBody {
-        self.body(facts, ev_id, self.model.predict(facts))
+    /// The JSON answer for one event.
+    fn predict(&self, facts: &Facts, ev_id: Option<&str>) -> Response {
+        let mut out = Vec::with_capacity(ITEM_BYTES);
+        self.write_json(&mut out, facts, ev_id, &self.model.predict(facts));
+        json_response(out)
     }
 
-    /// The answer for an event scored as `p`.
-    fn body(&self, facts: &Facts, ev_id: Option<String>, p: Prediction) -> PredictionBody {
+    /// Appends the answer for an event scored as `p`: a [`PredictionBody`].
+    ///
+    /// Written by hand rather than by serde: a batch of 100 writes 2,500
+    /// contributions, and building a body of owned parts to serialise cost more
+    /// than scoring them. Keys are literals; strings go through
+    /// [`push_json_str`], numbers through serde_json (the same digits as
+    /// serialising them, `null` for a non-finite one).
+    fn write_json(&self, out: &mut Vec<u8>, facts: &Facts, ev_id: Option<&str>, p: &Prediction) {
         let model = self.model;
         let classes = model.kind.classes();
-        let explanation = model.explain(&p, EXPLAINED);
-        let ignored_fields = facts.present_fields().into_iter().filter(|f| !self.read.contains(f)).collect();
         let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
-        PredictionBody {
-            model: model.kind.name(),
-            version: self.version.clone(),
-            ev_id,
-            class: classes[p.class],
-            probability,
-            probabilities: classes.iter().copied().zip(p.probabilities.iter().copied()).collect(),
-            raw_score: p.raw_score,
-            bias: p.bias,
-            contributions: p
-                .contributions
-                .into_iter()
-                .map(|c| ContributionBody { feature: c.feature.name(), value: c.value, contribution: c.contribution })
-                .collect(),
-            explanation,
-            unknown_categories: p.unknown_categories,
-            ignored_fields,
+        out.extend_from_slice(b"{\"model\":");
+        push_json_str(out, model.kind.name());
+        out.extend_from_slice(b",\"version\":");
+        push_json_str(out, &self.version);
+        out.extend_from_slice(b",\"ev_id\":");
+        match ev_id {
+            Some(id) => push_json_str(out, id),
+            None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"class\":");
+        push_json_str(out, classes[p.class]);
+        out.extend_from_slice(b",\"probability\":");
+        push_json_f64(out, probability);
+        // Classes by name, as a JSON object lists them (sorted, like a BTreeMap).
+        out.extend_from_slice(b",\"probabilities\":{");
+        let mut by_name: Vec<(&str, f64)> = classes.iter().copied().zip(p.probabilities.iter().copied()).collect();
+        by_name.sort_by(|a, b| a.0.cmp(b.0));
+        for (i, (class, probability)) in by_name.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, class);
+            out.push(b':');
+            push_json_f64(out, probability);
+        }
+        out.extend_from_slice(b"},\"raw_score\":");
+        push_json_f64(out, p.raw_score);
+        out.extend_from_slice(b",\"bias\":");
+        push_json_f64(out, p.bias);
+        out.extend_from_slice(b",\"contributions\":[");
+        for (i, c) in p.contributions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"feature\":");
+            push_json_str(out, c.feature.name());
+            out.extend_from_slice(b",\"value\":");
+            push_json_str(out, &c.value);
+            out.extend_from_slice(b",\"contribution\":");
+            push_json_f64(out, c.contribution);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"explanation\":");
+        push_json_strs(out, model.explain(p, EXPLAINED).iter().map(String::as_str));
+        out.extend_from_slice(b",\"unknown_categories\":");
+        push_json_strs(out, p.unknown_categories.iter().map(String::as_str));
+        out.extend_from_slice(b",\"ignored_fields\":");
+        push_json_strs(out, facts.present_fields().into_iter().filter(|f| !self.read.contains(f)));
+        out.push(b'}');
     }
+}
+
+/// Appends `s` as a JSON string. Most strings here need no escaping and are
+/// copied as they are; the others are escaped by serde_json.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, s).is_err() {
+        // Writing a string to a Vec cannot fail.
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// Appends an array of JSON strings.
+fn push_json_strs<'s>(out: &mut Vec<u8>, strings: impl Iterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, s) in strings.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, s);
+    }
+    out.push(b']');
+}
+
+/// Appends a number as serde_json writes it (`null` when not finite).
+fn push_json_f64(out: &mut Vec<u8>, x: f64) {
+    if serde_json::to_writer(&mut *out, &x).is_err() {
+        // Writing a number to a Vec cannot fail.
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// A 200 with a JSON body written by hand.
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 #[utoipa::path(post, path = "/api/v1/ml/predict", tag = "machine learning", summary = "Score one event",
@@ -367,14 +446,14 @@ impl<'a> Scorer<'a> {
         (status = 404, description = "No stored event with that ev_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Json<PredictionBody>, ApiError> {
+pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let map = json_body(&body)?;
     check_keys(&map, &["model", "ev_id", "features"], "")?;
     let model = model_of(&state, &map)?;
     let subject = subject(&map, "")?;
     blocking(move || {
         let (facts, ev_id) = facts_of(&state, subject, "")?;
-        Ok(Json(Scorer::new(&model).predict(&facts, ev_id)))
+        Ok(Scorer::new(&model).predict(&facts, ev_id.as_deref()))
     })
     .await
 }
@@ -422,25 +501,20 @@ const ITEM_BYTES: usize = 3 * 1024;
 
 /// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every
 /// item scored at once ([`Model::predict_many`], tree by tree), then each
-/// answer written as it is built, the same bytes as serialising the whole body.
+/// answer written as [`Scorer::predict`] writes it alone.
 fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> Response {
     let events: Vec<&Facts> = facts.iter().map(|(f, _)| f).collect();
     let predictions = scorer.model.predict_many(&events);
     let mut out = Vec::with_capacity(facts.len() * ITEM_BYTES + 16);
     out.extend_from_slice(b"{\"items\":[");
-    for (i, ((facts, ev_id), p)) in facts.into_iter().zip(predictions).enumerate() {
+    for (i, ((facts, ev_id), p)) in facts.iter().zip(&predictions).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let item = scorer.body(&facts, ev_id, p);
-        // Writing to a Vec fails only on a serialiser error, which these plain
-        // fields cannot raise.
-        if let Err(e) = serde_json::to_writer(&mut out, &item) {
-            return ApiError::internal(format!("ml: cannot encode a prediction: {e}")).into_response();
-        }
+        scorer.write_json(&mut out, facts, ev_id.as_deref(), p);
     }
     out.extend_from_slice(b"]}");
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], out).into_response()
+    json_response(out)
 }
 
 /// Facts of every subject of a batch, in order: the stored events are read
