@@ -259,41 +259,44 @@ impl Forest {
         row
     }
 
-    /// Walks every tree for one row, [`LANES`] trees at a time in lockstep, and
-    /// calls `f(tree, leaf)` in tree order with the leaf the row reaches.
-    ///
-    /// Each walk is a chain of dependent loads, and interleaving independent
-    /// chains lets the CPU overlap their latencies. Leaves are fixed points of
-    /// [`Forest::step`], so a lane whose tree is shallower just stays on its leaf.
+    /// The leaves one row reaches in the trees of full group `c` of [`LANES`]
+    /// trees, walked in lockstep: each walk is a chain of dependent loads, and
+    /// interleaving independent chains lets the CPU overlap their latencies.
+    /// Leaves are fixed points of [`Forest::step`], so a lane whose tree is
+    /// shallower just stays on its leaf.
     #[inline(always)]
-    fn for_each_leaf(&self, bins: &[u8; 256], mut f: impl FnMut(usize, usize)) {
-        let full = self.trees.len() / LANES * LANES;
-        for (c, chunk) in self.trees[..full].chunks_exact(LANES).enumerate() {
-            let mut at = [0usize; LANES];
-            for (a, (root, _)) in at.iter_mut().zip(chunk) {
-                *a = *root as usize;
-            }
-            for _ in 0..self.chunk_depth[c] {
-                for a in &mut at {
-                    *a = self.step(*a, bins);
-                }
-            }
-            for (j, a) in at.iter().enumerate() {
-                f(c * LANES + j, *a);
+    fn lane_leaves(&self, c: usize, bins: &[u8; 256]) -> [usize; LANES] {
+        let mut at = [0usize; LANES];
+        for (a, (root, _)) in at.iter_mut().zip(&self.trees[c * LANES..][..LANES]) {
+            *a = *root as usize;
+        }
+        for _ in 0..self.chunk_depth[c] {
+            for a in &mut at {
+                *a = self.step(*a, bins);
             }
         }
-        for t in full..self.trees.len() {
-            f(t, self.leaf(t, bins));
-        }
+        at
     }
 
     /// Adds the trees' scores of one row of bins to `out` (one per output;
     /// tree `t` adds to output `t % n_scores`). Rows shorter than the model's
-    /// features read the missing ones as missing. Values are added in tree
-    /// order, so the sum is exactly that of one tree after another.
+    /// features read the missing ones as missing.
+    ///
+    /// Trees are walked [`LANES`] at a time in lockstep ([`Forest::lane_leaves`]);
+    /// values are then added in tree order, so the sum is exactly that of one
+    /// tree after another.
     pub fn add_raw(&self, bins: &[u8], out: &mut [f64]) {
+        let bins = &self.padded(bins);
         let k = self.n_scores;
-        self.for_each_leaf(&self.padded(bins), |t, leaf| out[t % k] += self.values[leaf]);
+        let full = self.trees.len() / LANES;
+        for c in 0..full {
+            for (j, leaf) in self.lane_leaves(c, bins).into_iter().enumerate() {
+                out[(c * LANES + j) % k] += self.values[leaf];
+            }
+        }
+        for t in full * LANES..self.trees.len() {
+            out[t % k] += self.values[self.leaf(t, bins)];
+        }
     }
 
     /// Credits the path of `leaf` ([`Forest::paths`]) to `contrib`, one slot
@@ -321,12 +324,22 @@ impl Forest {
     /// first, so the sums are the same, in the same order (tree by tree, root to
     /// leaf), as walking the trained trees: bit for bit (tested).
     pub fn add_explained(&self, bins: &[u8], raw: &mut [f64], bias: &mut [f64], contrib: &mut [Vec<f64>]) {
+        let bins = &self.padded(bins);
         let k = self.n_scores;
-        self.for_each_leaf(&self.padded(bins), |t, leaf| {
+        let mut explain = |t: usize, leaf: usize| {
             bias[t % k] += self.values[self.trees[t].0 as usize];
             self.credit_path(leaf, &mut contrib[t % k]);
             raw[t % k] += self.values[leaf];
-        });
+        };
+        let full = self.trees.len() / LANES;
+        for c in 0..full {
+            for (j, leaf) in self.lane_leaves(c, bins).into_iter().enumerate() {
+                explain(c * LANES + j, leaf);
+            }
+        }
+        for t in full * LANES..self.trees.len() {
+            explain(t, self.leaf(t, bins));
+        }
     }
 
     /// Adds every tree's root value to `bias` (one per output), in tree order:
