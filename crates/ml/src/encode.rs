@@ -129,17 +129,6 @@ impl Encoder {
         }
     }
 
-    /// The category of bin `bin` as the model keeps it (upper case); `None`
-    /// for a numeric encoder, the missing bin and the "other" bin.
-    pub fn category(&self, bin: u8) -> Option<&str> {
-        match self {
-            Encoder::Categorical { categories, .. } => {
-                categories.get(usize::from(bin).checked_sub(1)?).map(String::as_str)
-            }
-            Encoder::Numeric { .. } => None,
-        }
-    }
-
     /// The bin of a number (`None`: missing); [`Encoder::encode`] of `Raw::Num`
     /// without building it.
     #[inline]

@@ -102,22 +102,21 @@ pub struct Model {
     pub checksum: String,
 }
 
-/// One feature's share of a prediction (a known category's text is borrowed
-/// from the model's encoder, so most values cost no allocation).
+/// One feature's share of a prediction.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Contribution<'m> {
+pub struct Contribution {
     /// The feature (serialised as its name).
     #[serde(serialize_with = "feature_name")]
     pub feature: Feature,
     /// The value the model saw (`unknown` when missing, `other` for rare categories).
-    pub value: Cow<'m, str>,
+    pub value: Cow<'static, str>,
     /// Change of the raw score (log-odds or class logit) due to this feature.
     pub contribution: f64,
 }
 
-/// A scored event, borrowing from the model that scored it.
+/// A scored event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction<'m> {
+pub struct Prediction {
     /// Calibrated probability per class, in [`ModelKind::classes`] order.
     pub probabilities: Vec<f64>,
     /// Predicted class index.
@@ -128,7 +127,7 @@ pub struct Prediction<'m> {
     pub bias: f64,
     /// Every feature's contribution, largest magnitude first;
     /// `bias + sum(contribution) == raw_score`.
-    pub contributions: Vec<Contribution<'m>>,
+    pub contributions: Vec<Contribution>,
     /// Features whose category the model does not know (scored as "other").
     pub unknown_categories: Vec<String>,
 }
@@ -209,7 +208,7 @@ impl Model {
     }
 
     /// Scores an event and explains the score.
-    pub fn predict(&self, facts: &Facts) -> Prediction<'_> {
+    pub fn predict(&self, facts: &Facts) -> Prediction {
         let (bins, unknown_categories) = self.encode(facts);
         // One walk of the trees gives the raw scores and their attributions.
         let (raw, bias, contrib) = self.booster.explain(&bins);
@@ -219,7 +218,7 @@ impl Model {
     /// [`Model::predict`] of many events, in order: the same predictions, with
     /// the trees walked tree by tree over all of them
     /// ([`Booster::explain_rows`]), which is faster for a batch.
-    pub fn predict_many(&self, events: &[&Facts]) -> Vec<Prediction<'_>> {
+    pub fn predict_many(&self, events: &[&Facts]) -> Vec<Prediction> {
         let (bins, unknown): (Vec<Vec<u8>>, Vec<Vec<String>>) = events.iter().map(|f| self.encode(f)).unzip();
         let all = self.booster.explain_rows(&bins);
         events
@@ -241,7 +240,7 @@ impl Model {
         bins: &[u8],
         unknown_categories: Vec<String>,
         (raw, bias, contributions_to): (&[f64], &[f64], impl Fn(usize) -> &'c [f64]),
-    ) -> Prediction<'_> {
+    ) -> Prediction {
         let probabilities = self.calibration.probabilities(raw, self.kind.classes().len());
         let class = if self.kind.is_binary() {
             usize::from(probabilities[1] >= self.decision_threshold)
@@ -249,15 +248,14 @@ impl Model {
             argmax(&probabilities)
         };
         let explained = if self.booster.n_scores == 1 { 0 } else { class };
-        let mut contributions: Vec<Contribution<'_>> = self
+        let mut contributions: Vec<Contribution> = self
             .features
             .iter()
-            .zip(&self.encoders)
             .zip(contributions_to(explained))
             .zip(bins)
-            .map(|(((f, enc), c), bin)| Contribution {
+            .map(|((f, c), bin)| Contribution {
                 feature: *f,
-                value: describe_value(*f, facts, enc, *bin, unknown_categories.iter().any(|u| u == f.name())),
+                value: describe_value(*f, facts, *bin, unknown_categories.iter().any(|u| u == f.name())),
                 contribution: *c,
             })
             .collect();
@@ -424,21 +422,15 @@ fn feature_name<S: serde::Serializer>(feature: &Feature, serializer: S) -> std::
     serializer.serialize_str(feature.name())
 }
 
-/// The value of feature `f` of an event as the model saw it, in words: its bin
-/// `bin` of encoder `enc`, and whether its category was unknown to the model.
-fn describe_value<'m>(f: Feature, facts: &Facts, enc: &'m Encoder, bin: u8, unknown_category: bool) -> Cow<'m, str> {
-    if unknown_category {
-        return format!("{}, scored as other", f.value(facts)).into();
-    }
-    if bin == 0 {
-        // Missing, or a value the model reads as missing.
-        return "unknown".into();
-    }
-    match enc.category(bin) {
-        Some(STATED_UNKNOWN) => "recorded as unknown".into(),
-        // The category as the model saw it, borrowed from the encoder.
-        Some(category) => category.into(),
-        None => f.value(facts).to_string().into(),
+fn describe_value(f: Feature, facts: &Facts, bin: u8, unknown_category: bool) -> Cow<'static, str> {
+    match f.value(facts) {
+        Raw::Missing => "unknown".into(),
+        Raw::Cat(s) if unknown_category => format!("{s}, scored as other").into(),
+        _ if bin == 0 => "unknown".into(),
+        Raw::Cat(s) if s == STATED_UNKNOWN => "recorded as unknown".into(),
+        // The category as the model saw it (its display is itself): no second copy.
+        Raw::Cat(s) => s.into(),
+        number => number.to_string().into(),
     }
 }
 
@@ -449,19 +441,10 @@ mod tests {
     #[test]
     fn a_stated_unknown_reads_apart_from_a_missing_value() {
         let phase = |text: Option<&str>| Facts { phase: text.map(str::to_string), ..Facts::default() };
-        let enc = Encoder::Categorical {
-            categories: vec!["LANDING".into(), STATED_UNKNOWN.into()],
-            index: Default::default(),
-        };
         // Bin 2 is the kept UNKNOWN category; bin 0 is missing.
-        let describe = |text, bin, unknown| describe_value(Feature::Phase, &phase(text), &enc, bin, unknown);
-        assert_eq!(describe(Some("Unknown"), 2, false), "recorded as unknown");
-        assert_eq!(describe(Some("UNK"), 0, false), "unknown");
-        assert_eq!(describe(None, 0, false), "unknown");
-        assert_eq!(describe(Some("landing"), 1, false), "LANDING");
-        assert_eq!(describe(Some(" Hovering "), 3, true), "HOVERING, scored as other");
-        let year = Encoder::Numeric { edges: vec![1990.0, 2000.0] };
-        let date = Facts { event_date: chrono::NaiveDate::from_ymd_opt(2015, 7, 4), ..Facts::default() };
-        assert_eq!(describe_value(Feature::Year, &date, &year, 3, false), "2015");
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("Unknown")), 2, false), "recorded as unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("UNK")), 0, false), "unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(None), 0, false), "unknown");
+        assert_eq!(describe_value(Feature::Phase, &phase(Some("landing")), 1, false), "LANDING");
     }
 }
