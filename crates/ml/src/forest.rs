@@ -42,7 +42,8 @@ impl Node {
     }
 }
 
-/// One split on a leaf's path, see [`Forest::paths`].
+/// What passing one split credits to an explanation: see [`Forest::credits`]
+/// (per node) and [`Forest::paths`] (per leaf).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Credit {
     delta: f64,
@@ -192,10 +193,10 @@ impl Forest {
             }
             f.trees.push((root, depth));
         }
-        if !f.lay_out_paths(&credit_of) {
+        f.credits = credit_of;
+        if !f.lay_out_paths() {
             return None;
         }
-        f.credits = credit_of;
         f.chunk_depth = f.trees.chunks_exact(LANES).map(|c| c.iter().map(|t| t.1).max().unwrap_or(0)).collect();
         f.max_depth = f.trees.iter().map(|t| t.1).max().unwrap_or(0);
         Some(f)
@@ -207,10 +208,10 @@ impl Forest {
         self.values.push(value);
     }
 
-    /// Fills [`Forest::paths`] and [`Forest::path_of`] from what reaching each
-    /// node credits, depth first from every root; `false` when a path is
-    /// longer, or the paths are more, than the layout can index.
-    fn lay_out_paths(&mut self, credit_of: &[Credit]) -> bool {
+    /// Fills [`Forest::paths`] and [`Forest::path_of`] from [`Forest::credits`],
+    /// depth first from every root; `false` when a path is longer, or the paths
+    /// are more, than the layout can index.
+    fn lay_out_paths(&mut self) -> bool {
         self.path_of = vec![0; self.nodes.len()];
         let mut path: Vec<Credit> = Vec::new();
         for &(root, _) in &self.trees {
@@ -219,7 +220,7 @@ impl Forest {
             while let Some((at, depth)) = stack.pop() {
                 path.truncate(depth.saturating_sub(1));
                 if depth > 0 {
-                    path.push(credit_of[at]);
+                    path.push(self.credits[at]);
                 }
                 let child = self.nodes[at].child as usize;
                 if child != at {
