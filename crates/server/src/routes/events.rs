@@ -3,8 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE};
 use ntsb_store::DocumentLookup;
 
@@ -110,7 +109,7 @@ pub(crate) async fn detail(
         }
     };
     let body = found.ok_or_else(|| not_found(&ev_id))?;
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+    Ok(super::json_response(body))
 }
 
 fn not_found(ev_id: &str) -> ApiError {

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ntsb_ml::{Facts, Model, ModelKind, Prediction};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::json_response;
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, blocking, blocking_cpu};
 
@@ -319,12 +319,18 @@ struct Scorer<'a> {
     version: String,
     /// The raw fields the model reads.
     read: Vec<&'static str>,
+    /// Class indices in the order of their names (a JSON object of
+    /// probabilities lists them sorted, as a `BTreeMap` would).
+    classes_by_name: Vec<usize>,
 }
 
 impl<'a> Scorer<'a> {
     fn new(model: &'a Model) -> Scorer<'a> {
         let read = model.features.iter().flat_map(|f| f.sources().iter().copied()).collect();
-        Scorer { model, version: model.version(), read }
+        let classes = model.kind.classes();
+        let mut classes_by_name: Vec<usize> = (0..classes.len()).collect();
+        classes_by_name.sort_by_key(|&c| classes[c]);
+        Scorer { model, version: model.version(), read, classes_by_name }
     }
 
     /// The JSON answer for one event.
@@ -358,17 +364,14 @@ impl<'a> Scorer<'a> {
         push_json_str(out, classes[p.class]);
         out.extend_from_slice(b",\"probability\":");
         push_json_f64(out, probability);
-        // Classes by name, as a JSON object lists them (sorted, like a BTreeMap).
         out.extend_from_slice(b",\"probabilities\":{");
-        let mut by_name: Vec<(&str, f64)> = classes.iter().copied().zip(p.probabilities.iter().copied()).collect();
-        by_name.sort_by(|a, b| a.0.cmp(b.0));
-        for (i, (class, probability)) in by_name.into_iter().enumerate() {
+        for (i, &class) in self.classes_by_name.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            push_json_str(out, class);
+            push_json_str(out, classes[class]);
             out.push(b':');
-            push_json_f64(out, probability);
+            push_json_f64(out, p.probabilities[class]);
         }
         out.extend_from_slice(b"},\"raw_score\":");
         push_json_f64(out, p.raw_score);
@@ -428,11 +431,6 @@ fn push_json_f64(out: &mut Vec<u8>, x: f64) {
         // Writing a number to a Vec cannot fail.
         out.extend_from_slice(b"null");
     }
-}
-
-/// A 200 with a JSON body written by hand.
-fn json_response(body: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 #[utoipa::path(post, path = "/api/v1/ml/predict", tag = "machine learning", summary = "Score one event",

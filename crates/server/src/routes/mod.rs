@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -27,6 +28,12 @@ use crate::error::ApiError;
 use crate::middleware;
 use crate::server::ServerOptions;
 use crate::state::AppState;
+
+/// A 200 whose body is JSON already written (a stored event document, a
+/// prediction written by hand).
+pub(crate) fn json_response(body: impl IntoResponse) -> axum::response::Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
 
 /// `Content-Security-Policy` of every response: only our own scripts, styles and
 /// fetches; no inline script, no framing.
