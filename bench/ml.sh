@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # HTTP benchmark of the scoring endpoints with a real load generator (wrk, installed if
 # missing): POST /api/v1/ml/predict (stored events and given facts, each model) and
-# POST /api/v1/ml/predict/batch with 100 items (stored ids, or facts given inline), printing requests/s and p50/p95/p99 (ms).
+# POST /api/v1/ml/predict/batch with 100 items (stored ids, or facts given inline; and stored
+# ids with every contribution listed instead of the default five), printing requests/s and
+# p50/p95/p99 (ms).
 #
 # Loads AviationData_20170328.csv into a bench store and trains the three models there,
 # once (kept under target/bench-ml unless BENCH_DATA_DIR names another data dir; an
@@ -13,7 +15,7 @@
 # Environment: DURATION (seconds per group, default 10), CONNECTIONS (default 64),
 #   BENCH_DATA_DIR (default target/bench-ml), CARGO_TARGET_DIR (where the binary is built),
 #   NTSB_BIN (use this `ntsb` binary instead of building one), ML_GROUPS (which groups:
-#   "single", "batch" or both, the default), WARMUP (seconds of unrecorded load before each
+#   "single", "batch", "all" (batches listing every contribution); default all three), WARMUP (seconds of unrecorded load before each
 #   group, default 0). bench/ml-compare.sh runs it for several binaries in turn.
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state it prints.
 set -euo pipefail
@@ -29,12 +31,12 @@ done
 CSV="${1:-../shared/data/ntsb/aviationdata/AviationData_20170328.csv}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
-ML_GROUPS="${ML_GROUPS:-single batch}"
+ML_GROUPS="${ML_GROUPS:-single batch all}"
 WARMUP="${WARMUP:-0}"
 for group in $ML_GROUPS; do
   case "$group" in
-    single | batch) ;;
-    *) echo "bench/ml.sh: ML_GROUPS: unknown group '$group' (single, batch)" >&2; exit 2 ;;
+    single | batch | all) ;;
+    *) echo "bench/ml.sh: ML_GROUPS: unknown group '$group' (single, batch, all)" >&2; exit 2 ;;
   esac
 done
 BENCH_DATA_DIR="${BENCH_DATA_DIR:-target/bench-ml}"
@@ -113,6 +115,10 @@ with open(f"{work}/batch.bodies", "w") as out:
     for i in range(0, len(rows) - 100, 100):
         items = [{"ev_id": r["ev_id"]} for r in rows[i:i + 100]]
         out.write(json.dumps({"model": "fatal", "items": items}) + "\n")
+with open(f"{work}/batch.all.bodies", "w") as out:
+    for i in range(0, len(rows) - 100, 100):
+        items = [{"ev_id": r["ev_id"]} for r in rows[i:i + 100]]
+        out.write(json.dumps({"model": "fatal", "items": items, "contributions": "all"}) + "\n")
 with open(f"{work}/batch.facts.bodies", "w") as out:
     for i in range(0, len(rows) - 100, 100):
         items = [{"features": facts(r)} for r in rows[i:i + 100]]
@@ -176,6 +182,9 @@ fi
 if [[ " $ML_GROUPS " == *" batch "* ]]; then
   run "batch of 100 (stored ev_ids)" /api/v1/ml/predict/batch "$WORK/batch.bodies"
   run "batch of 100 (given facts)" /api/v1/ml/predict/batch "$WORK/batch.facts.bodies"
+fi
+if [[ " $ML_GROUPS " == *" all "* ]]; then
+  run "batch of 100 (stored, all listed)" /api/v1/ml/predict/batch "$WORK/batch.all.bodies"
 fi
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -r "/proc/$SERVER/status" ]; then

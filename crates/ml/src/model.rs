@@ -125,9 +125,13 @@ pub struct Prediction {
     pub raw_score: f64,
     /// The part of the raw score that is the same for every event.
     pub bias: f64,
-    /// Every feature's contribution, largest magnitude first;
-    /// `bias + sum(contribution) == raw_score`.
+    /// Every feature's contribution, largest magnitude first, or only the
+    /// largest when fewer were asked for ([`Model::predict_top`]);
+    /// `bias + sum(contribution) + unlisted == raw_score`.
     pub contributions: Vec<Contribution>,
+    /// The sum of the contributions left out of `contributions` (0 when every
+    /// feature's is listed).
+    pub unlisted: f64,
     /// Features whose category the model does not know (scored as "other").
     pub unknown_categories: Vec<String>,
 }
@@ -207,18 +211,31 @@ impl Model {
         }
     }
 
-    /// Scores an event and explains the score.
+    /// Scores an event and explains the score with every feature's contribution.
     pub fn predict(&self, facts: &Facts) -> Prediction {
+        self.predict_top(facts, usize::MAX)
+    }
+
+    /// [`Model::predict`] listing only the `top` largest contributions (the
+    /// others summed in [`Prediction::unlisted`]): the same scores, with the
+    /// values of fewer features described.
+    pub fn predict_top(&self, facts: &Facts, top: usize) -> Prediction {
         let (bins, unknown_categories) = self.encode(facts);
         // One walk of the trees gives the raw scores and their attributions.
         let (raw, bias, contrib) = self.booster.explain(&bins);
-        self.prediction(facts, &bins, unknown_categories, (&raw, &bias, |output| &contrib[output]))
+        self.prediction(facts, &bins, unknown_categories, top, (&raw, &bias, |output| &contrib[output]))
     }
 
     /// [`Model::predict`] of many events, in order: the same predictions, with
     /// the trees walked tree by tree over all of them
     /// ([`Booster::explain_rows`]), which is faster for a batch.
     pub fn predict_many(&self, events: &[&Facts]) -> Vec<Prediction> {
+        self.predict_many_top(events, usize::MAX)
+    }
+
+    /// [`Model::predict_many`] listing only the `top` largest contributions of
+    /// each event, as [`Model::predict_top`] does.
+    pub fn predict_many_top(&self, events: &[&Facts], top: usize) -> Vec<Prediction> {
         let (bins, unknown): (Vec<Vec<u8>>, Vec<Vec<String>>) = events.iter().map(|f| self.encode(f)).unzip();
         let all = self.booster.explain_rows(&bins);
         events
@@ -226,19 +243,21 @@ impl Model {
             .zip(bins.iter().zip(unknown))
             .enumerate()
             .map(|(i, (facts, (bins, unknown)))| {
-                self.prediction(facts, bins, unknown, (all.raw(i), all.bias(i), |output| all.contributions(i, output)))
+                let scores = (all.raw(i), all.bias(i), |output| all.contributions(i, output));
+                self.prediction(facts, bins, unknown, top, scores)
             })
             .collect()
     }
 
     /// The prediction of an event from its bins, the features whose category was
-    /// unknown, and the trees' raw scores, bias and contributions per output
-    /// ([`Booster::explain`]).
+    /// unknown, how many contributions to list, and the trees' raw scores, bias
+    /// and contributions per output ([`Booster::explain`]).
     fn prediction<'c>(
         &self,
         facts: &Facts,
         bins: &[u8],
         unknown_categories: Vec<String>,
+        top: usize,
         (raw, bias, contributions_to): (&[f64], &[f64], impl Fn(usize) -> &'c [f64]),
     ) -> Prediction {
         let probabilities = self.calibration.probabilities(raw, self.kind.classes().len());
@@ -248,24 +267,30 @@ impl Model {
             argmax(&probabilities)
         };
         let explained = if self.booster.n_scores == 1 { 0 } else { class };
-        let mut contributions: Vec<Contribution> = self
-            .features
+        let contrib = contributions_to(explained);
+        // Largest magnitude first (a stable sort: ties keep feature order); only
+        // the listed ones have their values described.
+        let mut order: Vec<usize> = (0..contrib.len()).collect();
+        order.sort_by(|&a, &b| contrib[b].abs().total_cmp(&contrib[a].abs()));
+        let listed = top.min(order.len());
+        let contributions = order[..listed]
             .iter()
-            .zip(contributions_to(explained))
-            .zip(bins)
-            .map(|((f, c), bin)| Contribution {
-                feature: *f,
-                value: describe_value(*f, facts, *bin, unknown_categories.iter().any(|u| u == f.name())),
-                contribution: *c,
+            .map(|&i| {
+                let f = self.features[i];
+                Contribution {
+                    feature: f,
+                    value: describe_value(f, facts, bins[i], unknown_categories.iter().any(|u| u == f.name())),
+                    contribution: contrib[i],
+                }
             })
             .collect();
-        contributions.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
         Prediction {
             probabilities,
             class,
             raw_score: raw[explained],
             bias: bias[explained],
             contributions,
+            unlisted: order[listed..].iter().fold(0.0, |sum, &i| sum + contrib[i]),
             unknown_categories,
         }
     }

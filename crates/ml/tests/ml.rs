@@ -65,6 +65,23 @@ fn training_on_the_fixture_learns_and_explains_exactly() {
         let batch: Vec<&Facts> = events.iter().collect();
         let one_by_one: Vec<_> = events.iter().map(|f| model.predict(f)).collect();
         assert_eq!(model.predict_many(&batch), one_by_one, "{kind:?}");
+        // Listing the largest few: the same scores and leading contributions,
+        // the rest summed, so the total still adds up.
+        for top in [0, 3] {
+            let listed = model.predict_many_top(&batch, top);
+            for ((full, short), facts) in one_by_one.iter().zip(&listed).zip(&events) {
+                assert_eq!(short, &model.predict_top(facts, top), "{kind:?}");
+                assert_eq!(
+                    (short.raw_score, short.bias, &short.probabilities),
+                    (full.raw_score, full.bias, &full.probabilities)
+                );
+                assert_eq!(short.contributions[..], full.contributions[..top], "{kind:?}");
+                let total =
+                    short.bias + short.contributions.iter().map(|c| c.contribution).sum::<f64>() + short.unlisted;
+                assert!((total - short.raw_score).abs() < 1e-9, "{kind:?}: {total} vs {}", short.raw_score);
+            }
+        }
+        assert!(one_by_one.iter().all(|p| p.unlisted == 0.0 && p.contributions.len() == model.features.len()));
     }
     // IMC in cruise is the fixture's deadliest combination; taxiing in VMC its safest.
     let ds = Dataset::from_rows(ModelKind::Risk, &rows, None);

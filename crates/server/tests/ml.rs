@@ -89,6 +89,13 @@ async fn without_models_the_server_answers_a_clear_503() {
     assert!(problem["detail"].as_str().unwrap().contains("ntsb ml train"), "{problem}");
 }
 
+/// `bias`, the listed contributions and the unlisted rest add up to `raw_score`.
+fn assert_adds_up(p: &Value) {
+    let sum: f64 = p["contributions"].as_array().unwrap().iter().map(|c| c["contribution"].as_f64().unwrap()).sum();
+    let total = p["bias"].as_f64().unwrap() + sum + p["unlisted_contribution"].as_f64().unwrap();
+    assert!((total - p["raw_score"].as_f64().unwrap()).abs() < 1e-9, "{p}");
+}
+
 #[tokio::test]
 async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
     let (status, p) = predict(json!({"model": "fatal", "features": {
@@ -100,10 +107,31 @@ async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
     assert_eq!(p["probabilities"]["fatal"].as_f64().unwrap(), prob);
     assert!(p["class"] == "fatal" || p["class"] == "not_fatal");
     assert!(p["version"].as_str().unwrap().starts_with("fatal-"));
-    let sum: f64 = p["contributions"].as_array().unwrap().iter().map(|c| c["contribution"].as_f64().unwrap()).sum();
-    let total = p["bias"].as_f64().unwrap() + sum;
-    assert!((total - p["raw_score"].as_f64().unwrap()).abs() < 1e-9, "{p}");
-    assert!(!p["explanation"].as_array().unwrap().is_empty(), "{p}");
+    assert_adds_up(&p);
+    assert_eq!(p["contributions"].as_array().unwrap().len(), 5, "the five largest by default: {p}");
+    assert_eq!(p["explanation"].as_array().unwrap().len(), 5, "{p}");
+
+    // Every feature's contribution, or none, on request: the same score and words.
+    let features = fixture().with_models.ml.get(ModelKind::Fatal).unwrap().features.len();
+    for (asked, listed) in [(json!("all"), features), (json!(0), 0), (json!(7), 7), (json!(1000), features)] {
+        let (status, q) = predict(json!({"model": "fatal", "contributions": asked, "features": {
+            "event_date": "2012-03-04", "weather": "IMC", "phase": "cruise", "make": "Cessna", "damage": "destroyed"}}))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert_eq!(q["contributions"].as_array().unwrap().len(), listed, "{asked}: {q}");
+        assert_eq!(
+            (&q["raw_score"], &q["probability"], &q["explanation"]),
+            (&p["raw_score"], &p["probability"], &p["explanation"])
+        );
+        assert_eq!(
+            q["contributions"].as_array().unwrap()[..listed.min(5)],
+            p["contributions"].as_array().unwrap()[..listed.min(5)]
+        );
+        if listed == features {
+            assert_eq!(q["unlisted_contribution"], 0.0, "{q}");
+        }
+        assert_adds_up(&q);
+    }
 
     // Missing fields are allowed; unknown categories are scored and reported.
     let (status, p) = predict(json!({"model": "severity", "features": {"make": "Zeppelin Werke"}})).await;
@@ -117,7 +145,7 @@ async fn predictions_carry_calibrated_probabilities_and_exact_contributions() {
     assert_eq!(p["ignored_fields"], json!(["damage"]));
 
     // `risk` reads the airport's name (its kind), not the model designation.
-    let (status, p) = predict(json!({"model": "risk", "features":
+    let (status, p) = predict(json!({"model": "risk", "contributions": "all", "features":
         {"airport_name": "Smith Private Strip", "model": "172N", "make": "Cessna"}}))
     .await;
     assert_eq!(status, StatusCode::OK, "{p}");
@@ -160,6 +188,13 @@ async fn invalid_requests_get_a_400_naming_the_field() {
     assert_invalid(s, &p, "extra");
     let (s, p) = predict(json!(["not", "an", "object"])).await;
     assert_invalid(s, &p, "body");
+    for asked in [json!("many"), json!(-1), json!(2.5), json!(true)] {
+        let (s, p) = predict(json!({"model": "fatal", "features": {}, "contributions": asked})).await;
+        assert_invalid(s, &p, "contributions");
+        let batch = json!({"model": "fatal", "items": [{"features": {}}], "contributions": asked});
+        let (s, p) = call(&fixture().with_models, Method::POST, "/api/v1/ml/predict/batch", Some(batch)).await;
+        assert_invalid(s, &p, "contributions");
+    }
 }
 
 /// The property names of a schema of the OpenAPI document.
@@ -184,7 +219,8 @@ async fn answers_have_the_documented_shape_and_escape_what_they_echo() {
     let make = "Zeppelin \"Werke\" \\ Nr.\t7";
     for model in ["fatal", "risk", "severity"] {
         let (status, p) =
-            predict(json!({"model": model, "features": {"make": make, "weather": "IMC", "pilot_age": 40}})).await;
+            predict(json!({"model": model, "contributions": "all", "features": {"make": make, "weather": "IMC", "pilot_age": 40}}))
+                .await;
         assert_eq!(status, StatusCode::OK, "{p}");
         assert_eq!(keys(&p), documented_fields("PredictionBody"), "{p}");
         for c in p["contributions"].as_array().unwrap() {
@@ -246,28 +282,34 @@ async fn a_batch_answers_each_item_exactly_as_a_single_prediction_would() {
         json!({"ev_id": "20100527X90003"}),
         json!({"ev_id": "20050109X90004"}),
     ];
-    for model in ["fatal", "risk", "severity"] {
-        let (status, body) = call(
-            state,
-            Method::POST,
-            "/api/v1/ml/predict/batch",
-            Some(json!({"model": model, "items": items.clone()})),
-        )
-        .await;
+    // Each model with the default listing, and with every contribution or a few listed.
+    let asks = [
+        ("fatal", None),
+        ("risk", None),
+        ("severity", None),
+        ("fatal", Some(json!("all"))),
+        ("severity", Some(json!(2))),
+    ];
+    for (model, listed) in asks {
+        let mut request = json!({"model": model, "items": items.clone()});
+        if let Some(listed) = &listed {
+            request["contributions"] = listed.clone();
+        }
+        let (status, body) = call(state, Method::POST, "/api/v1/ml/predict/batch", Some(request)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let out = body["items"].as_array().unwrap();
         assert_eq!(out.len(), items.len());
         for (item, answer) in items.iter().zip(out) {
             let mut single = item.clone();
             single["model"] = json!(model);
+            if let Some(listed) = &listed {
+                single["contributions"] = listed.clone();
+            }
             let (status, alone) = predict(single).await;
             assert_eq!(status, StatusCode::OK, "{alone}");
             // Everything: probabilities, contributions (values and order), words.
             assert_eq!(answer, &alone, "{model}: {item}");
-            let sum: f64 =
-                answer["contributions"].as_array().unwrap().iter().map(|c| c["contribution"].as_f64().unwrap()).sum();
-            let total = answer["bias"].as_f64().unwrap() + sum;
-            assert!((total - answer["raw_score"].as_f64().unwrap()).abs() < 1e-9, "{answer}");
+            assert_adds_up(answer);
         }
     }
     // The first unknown stored event, in request order, is the 404.

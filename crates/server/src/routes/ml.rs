@@ -28,6 +28,9 @@ use crate::state::{AppState, blocking, blocking_cpu};
 pub const MAX_BATCH: usize = 1000;
 /// Contributions explained in plain words per prediction.
 const EXPLAINED: usize = 5;
+/// Contributions listed per prediction unless the request asks for another
+/// number (`"contributions": 12` or `"all"`): the ones explained in words.
+const LISTED_BY_DEFAULT: usize = EXPLAINED;
 /// Longest event id looked up.
 const MAX_ID_CHARS: usize = 40;
 
@@ -43,6 +46,10 @@ pub(crate) struct PredictRequest {
     ev_id: Option<String>,
     /// Facts of the event; every field is optional (give this or `ev_id`).
     features: Option<FactsBody>,
+    /// How many of the largest contributions to list: a number (default 5) or
+    /// `"all"`. The others are summed in `unlisted_contribution`.
+    #[schema(value_type = Option<Object>, example = json!("all"))]
+    contributions: Option<Value>,
 }
 
 /// Facts of an event. Missing or null fields are "not known": leave out what you
@@ -118,6 +125,10 @@ pub(crate) struct BatchRequest {
     model: String,
     /// Up to 1,000 items, each `{"ev_id": …}` or `{"features": {…}}`.
     items: Vec<BatchItem>,
+    /// How many of the largest contributions to list per item: a number
+    /// (default 5) or `"all"`.
+    #[schema(value_type = Option<Object>, example = json!(5))]
+    contributions: Option<Value>,
 }
 
 /// One item of a batch.
@@ -162,10 +173,14 @@ pub(crate) struct PredictionBody {
     probabilities: BTreeMap<&'static str, f64>,
     /// The raw score explained (log-odds of `fatal`, or the predicted class's logit).
     raw_score: f64,
-    /// The part of the raw score common to every event; `bias + sum(contributions) == raw_score`.
+    /// The part of the raw score common to every event;
+    /// `bias + sum(contributions) + unlisted_contribution == raw_score`.
     bias: f64,
-    /// Every feature's contribution, largest first.
+    /// The largest contributions, largest first: 5 unless the request's
+    /// `contributions` asks for another number or `"all"`.
     contributions: Vec<ContributionBody>,
+    /// The sum of the contributions not listed (0 when all are).
+    unlisted_contribution: f64,
     /// The largest contributions in plain words.
     explanation: Vec<String>,
     /// Features whose category the model did not know (scored as "other").
@@ -259,6 +274,21 @@ fn model_of(state: &AppState, map: &Map<String, Value>) -> Result<Arc<Model>, Ap
     })
 }
 
+/// How many contributions the request lists per prediction: `contributions`,
+/// a number or `"all"` (default [`LISTED_BY_DEFAULT`]).
+fn listed(map: &Map<String, Value>) -> Result<usize, ApiError> {
+    const EXPECTED: &str = "expected a number of contributions to list (0 or more) or \"all\"";
+    match map.get("contributions") {
+        None | Some(Value::Null) => Ok(LISTED_BY_DEFAULT),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("all") => Ok(usize::MAX),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .ok_or_else(|| ApiError::invalid("contributions", EXPECTED)),
+        Some(_) => Err(ApiError::invalid("contributions", EXPECTED)),
+    }
+}
+
 /// What one item asks for, validated.
 enum Subject {
     Stored(String),
@@ -316,6 +346,8 @@ fn facts_of(state: &AppState, subject: Subject, prefix: &str) -> Result<(Facts, 
 /// What every prediction of one model in one request shares, worked out once.
 struct Scorer<'a> {
     model: &'a Model,
+    /// Contributions listed per prediction.
+    listed: usize,
     version: String,
     /// The raw fields the model reads.
     read: Vec<&'static str>,
@@ -325,22 +357,36 @@ struct Scorer<'a> {
 }
 
 impl<'a> Scorer<'a> {
-    fn new(model: &'a Model) -> Scorer<'a> {
+    fn new(model: &'a Model, listed: usize) -> Scorer<'a> {
         let read = model.features.iter().flat_map(|f| f.sources().iter().copied()).collect();
         let classes = model.kind.classes();
         let mut classes_by_name: Vec<usize> = (0..classes.len()).collect();
         classes_by_name.sort_by_key(|&c| classes[c]);
-        Scorer { model, version: model.version(), read, classes_by_name }
+        Scorer { model, listed, version: model.version(), read, classes_by_name }
     }
 
     /// The JSON answer for one event.
     fn predict(&self, facts: &Facts, ev_id: Option<&str>) -> Response {
-        let mut out = Vec::with_capacity(ITEM_BYTES);
-        self.write_json(&mut out, facts, ev_id, &self.model.predict(facts));
+        let mut out = Vec::with_capacity(self.item_bytes());
+        self.write_json(&mut out, facts, ev_id, &self.model.predict_top(facts, self.described()));
         json_response(out)
     }
 
-    /// Appends the answer for an event scored as `p`: a [`PredictionBody`].
+    /// About the bytes of one answer, to size a response buffer once instead of
+    /// growing it a dozen times: a `fatal` answer is 1.2 kB with its 5 largest
+    /// contributions, 2.6 kB with all 25.
+    fn item_bytes(&self) -> usize {
+        1024 + 100 * self.listed.min(self.model.features.len())
+    }
+
+    /// How many contributions to describe: those listed, and at least those
+    /// explained in words.
+    fn described(&self) -> usize {
+        self.listed.max(EXPLAINED)
+    }
+
+    /// Appends the answer for an event scored as `p` (with at least
+    /// [`Scorer::described`] contributions): a [`PredictionBody`].
     ///
     /// Written by hand rather than by serde: a batch of 100 writes 2,500
     /// contributions, and building a body of owned parts to serialise cost more
@@ -378,7 +424,8 @@ impl<'a> Scorer<'a> {
         out.extend_from_slice(b",\"bias\":");
         push_json_f64(out, p.bias);
         out.extend_from_slice(b",\"contributions\":[");
-        for (i, c) in p.contributions.iter().enumerate() {
+        let listed = self.listed.min(p.contributions.len());
+        for (i, c) in p.contributions[..listed].iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -390,7 +437,10 @@ impl<'a> Scorer<'a> {
             push_json_f64(out, c.contribution);
             out.push(b'}');
         }
-        out.extend_from_slice(b"],\"explanation\":");
+        out.extend_from_slice(b"],\"unlisted_contribution\":");
+        let unlisted = p.contributions[listed..].iter().fold(p.unlisted, |sum, c| sum + c.contribution);
+        push_json_f64(out, unlisted);
+        out.extend_from_slice(b",\"explanation\":");
         push_json_strs(out, model.explain(p, EXPLAINED).iter().map(String::as_str));
         out.extend_from_slice(b",\"unknown_categories\":");
         push_json_strs(out, p.unknown_categories.iter().map(String::as_str));
@@ -446,12 +496,13 @@ fn push_json_f64(out: &mut Vec<u8>, x: f64) {
     ))]
 pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let map = json_body(&body)?;
-    check_keys(&map, &["model", "ev_id", "features"], "")?;
+    check_keys(&map, &["model", "ev_id", "features", "contributions"], "")?;
     let model = model_of(&state, &map)?;
+    let listed = listed(&map)?;
     let subject = subject(&map, "")?;
     blocking(move || {
         let (facts, ev_id) = facts_of(&state, subject, "")?;
-        Ok(Scorer::new(&model).predict(&facts, ev_id.as_deref()))
+        Ok(Scorer::new(&model, listed).predict(&facts, ev_id.as_deref()))
     })
     .await
 }
@@ -469,7 +520,7 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
     ))]
 pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let map = json_body(&body)?;
-    check_keys(&map, &["model", "items"], "")?;
+    check_keys(&map, &["model", "items", "contributions"], "")?;
     let items = match map.get("items") {
         Some(Value::Array(items)) => items,
         Some(_) => return Err(ApiError::invalid("items", "expected an array")),
@@ -479,6 +530,7 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
         return Err(ApiError::invalid("items", format!("at most {MAX_BATCH} items, got {}", items.len())));
     }
     let model = model_of(&state, &map)?;
+    let listed = listed(&map)?;
     let mut subjects = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("items[{i}].");
@@ -488,22 +540,18 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
     }
     blocking_cpu(move || {
         let facts = batch_facts(&state, subjects)?;
-        Ok(batch_response(&Scorer::new(&model), facts))
+        Ok(batch_response(&Scorer::new(&model, listed), facts))
     })
     .await
 }
-
-/// About the bytes of one item's answer (a `fatal` answer is 2.6 kB), to size
-/// the response buffer once instead of growing it a dozen times.
-const ITEM_BYTES: usize = 3 * 1024;
 
 /// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every
 /// item scored at once ([`Model::predict_many`], tree by tree), then each
 /// answer written as [`Scorer::predict`] writes it alone.
 fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> Response {
     let events: Vec<&Facts> = facts.iter().map(|(f, _)| f).collect();
-    let predictions = scorer.model.predict_many(&events);
-    let mut out = Vec::with_capacity(facts.len() * ITEM_BYTES + 16);
+    let predictions = scorer.model.predict_many_top(&events, scorer.described());
+    let mut out = Vec::with_capacity(facts.len() * scorer.item_bytes() + 16);
     out.extend_from_slice(b"{\"items\":[");
     for (i, ((facts, ev_id), p)) in facts.iter().zip(&predictions).enumerate() {
         if i > 0 {
