@@ -212,6 +212,16 @@ fn keys(object: &Value) -> Vec<String> {
     keys
 }
 
+#[test]
+fn the_contributions_asked_for_are_documented_as_a_count_or_all() {
+    let doc = serde_json::to_value(ntsb_server::openapi()).unwrap();
+    for request in ["PredictRequest", "BatchRequest"] {
+        let asked = &doc["components"]["schemas"][request]["properties"]["contributions"];
+        assert_eq!(asked["oneOf"][0]["type"], "integer", "{request}: {asked}");
+        assert_eq!(asked["oneOf"][1]["enum"], json!(["all"]), "{request}: {asked}");
+    }
+}
+
 #[tokio::test]
 async fn answers_have_the_documented_shape_and_escape_what_they_echo() {
     // A category with a quote, a backslash and a control character comes back

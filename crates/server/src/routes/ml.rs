@@ -48,7 +48,7 @@ pub(crate) struct PredictRequest {
     features: Option<FactsBody>,
     /// How many of the largest contributions to list: a number (default 5) or
     /// `"all"`. The others are summed in `unlisted_contribution`.
-    #[schema(value_type = Option<Object>, example = json!("all"))]
+    #[schema(schema_with = contributions_asked)]
     contributions: Option<Value>,
 }
 
@@ -127,8 +127,23 @@ pub(crate) struct BatchRequest {
     items: Vec<BatchItem>,
     /// How many of the largest contributions to list per item: a number
     /// (default 5) or `"all"`.
-    #[schema(value_type = Option<Object>, example = json!(5))]
+    #[schema(schema_with = contributions_asked)]
     contributions: Option<Value>,
+}
+
+/// The schema of a request's `contributions`: a count (0 or more) or `"all"`.
+fn contributions_asked() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["all"])))
+        .description(Some(
+            "How many of the largest contributions to list (default 5), or `\"all\"`; the others are summed \
+             in `unlisted_contribution`.",
+        ))
+        .examples([Value::from("all"), Value::from(10)])
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// One item of a batch.
