@@ -15,8 +15,8 @@
 # Environment: DURATION (seconds per group, default 10), CONNECTIONS (default 64),
 #   BENCH_DATA_DIR (default target/bench-ml), CARGO_TARGET_DIR (where the binary is built),
 #   NTSB_BIN (use this `ntsb` binary instead of building one), ML_GROUPS (which groups:
-#   "single", "batch", "all" (batches listing every contribution); default all three), WARMUP (seconds of unrecorded load before each
-#   group, default 0). bench/ml-compare.sh runs it for several binaries in turn.
+#   "single", "batch", "all" (batches listing every contribution); default all three),
+#   WARMUP (seconds of unrecorded load before each group, default 0). bench/ml-compare.sh runs it for several binaries in turn.
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,18 +111,14 @@ for model in ("fatal", "risk", "severity"):
     with open(f"{work}/{model}.facts.bodies", "w") as out:
         for r in rows:
             out.write(json.dumps({"model": model, "features": facts(r)}) + "\n")
-with open(f"{work}/batch.bodies", "w") as out:
-    for i in range(0, len(rows) - 100, 100):
-        items = [{"ev_id": r["ev_id"]} for r in rows[i:i + 100]]
-        out.write(json.dumps({"model": "fatal", "items": items}) + "\n")
-with open(f"{work}/batch.all.bodies", "w") as out:
-    for i in range(0, len(rows) - 100, 100):
-        items = [{"ev_id": r["ev_id"]} for r in rows[i:i + 100]]
-        out.write(json.dumps({"model": "fatal", "items": items, "contributions": "all"}) + "\n")
-with open(f"{work}/batch.facts.bodies", "w") as out:
-    for i in range(0, len(rows) - 100, 100):
-        items = [{"features": facts(r)} for r in rows[i:i + 100]]
-        out.write(json.dumps({"model": "fatal", "items": items}) + "\n")
+def batches(name, item, **extra):
+    with open(f"{work}/{name}.bodies", "w") as out:
+        for i in range(0, len(rows) - 100, 100):
+            body = {"model": "fatal", "items": [item(r) for r in rows[i:i + 100]], **extra}
+            out.write(json.dumps(body) + "\n")
+batches("batch", lambda r: {"ev_id": r["ev_id"]})
+batches("batch.all", lambda r: {"ev_id": r["ev_id"]}, contributions="all")
+batches("batch.facts", lambda r: {"features": facts(r)})
 ' "$WORK"
 [ -s "$WORK/batch.bodies" ] || { echo "bench/ml.sh: no accidents found through the export" >&2; exit 1; }
 

@@ -403,8 +403,8 @@ impl<'a> Scorer<'a> {
     /// Appends the answer for an event scored as `p` (with at least
     /// [`Scorer::described`] contributions): a [`PredictionBody`].
     ///
-    /// Written by hand rather than by serde: a batch of 100 writes 2,500
-    /// contributions, and building a body of owned parts to serialise cost more
+    /// Written by hand rather than by serde: a batch of 100 writes 500
+    /// contributions (2,500 with `"all"`), and building a body of owned parts to serialise cost more
     /// than scoring them. Keys are literals; strings go through
     /// [`push_json_str`], numbers through serde_json (the same digits as
     /// serialising them, `null` for a non-finite one).
@@ -500,8 +500,9 @@ fn push_json_f64(out: &mut Vec<u8>, x: f64) {
 
 #[utoipa::path(post, path = "/api/v1/ml/predict", tag = "machine learning", summary = "Score one event",
     description = "Scores a stored event (`ev_id`) or given facts (`features`) with the `fatal`, `risk` or \
-        `severity` model: calibrated probability, class, and every feature's contribution to the raw score \
-        (they add up exactly, with `bias`, to `raw_score`), the largest in plain words.",
+        `severity` model: calibrated probability, class, the five largest feature contributions to the raw score \
+        (or as many as `contributions` asks, `\"all\"` for every feature's; with `bias` and \
+        `unlisted_contribution` they add up exactly to `raw_score`), and the five largest in plain words.",
     request_body = PredictRequest,
     responses(
         (status = 200, description = "The prediction", body = PredictionBody),
@@ -561,7 +562,7 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
 }
 
 /// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every
-/// item scored at once ([`Model::predict_many`], tree by tree), then each
+/// item scored at once ([`Model::predict_many_top`], tree by tree), then each
 /// answer written as [`Scorer::predict`] writes it alone.
 fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> Response {
     let events: Vec<&Facts> = facts.iter().map(|(f, _)| f).collect();
