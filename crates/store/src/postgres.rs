@@ -226,7 +226,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 9;
+    pub const LATEST_VERSION: i64 = 10;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {

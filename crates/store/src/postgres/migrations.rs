@@ -79,6 +79,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/postgres/0009_event_documents_postgres.up.sql"),
         down: include_str!("../../migrations/postgres/0009_event_documents_postgres.down.sql"),
     },
+    Migration {
+        version: 10,
+        name: "scoring_indexes",
+        up: include_str!("../../migrations/postgres/0010_scoring_indexes.up.sql"),
+        down: include_str!("../../migrations/postgres/0010_scoring_indexes.down.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating (any constant unique to this program).

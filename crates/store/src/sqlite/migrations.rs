@@ -77,6 +77,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0009_event_documents_postgres.up.sql"),
         down: include_str!("../../migrations/sqlite/0009_event_documents_postgres.down.sql"),
     },
+    Migration {
+        version: 10,
+        name: "scoring_indexes",
+        up: include_str!("../../migrations/sqlite/0010_scoring_indexes.up.sql"),
+        down: include_str!("../../migrations/sqlite/0010_scoring_indexes.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

@@ -2,6 +2,9 @@
 //! [`crate::training::sql`] (one per table), merged per event by
 //! [`crate::training::merge`], exactly as the PostgreSQL backend does.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
@@ -11,9 +14,25 @@ use crate::training::{
     AircraftFacts, CrewFact, TrainingData, TrainingFilter, TrainingRow, distinct, in_order, merge, sql,
 };
 
+/// Restricts the events query to one `ev_id`.
+const ONE_EVENT: &str = " AND e.ev_id = ?";
 /// Restricts the events query to a batch of `ev_id`s, given as one JSON array
 /// (one bound value and one cached statement whatever the batch's size).
 const MANY_EVENTS: &str = " AND e.ev_id IN (SELECT value FROM json_each(?))";
+
+/// [`sql::EVENTS`] read through the covering index of migration 0010, for
+/// scoring stored events. Left to itself SQLite picks the unique index on
+/// `ev_id` (one row per id) and then seeks the table for the other columns;
+/// `INDEXED BY` also turns a dropped or renamed index into an error instead of
+/// a slower plan. (Whole reads keep their own plan: they scan the table.)
+fn events_by_ev_id(restriction: &str) -> String {
+    let through_index = sql::EVENTS.replacen("FROM events e ", "FROM events e INDEXED BY events_scoring ", 1);
+    format!("{through_index}{restriction}")
+}
+/// The events statement of one stored event; see [`events_by_ev_id`].
+static ONE_EVENT_SQL: LazyLock<String> = LazyLock::new(|| events_by_ev_id(ONE_EVENT));
+/// The events statement of a batch; see [`events_by_ev_id`].
+static MANY_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| events_by_ev_id(MANY_EVENTS));
 /// Restricts a child table to a batch of internal event ids (a JSON array).
 const MANY_AIRCRAFT: &str = " AND a.event_id IN (SELECT value FROM json_each(?))";
 /// See [`MANY_AIRCRAFT`].
@@ -35,29 +54,28 @@ enum Scope<'a> {
 /// Reads and merges the training rows of `scope`: in store order, except a
 /// batch of ids (`Scope::Many`), which its caller puts in the order asked.
 fn read_rows(conn: &Connection, scope: Scope<'_>) -> Result<Vec<TrainingRow>> {
-    let mut query_sql = sql::EVENTS.to_string();
     let mut params: Vec<SqlValue> = Vec::new();
-    match scope {
+    let query_sql: Cow<'static, str> = match scope {
         Scope::All(filter) => {
+            let mut all = sql::EVENTS.to_string();
             if filter.accidents_only {
-                query_sql.push_str(" AND e.event_type = ?");
+                all.push_str(" AND e.event_type = ?");
                 params.push(SqlValue::Text("accident".into()));
             }
+            // Store order for whole reads. A batch is put in the order asked by
+            // `in_order`, so sorting it here would only cost a temporary B-tree.
+            all.push_str(" ORDER BY e.id");
+            all.into()
         }
         Scope::One(ev_id) => {
-            query_sql.push_str(" AND e.ev_id = ?");
             params.push(SqlValue::Text(ev_id.to_string()));
+            ONE_EVENT_SQL.as_str().into()
         }
         Scope::Many(ev_ids) => {
-            query_sql.push_str(MANY_EVENTS);
             params.push(SqlValue::Text(serde_json::Value::from(ev_ids.to_vec()).to_string()));
+            MANY_EVENTS_SQL.as_str().into()
         }
-    }
-    // Store order for whole reads; a batch is put in the order asked by
-    // `in_order`, so sorting it here would only cost a temporary B-tree.
-    if !matches!(scope, Scope::Many(_)) {
-        query_sql.push_str(" ORDER BY e.id");
-    }
+    };
     let mut events: Vec<(i64, TrainingRow)> = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&query_sql)?;
@@ -179,6 +197,40 @@ impl TrainingData for SqliteStore {
 mod tests {
     use super::*;
     use crate::Store;
+
+    /// The plan SQLite picks for `statement` (its EXPLAIN QUERY PLAN details).
+    fn plan(conn: &Connection, statement: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {statement}")).unwrap();
+        // The plan does not depend on the values bound; NULL stands in for each.
+        let unbound = vec![SqlValue::Null; stmt.parameter_count()];
+        let details = stmt.query_map(params_from_iter(unbound), |r| r.get::<_, String>(3)).unwrap();
+        details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn scoring_reads_each_table_from_a_covering_index_alone() {
+        // Migration 0010 indexes every column these statements read; a column
+        // added to a statement but not to its index brings back a table seek per
+        // row (and a sort), which this test catches.
+        let store = SqliteStore::open_in_memory().unwrap();
+        store.migrate().unwrap();
+        let conn = store.reader().unwrap();
+        let statements = [
+            ONE_EVENT_SQL.clone(),
+            MANY_EVENTS_SQL.clone(),
+            format!("{}{}{}", sql::AIRCRAFT, sql::ONE_EVENT_AIRCRAFT, sql::AIRCRAFT_ORDER),
+            format!("{}{MANY_AIRCRAFT}{}", sql::AIRCRAFT, sql::AIRCRAFT_ORDER),
+            format!("{}{}{}", sql::PILOTS, sql::ONE_EVENT_PILOT, sql::PILOTS_ORDER),
+            format!("{}{MANY_PILOTS}{}", sql::PILOTS, sql::PILOTS_ORDER),
+            format!("{}{}", sql::HOURS, sql::ONE_EVENT_HOURS),
+            format!("{}{MANY_HOURS}", sql::HOURS),
+        ];
+        for statement in statements {
+            let plan = plan(&conn, &statement);
+            assert!(plan.contains("USING COVERING INDEX") && plan.contains("_scoring"), "{statement}\n{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{statement}\n{plan}");
+        }
+    }
 
     #[test]
     fn an_empty_store_has_no_training_rows() {
