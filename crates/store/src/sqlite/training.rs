@@ -1,6 +1,8 @@
 //! [`TrainingData`] for [`SqliteStore`]: the portable `SELECT`s of
 //! [`crate::training::sql`] (one per table), merged per event by
-//! [`crate::training::merge`], exactly as the PostgreSQL backend does.
+//! [`crate::training::merge`], exactly as the PostgreSQL backend does. The one
+//! SQLite-only word is the index named for reading events by `ev_id`
+//! ([`events_by_ev_id`]).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
