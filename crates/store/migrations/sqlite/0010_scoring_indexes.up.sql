@@ -4,7 +4,9 @@
 -- followed by a seek into the table for the columns the index did not hold; these
 -- indexes hold every column the statements read, so each read is one index seek
 -- (SQLite: "USING COVERING INDEX"), kept current by SQLite itself on every write.
--- Measured: server CPU per batch of 100 stored ids −11% (docs/PERFORMANCE.md).
+-- Measured: server CPU per batch of 100 stored ids −10 to −14% (docs/PERFORMANCE.md,
+-- "A seventh machine"). SQLite reads `events` through `events_scoring` because
+-- crates/store/src/sqlite/training.rs names it (`INDEXED BY`).
 -- The column lists follow `sql::EVENTS`, `sql::AIRCRAFT`, `sql::PILOTS` and
 -- `sql::HOURS`; a test fails when a statement stops being covered.
 CREATE INDEX events_scoring ON events (ev_id, event_type, event_date, state, country, latitude, longitude,

@@ -26,7 +26,7 @@ const MANY_EVENTS: &str = " AND e.ev_id IN (SELECT value FROM json_each(?))";
 /// scoring stored events. Left to itself SQLite picks the unique index on
 /// `ev_id` (one row per id) and then seeks the table for the other columns;
 /// `INDEXED BY` also turns a dropped or renamed index into an error instead of
-/// a slower plan. (Whole reads keep their own plan: they scan the table.)
+/// a slower plan. (Whole reads, for training, are left to the planner.)
 fn events_by_ev_id(restriction: &str) -> String {
     let through_index = sql::EVENTS.replacen("FROM events e ", "FROM events e INDEXED BY events_scoring ", 1);
     format!("{through_index}{restriction}")
