@@ -136,6 +136,18 @@ pub struct Prediction {
     pub unknown_categories: Vec<String>,
 }
 
+impl Prediction {
+    /// Keeps the first `listed` contributions and adds the others to
+    /// [`Prediction::unlisted`], so `bias + sum(contribution) + unlisted` is
+    /// still the raw score: for a caller that needed more contributions
+    /// described than it lists (say, the five explained in words).
+    pub fn keep_listed(&mut self, listed: usize) {
+        if listed < self.contributions.len() {
+            self.unlisted = self.contributions.drain(listed..).fold(self.unlisted, |sum, c| sum + c.contribution);
+        }
+    }
+}
+
 impl Model {
     /// Name and checksum prefix, e.g. `fatal-3f9a0c1d2e4b`.
     pub fn version(&self) -> String {

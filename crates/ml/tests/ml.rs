@@ -79,6 +79,12 @@ fn training_on_the_fixture_learns_and_explains_exactly() {
                 let total =
                     short.bias + short.contributions.iter().map(|c| c.contribution).sum::<f64>() + short.unlisted;
                 assert!((total - short.raw_score).abs() < 1e-9, "{kind:?}: {total} vs {}", short.raw_score);
+                // Describing five and keeping three lists the same three and
+                // sums the rest exactly as asking for three does.
+                let mut kept = model.predict_top(facts, 5);
+                kept.keep_listed(top);
+                assert_eq!(kept.contributions, short.contributions, "{kind:?}");
+                assert!((kept.unlisted - short.unlisted).abs() < 1e-9, "{kind:?}");
             }
         }
         assert!(one_by_one.iter().all(|p| p.unlisted == 0.0 && p.contributions.len() == model.features.len()));

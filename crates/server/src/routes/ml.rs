@@ -383,7 +383,7 @@ impl<'a> Scorer<'a> {
     /// The JSON answer for one event.
     fn predict(&self, facts: &Facts, ev_id: Option<&str>) -> Response {
         let mut out = Vec::with_capacity(self.item_bytes());
-        self.write_json(&mut out, facts, ev_id, &self.model.predict_top(facts, self.described()));
+        self.write_json(&mut out, facts, ev_id, self.model.predict_top(facts, self.described()));
         json_response(out)
     }
 
@@ -401,15 +401,19 @@ impl<'a> Scorer<'a> {
     }
 
     /// Appends the answer for an event scored as `p` (with at least
-    /// [`Scorer::described`] contributions): a [`PredictionBody`].
+    /// [`Scorer::described`] contributions): a [`PredictionBody`] whose words
+    /// explain the five largest contributions and which lists the first
+    /// `listed` of them ([`Prediction::keep_listed`] sums the rest).
     ///
     /// Written by hand rather than by serde: a batch of 100 writes 500
     /// contributions (2,500 with `"all"`), and building a body of owned parts to serialise cost more
     /// than scoring them. Keys are literals; strings go through
     /// [`push_json_str`], numbers through serde_json (the same digits as
     /// serialising them, `null` for a non-finite one).
-    fn write_json(&self, out: &mut Vec<u8>, facts: &Facts, ev_id: Option<&str>, p: &Prediction) {
+    fn write_json(&self, out: &mut Vec<u8>, facts: &Facts, ev_id: Option<&str>, mut p: Prediction) {
         let model = self.model;
+        let explanation = model.explain(&p, EXPLAINED);
+        p.keep_listed(self.listed);
         let classes = model.kind.classes();
         let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
         out.extend_from_slice(b"{\"model\":");
@@ -439,8 +443,7 @@ impl<'a> Scorer<'a> {
         out.extend_from_slice(b",\"bias\":");
         push_json_f64(out, p.bias);
         out.extend_from_slice(b",\"contributions\":[");
-        let listed = self.listed.min(p.contributions.len());
-        for (i, c) in p.contributions[..listed].iter().enumerate() {
+        for (i, c) in p.contributions.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -453,10 +456,9 @@ impl<'a> Scorer<'a> {
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"unlisted_contribution\":");
-        let unlisted = p.contributions[listed..].iter().fold(p.unlisted, |sum, c| sum + c.contribution);
-        push_json_f64(out, unlisted);
+        push_json_f64(out, p.unlisted);
         out.extend_from_slice(b",\"explanation\":");
-        push_json_strs(out, model.explain(p, EXPLAINED).iter().map(String::as_str));
+        push_json_strs(out, explanation.iter().map(String::as_str));
         out.extend_from_slice(b",\"unknown_categories\":");
         push_json_strs(out, p.unknown_categories.iter().map(String::as_str));
         out.extend_from_slice(b",\"ignored_fields\":");
@@ -569,7 +571,7 @@ fn batch_response(scorer: &Scorer<'_>, facts: Vec<(Facts, Option<String>)>) -> R
     let predictions = scorer.model.predict_many_top(&events, scorer.described());
     let mut out = Vec::with_capacity(facts.len() * scorer.item_bytes() + 16);
     out.extend_from_slice(b"{\"items\":[");
-    for (i, ((facts, ev_id), p)) in facts.iter().zip(&predictions).enumerate() {
+    for (i, ((facts, ev_id), p)) in facts.iter().zip(predictions).enumerate() {
         if i > 0 {
             out.push(b',');
         }
