@@ -16,7 +16,8 @@
 #   BENCH_DATA_DIR (default target/bench-ml), CARGO_TARGET_DIR (where the binary is built),
 #   NTSB_BIN (use this `ntsb` binary instead of building one), ML_GROUPS (which groups:
 #   "single", "batch", "all" (batches listing every contribution); default all three),
-#   WARMUP (seconds of unrecorded load before each group, default 0). bench/ml-compare.sh runs it for several binaries in turn.
+#   WARMUP (seconds of unrecorded load before each group, default 0).
+#   bench/ml-compare.sh runs it for several binaries in turn.
 # Run by hand; record the figures in docs/PERFORMANCE.md with the machine state it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
