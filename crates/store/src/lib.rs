@@ -28,6 +28,7 @@ pub mod backup;
 mod error;
 pub mod postgres;
 mod query;
+mod sql;
 pub mod sqlite;
 pub mod training;
 mod types;

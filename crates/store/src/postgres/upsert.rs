@@ -695,7 +695,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
                     reason: refusal.reason,
                     table: Some(t.spec.name.to_string()),
                 };
-                insert_reject(self.db, self.load, &reject)?;
+                crate::sql::ledger::insert_reject(self.db, self.load, &reject)?;
                 self.rejects.push(reject);
             }
         }
@@ -1249,14 +1249,4 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
 /// Key values as revision text: `"1"`, `"1/2"`.
 fn join_key(key: &[Value]) -> String {
     key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
-}
-
-/// Stores one reject in the ledger.
-pub(crate) fn insert_reject(db: &mut Db<'_, '_>, load: i64, r: &Reject) -> Result<()> {
-    let line = i64::try_from(r.line).unwrap_or(i64::MAX);
-    db.execute(
-        "INSERT INTO rejects (load_id, file, line, field, reason, table_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &[&load, &r.file, &line, &r.field, &r.reason, &r.table],
-    )?;
-    Ok(())
 }

@@ -325,7 +325,7 @@ impl<'a> Batch<'a> {
                     reason: refusal.reason,
                     table: Some(t.spec.name.to_string()),
                 };
-                insert_reject(self.tx, self.load, &reject)?;
+                crate::sql::ledger::insert_reject(&mut crate::sql::conn::Lite(self.tx), self.load, &reject)?;
                 self.rejects.push(reject);
             }
         }
@@ -751,14 +751,4 @@ impl<'a> Batch<'a> {
 /// Key values as revision text: `"1"`, `"1/2"`.
 fn join_key(key: &[Value]) -> String {
     key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
-}
-
-/// Stores one reject in the ledger.
-pub(crate) fn insert_reject(conn: &Connection, load: i64, r: &Reject) -> Result<()> {
-    let line = i64::try_from(r.line).unwrap_or(i64::MAX);
-    conn.prepare_cached(
-        "INSERT INTO rejects (load_id, file, line, field, reason, table_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![load, r.file, line, r.field, r.reason, r.table])?;
-    Ok(())
 }
