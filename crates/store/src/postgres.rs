@@ -223,7 +223,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -523,6 +523,7 @@ impl Store for PostgresStore {
                 batch.write(line, record)?;
             }
             batch.flush()?;
+            batch.record_changes()?;
             let outcome = batch.finish();
             if outcome.tables.values().any(|c| c.writes() > 0) || !outcome.rejects.is_empty() {
                 bump_data_version(db)?;
@@ -607,6 +608,35 @@ impl Store for PostgresStore {
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         SqlStore::read(self, |db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        self.read(|db| {
+            let rows = db.query(crate::changes::SELECT_CHANGES, &[&to_i64(after), &limit_param(limit)])?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get(4)?;
+                    let fields: String = r.try_get(5)?;
+                    crate::changes::change_from_columns(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        &kind,
+                        &fields,
+                        r.try_get(6)?,
+                        r.try_get(7)?,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        self.read(|db| {
+            let head: Option<i64> = db.query_one(crate::changes::SELECT_HEAD, &[])?.try_get(0)?;
+            Ok(head.map_or(0, to_u64))
+        })
     }
 
     fn index_log_head(&self) -> Result<u64> {

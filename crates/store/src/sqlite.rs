@@ -86,7 +86,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -351,6 +351,7 @@ impl Store for SqliteStore {
         for record in records {
             batch.write(record)?;
         }
+        batch.record_changes()?;
         let outcome = batch.finish();
         tx.commit()?;
         self.committed();
@@ -407,6 +408,30 @@ impl Store for SqliteStore {
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         self.read(|db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        let conn = self.ready()?;
+        let mut stmt = conn.prepare_cached(crate::changes::SELECT_CHANGES)?;
+        let rows = stmt.query_map(params![to_i64(after), limit_param(limit)], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?),
+                (r.get(2)?, r.get(3)?),
+                (r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get(6)?, r.get(7)?),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let ((seq, id), (ev, no), (kind, fields, load, at)) = row?;
+            out.push(crate::changes::change_from_columns(seq, id, ev, no, &kind, &fields, load, at)?);
+        }
+        Ok(out)
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        let conn = self.ready()?;
+        let head: Option<i64> = conn.prepare_cached(crate::changes::SELECT_HEAD)?.query_row([], |r| r.get(0))?;
+        Ok(head.map_or(0, to_u64))
     }
 
     fn index_log_head(&self) -> Result<u64> {
