@@ -611,32 +611,11 @@ impl Store for PostgresStore {
     }
 
     fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
-        self.read(|db| {
-            let rows = db.query(crate::changes::SELECT_CHANGES, &[&to_i64(after), &limit_param(limit)])?;
-            rows.iter()
-                .map(|r| {
-                    let kind: String = r.try_get(4)?;
-                    let fields: String = r.try_get(5)?;
-                    crate::changes::change_from_columns(
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                        &kind,
-                        &fields,
-                        r.try_get(6)?,
-                        r.try_get(7)?,
-                    )
-                })
-                .collect()
-        })
+        SqlStore::read(self, |db| crate::changes::read_changes(db, after, limit))
     }
 
     fn change_log_head(&self) -> Result<u64> {
-        self.read(|db| {
-            let head: Option<i64> = db.query_one(crate::changes::SELECT_HEAD, &[])?.try_get(0)?;
-            Ok(head.map_or(0, to_u64))
-        })
+        SqlStore::read(self, crate::changes::read_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {

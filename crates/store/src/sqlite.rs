@@ -411,27 +411,11 @@ impl Store for SqliteStore {
     }
 
     fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
-        let conn = self.ready()?;
-        let mut stmt = conn.prepare_cached(crate::changes::SELECT_CHANGES)?;
-        let rows = stmt.query_map(params![to_i64(after), limit_param(limit)], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?),
-                (r.get(2)?, r.get(3)?),
-                (r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get(6)?, r.get(7)?),
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let ((seq, id), (ev, no), (kind, fields, load, at)) = row?;
-            out.push(crate::changes::change_from_columns(seq, id, ev, no, &kind, &fields, load, at)?);
-        }
-        Ok(out)
+        self.read(|db| crate::changes::read_changes(db, after, limit))
     }
 
     fn change_log_head(&self) -> Result<u64> {
-        let conn = self.ready()?;
-        let head: Option<i64> = conn.prepare_cached(crate::changes::SELECT_HEAD)?.query_row([], |r| r.get(0))?;
-        Ok(head.map_or(0, to_u64))
+        self.read(crate::changes::read_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {
