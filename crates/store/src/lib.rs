@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod backup;
 mod error;
+mod merge;
 pub mod postgres;
 mod query;
 mod sql;

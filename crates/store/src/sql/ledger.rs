@@ -236,3 +236,19 @@ pub(crate) fn check_content(db: &mut dyn Conn, kind: SourceKind, will_write: boo
         }
     }
 }
+
+/// The generation of a load: the first ledger entry with the same content
+/// (same checksum, or same label for sources without a file). See
+/// [`crate::merge::Precedence`].
+pub(crate) fn generation_of(db: &mut dyn Conn, load: i64) -> Result<i64> {
+    let found = db.query_opt("SELECT checksum, path FROM loads WHERE id = ?1", &args![load], |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+    })?;
+    let Some((checksum, path)) = found else { return Ok(load) };
+    let first: Option<i64> = if checksum.is_empty() {
+        db.scalar("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1", &args![path])?
+    } else {
+        db.scalar("SELECT min(id) FROM loads WHERE checksum = ?1", &args![checksum])?
+    };
+    Ok(first.unwrap_or(load))
+}
