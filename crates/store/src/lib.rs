@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod backup;
 mod error;
 mod merge;
+mod migration_list;
 pub mod postgres;
 mod query;
 mod sql;
