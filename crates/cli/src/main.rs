@@ -15,7 +15,7 @@ mod telemetry;
 /// mimalloc instead of the system allocator: scoring a batch and reading the
 /// store allocate many small, short-lived strings from several threads, and
 /// glibc's malloc spent about a tenth of the server's CPU on them
-/// (docs/PERFORMANCE.md, "A sixth machine").
+/// (docs/PERFORMANCE.md, "How we got here", machine learning).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

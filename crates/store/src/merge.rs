@@ -117,6 +117,8 @@ pub(crate) enum Outcome {
         sources: Sources,
         /// Changes to record.
         revisions: Vec<Revised>,
+        /// Every column that changes, in column order (for the change log).
+        fields: Vec<&'static str>,
     },
 }
 
@@ -147,7 +149,7 @@ pub(crate) fn decide(existing: Existing<'_>, incoming: &[Value], by: &Precedence
     let kind_described_row = sources.values().any(|tag| parse_tag(tag).is_some_and(|(k, _)| k == by.kind));
     let mut values = stored.to_vec();
     let mut revisions = Vec::new();
-    let mut changed = false;
+    let mut fields = Vec::new();
     for (i, col) in existing.cols.iter().enumerate().take(n) {
         if !differs(i) {
             continue;
@@ -167,9 +169,9 @@ pub(crate) fn decide(existing: Existing<'_>, incoming: &[Value], by: &Precedence
         }
         values[i] = incoming[i].clone();
         sources.insert((*col).to_string(), by.tag.clone());
-        changed = true;
+        fields.push(*col);
     }
-    Ok(if changed { Outcome::Changed { values, sources, revisions } } else { Outcome::Unchanged })
+    Ok(if fields.is_empty() { Outcome::Unchanged } else { Outcome::Changed { values, sources, revisions, fields } })
 }
 
 /// What absorbing a placeholder event (known only by case number) into the
@@ -192,7 +194,12 @@ pub(crate) fn absorb(into: Existing<'_>, from_values: &[Value], from_sources: &s
             };
         }
     }
-    Ok(if filled.is_empty() { Outcome::Unchanged } else { Outcome::Changed { values, sources, revisions: filled } })
+    let fields = filled.iter().map(|r| r.field).collect();
+    Ok(if filled.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed { values, sources, revisions: filled, fields }
+    })
 }
 
 #[cfg(test)]
@@ -211,7 +218,10 @@ mod tests {
 
     fn changed(o: Outcome) -> (Vec<Value>, Sources, Vec<Revised>) {
         match o {
-            Outcome::Changed { values, sources, revisions } => (values, sources, revisions),
+            Outcome::Changed { values, sources, revisions, fields } => {
+                assert!(revisions.iter().all(|r| fields.contains(&r.field)), "a revision is a changed field");
+                (values, sources, revisions)
+            }
             Outcome::Unchanged => panic!("expected a change"),
         }
     }

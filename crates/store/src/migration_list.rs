@@ -47,4 +47,5 @@ migrations! {
     8 "event_documents" "0008_event_documents";
     9 "event_documents_postgres" "0009_event_documents_postgres";
     10 "scoring_indexes" "0010_scoring_indexes";
+    12 "change_log" "0012_change_log";
 }

@@ -223,7 +223,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -523,6 +523,7 @@ impl Store for PostgresStore {
                 batch.write(line, record)?;
             }
             batch.flush()?;
+            batch.record_changes()?;
             let outcome = batch.finish();
             if outcome.tables.values().any(|c| c.writes() > 0) || !outcome.rejects.is_empty() {
                 bump_data_version(db)?;
@@ -607,6 +608,14 @@ impl Store for PostgresStore {
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         SqlStore::read(self, |db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        SqlStore::read(self, |db| ledger::changes(db, after, limit))
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        SqlStore::read(self, ledger::change_log_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {

@@ -86,7 +86,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -351,6 +351,7 @@ impl Store for SqliteStore {
         for record in records {
             batch.write(record)?;
         }
+        batch.record_changes()?;
         let outcome = batch.finish();
         tx.commit()?;
         self.committed();
@@ -407,6 +408,14 @@ impl Store for SqliteStore {
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
         self.read(|db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        self.read(|db| ledger::changes(db, after, limit))
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        self.read(ledger::change_log_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {

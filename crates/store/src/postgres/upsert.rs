@@ -34,6 +34,7 @@ use postgres::Row;
 use std::io::Write;
 
 use super::sql::{Db, Param, Pg, push_copy, value_at};
+use crate::changes::{ChangeSet, INSERT_CHANGES_MANY};
 use crate::merge::{Existing, Outcome, Precedence, Sources, absorb, decide, join_key, key_text, sources_json};
 use crate::sql::ledger;
 use crate::{BatchOutcome, Error, Result, TableCounts};
@@ -360,6 +361,8 @@ pub(crate) struct Batch<'d, 'c, 's> {
     /// Who is writing: this batch's kind and the generation of its file.
     by: Precedence,
     cache: Cache,
+    /// What the batch did to each event, for the change log.
+    changes: ChangeSet,
 }
 
 impl<'d, 'c, 's> Batch<'d, 'c, 's> {
@@ -387,7 +390,25 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             no_cache: HashMap::new(),
             placeholders_possible,
             cache: Cache::default(),
+            changes: ChangeSet::default(),
         })
+    }
+
+    /// Appends one change-log row per event the batch touched (see
+    /// `crate::changes`) in one statement; call once, after [`Batch::flush`],
+    /// under the write lock.
+    pub(crate) fn record_changes(&mut self) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let rows = self.changes.take_rows();
+        let ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind).collect();
+        let fields: Vec<&str> = rows.iter().map(|r| r.fields.as_str()).collect();
+        let evs: Vec<Option<&str>> = rows.iter().map(|r| r.ev_id.as_deref()).collect();
+        let nos: Vec<Option<&str>> = rows.iter().map(|r| r.ntsb_no.as_deref()).collect();
+        self.db.execute(INSERT_CHANGES_MANY, &[&ids, &kinds, &fields, &evs, &nos, &self.load, &self.now])?;
+        Ok(())
     }
 
     /// Reads ahead every stored row the records can touch (see the module doc).
@@ -732,6 +753,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             self.cache.rows.insert(slot, StoredRow { rowid, sources: sources_json(&sources)?, values: incoming });
             self.cache.covered_events.insert(id);
             self.cache.new_events.insert(id);
+            self.changes.created(id);
             match (ev_id, ntsb_no) {
                 (Some(ev), _) => {
                     self.cache.ev_absent.remove(&ev);
@@ -816,8 +838,11 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             self.cache.pending_slots.push((name, event_id, repr.clone()));
             self.cache.rows.insert((name, event_id, repr), StoredRow { rowid, sources: json, values: values.to_vec() });
         }
-        if let (Some(id), true) = (event_id, name == NARRATIVES) {
-            self.queue_index(id);
+        if let Some(id) = event_id {
+            self.changes.row_added(id, name);
+            if name == NARRATIVES {
+                self.queue_index(id);
+            }
         }
         Ok(Written::Inserted)
     }
@@ -836,9 +861,14 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         lazy: bool,
     ) -> Result<bool> {
         let existing = Existing { table: t.spec.name, cols: &t.cols, values: &stored.values, sources: &stored.sources };
-        let Outcome::Changed { values, sources, revisions } = decide(existing, incoming, &self.by)? else {
+        let Outcome::Changed { values, sources, revisions, fields } = decide(existing, incoming, &self.by)? else {
             return Ok(false);
         };
+        if let Some(id) = event_id {
+            for field in fields {
+                self.changes.field(id, t.spec.name, field);
+            }
+        }
         if !revisions.is_empty() {
             let row_key = join_key(key);
             for r in revisions {
@@ -1089,6 +1119,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         self.forget()?;
         self.db.execute("UPDATE events SET ev_id = ?1, updated_load = ?2 WHERE id = ?3", &[&ev, &self.load, &p])?;
         self.revision(Some(p), EVENTS, ev, "ev_id", None, Some(ev.to_string()))?;
+        self.changes.field(p, EVENTS, "ev_id");
         self.queue_index(p);
         self.ev_cache.insert(ev.to_string(), p);
         Ok(())
@@ -1137,15 +1168,24 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             None => None,
         };
         let into_row = Existing { table: EVENTS, cols: &t.cols, values: &into.values, sources: &into.sources };
-        if let Outcome::Changed { values, sources, revisions: filled } = absorb(into_row, &from.values, &from.sources)?
+        if let Outcome::Changed { values, sources, revisions: filled, .. } =
+            absorb(into_row, &from.values, &from.sources)?
         {
             let label = label.unwrap_or_default();
             for r in filled {
+                self.changes.field(real, EVENTS, r.field);
                 self.revision(Some(real), EVENTS, &label, r.field, r.old, r.new)?;
             }
             self.write_row(t, into.rowid, Some(real), &[], &values, &sources, false)?;
         }
+        let (gone_ev, gone_no): (Option<String>, Option<String>) =
+            match self.db.query_opt("SELECT ev_id, ntsb_no FROM events WHERE id = ?1", &[&p])? {
+                Some(row) => (row.try_get(0)?, row.try_get(1)?),
+                None => (None, None),
+            };
         self.db.execute("DELETE FROM events WHERE id = ?1", &[&p])?;
+        self.changes.row_added(real, "merged");
+        self.changes.deleted(p, gone_ev, gone_no);
         self.queue_index(real);
         self.queue_index(p);
         self.no_cache.clear();

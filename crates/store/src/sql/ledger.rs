@@ -252,3 +252,25 @@ pub(crate) fn generation_of(db: &mut dyn Conn, load: i64) -> Result<i64> {
     };
     Ok(first.unwrap_or(load))
 }
+
+/// Entries of the change log after `after`, oldest first (see [`crate::Store::changes`]).
+pub(crate) fn changes(db: &mut dyn Conn, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+    db.query(crate::changes::SELECT_CHANGES, &[to_i64(after).into(), limit_arg(limit)], |r| {
+        let (kind, fields): (String, String) = (r.get(4)?, r.get(5)?);
+        crate::changes::change_from_columns(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            &kind,
+            &fields,
+            r.get(6)?,
+            r.get(7)?,
+        )
+    })
+}
+
+/// Position of the latest entry of the change log (0 when empty).
+pub(crate) fn change_log_head(db: &mut dyn Conn) -> Result<u64> {
+    Ok(db.scalar::<Option<i64>>(crate::changes::SELECT_HEAD, &[])?.map_or(0, to_u64))
+}

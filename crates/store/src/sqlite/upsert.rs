@@ -15,6 +15,7 @@ use ntsb_model::value::Value;
 use rusqlite::types::{ToSqlOutput, Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
+use crate::changes::{ChangeSet, INSERT_CHANGE_ONE};
 use crate::merge::{Existing, Outcome, Precedence, Sources, absorb, decide, join_key, key_text, sources_json};
 use crate::sql::conn::Lite;
 use crate::sql::ledger;
@@ -194,6 +195,8 @@ pub(crate) struct Batch<'a> {
     placeholders_possible: bool,
     /// Who is writing: this batch's kind and the generation of its file.
     by: Precedence,
+    /// What the batch did to each event, for the change log.
+    changes: ChangeSet,
 }
 
 impl<'a> Batch<'a> {
@@ -221,7 +224,21 @@ impl<'a> Batch<'a> {
             ev_cache: HashMap::new(),
             no_cache: HashMap::new(),
             placeholders_possible,
+            changes: ChangeSet::default(),
         })
+    }
+
+    /// Appends one change-log row per event the batch touched (see
+    /// `crate::changes`); call once, before committing.
+    pub(crate) fn record_changes(&mut self) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.tx.prepare_cached(INSERT_CHANGE_ONE)?;
+        for row in self.changes.take_rows() {
+            stmt.execute(params![row.event_id, row.kind, row.fields, row.ev_id, row.ntsb_no, self.load, self.now])?;
+        }
+        Ok(())
     }
 
     /// Counts and rejects of the batch.
@@ -341,6 +358,7 @@ impl<'a> Batch<'a> {
             params.push(&self.load);
             self.tx.prepare_cached(&t.insert)?.execute(params.as_slice())?;
             let id = self.tx.last_insert_rowid();
+            self.changes.created(id);
             match (ev_id, ntsb_no) {
                 (Some(ev), _) => {
                     self.ev_cache.insert(ev, id);
@@ -381,8 +399,11 @@ impl<'a> Batch<'a> {
         params.extend(vals.iter().map(|v| v as &dyn ToSql));
         params.push(&sources);
         self.tx.prepare_cached(&t.insert)?.execute(params.as_slice())?;
-        if let (Some(id), true) = (event_id, t.spec.name == NARRATIVES) {
-            self.queue_index(id)?;
+        if let Some(id) = event_id {
+            self.changes.row_added(id, t.spec.name);
+            if t.spec.name == NARRATIVES {
+                self.queue_index(id)?;
+            }
         }
         Ok(Written::Inserted)
     }
@@ -398,9 +419,14 @@ impl<'a> Batch<'a> {
         incoming: &[Value],
     ) -> Result<bool> {
         let existing = Existing { table: t.spec.name, cols: &t.cols, values: &stored.values, sources: &stored.sources };
-        let Outcome::Changed { values, sources, revisions } = decide(existing, incoming, &self.by)? else {
+        let Outcome::Changed { values, sources, revisions, fields } = decide(existing, incoming, &self.by)? else {
             return Ok(false);
         };
+        if let Some(id) = event_id {
+            for field in fields {
+                self.changes.field(id, t.spec.name, field);
+            }
+        }
         if !revisions.is_empty() {
             let row_key = join_key(key);
             for r in revisions {
@@ -580,6 +606,7 @@ impl<'a> Batch<'a> {
             .prepare_cached("UPDATE events SET ev_id = ?1, updated_load = ?2 WHERE id = ?3")?
             .execute(params![ev, self.load, p])?;
         self.revision(Some(p), EVENTS, ev, "ev_id", None, Some(ev.to_string()))?;
+        self.changes.field(p, EVENTS, "ev_id");
         self.queue_index(p)?;
         self.ev_cache.insert(ev.to_string(), p);
         Ok(())
@@ -627,15 +654,25 @@ impl<'a> Batch<'a> {
             .optional()?
             .flatten();
         let into_row = Existing { table: EVENTS, cols: &t.cols, values: &into.values, sources: &into.sources };
-        if let Outcome::Changed { values, sources, revisions: filled } = absorb(into_row, &from.values, &from.sources)?
+        if let Outcome::Changed { values, sources, revisions: filled, .. } =
+            absorb(into_row, &from.values, &from.sources)?
         {
             let label = label.unwrap_or_default();
             for r in filled {
+                self.changes.field(real, EVENTS, r.field);
                 self.revision(Some(real), EVENTS, &label, r.field, r.old, r.new)?;
             }
             self.write_row(t, into.rowid, &values, &sources)?;
         }
+        let gone: Option<(Option<String>, Option<String>)> = self
+            .tx
+            .prepare_cached("SELECT ev_id, ntsb_no FROM events WHERE id = ?1")?
+            .query_row([p], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (gone_ev, gone_no) = gone.unwrap_or_default();
         self.tx.prepare_cached("DELETE FROM events WHERE id = ?1")?.execute([p])?;
+        self.changes.row_added(real, "merged");
+        self.changes.deleted(p, gone_ev, gone_no);
         self.queue_index(real)?;
         self.queue_index(p)?;
         self.no_cache.clear();
