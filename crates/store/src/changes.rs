@@ -28,8 +28,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sql::{Conn, limit_arg, to_i64, to_u64};
-
 /// What happened to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +83,13 @@ pub struct Change {
     /// RFC 3339 time of the change.
     pub changed_at: String,
 }
+
+/// Reads the log after a position: the same statement on both backends.
+pub(crate) const SELECT_CHANGES: &str = "SELECT seq, event_id, ev_id, ntsb_no, kind, fields, load_id, changed_at \
+     FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+/// The position of the latest change (NULL when the log is empty).
+pub(crate) const SELECT_HEAD: &str = "SELECT max(seq) FROM change_log";
 
 /// Appends one change (SQLite, one row a statement; a prepared statement costs
 /// microseconds there). The event's current `ev_id`/`ntsb_no` are read in the
@@ -199,29 +204,23 @@ impl ChangeSet {
     }
 }
 
-/// Reads the log after a position, oldest first (written once for both backends).
-pub(crate) fn read_changes(db: &mut dyn Conn, after: u64, limit: usize) -> crate::Result<Vec<Change>> {
-    type Columns = (i64, i64, Option<String>, Option<String>, String, String, Option<i64>, String);
-    let rows: Vec<Columns> = db.query(
-        "SELECT seq, event_id, ev_id, ntsb_no, kind, fields, load_id, changed_at \
-         FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        &[to_i64(after).into(), limit_arg(limit)],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
-    )?;
-    rows.into_iter()
-        .map(|(seq, event_id, ev_id, ntsb_no, kind, fields, load, changed_at)| {
-            let kind = ChangeKind::parse(&kind)
-                .ok_or_else(|| crate::Error::Corrupt(format!("change {seq} has unknown kind {kind:?}")))?;
-            let fields: Vec<String> = serde_json::from_str(&fields)
-                .map_err(|e| crate::Error::Corrupt(format!("change {seq} has unreadable fields: {e}")))?;
-            Ok(Change { seq: to_u64(seq), event_id, ev_id, ntsb_no, kind, fields, load, changed_at })
-        })
-        .collect()
-}
-
-/// The position of the latest change (0 when the log is empty).
-pub(crate) fn read_head(db: &mut dyn Conn) -> crate::Result<u64> {
-    Ok(db.scalar::<Option<i64>>("SELECT max(seq) FROM change_log", &[])?.map_or(0, to_u64))
+/// Builds a [`Change`] from the columns of [`SELECT_CHANGES`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn change_from_columns(
+    seq: i64,
+    event_id: i64,
+    ev_id: Option<String>,
+    ntsb_no: Option<String>,
+    kind: &str,
+    fields: &str,
+    load: Option<i64>,
+    changed_at: String,
+) -> crate::Result<Change> {
+    let kind = ChangeKind::parse(kind)
+        .ok_or_else(|| crate::Error::Corrupt(format!("change {seq} has unknown kind {kind:?}")))?;
+    let fields: Vec<String> = serde_json::from_str(fields)
+        .map_err(|e| crate::Error::Corrupt(format!("change {seq} has unreadable fields: {e}")))?;
+    Ok(Change { seq: u64::try_from(seq).unwrap_or(0), event_id, ev_id, ntsb_no, kind, fields, load, changed_at })
 }
 
 #[cfg(test)]

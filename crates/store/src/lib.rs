@@ -27,6 +27,8 @@ pub mod accounts;
 pub mod backup;
 pub mod changes;
 mod error;
+mod merge;
+mod migration_list;
 pub mod postgres;
 mod query;
 mod sql;

@@ -611,11 +611,11 @@ impl Store for PostgresStore {
     }
 
     fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
-        SqlStore::read(self, |db| crate::changes::read_changes(db, after, limit))
+        SqlStore::read(self, |db| ledger::changes(db, after, limit))
     }
 
     fn change_log_head(&self) -> Result<u64> {
-        SqlStore::read(self, crate::changes::read_head)
+        SqlStore::read(self, ledger::change_log_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {

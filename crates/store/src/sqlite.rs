@@ -411,11 +411,11 @@ impl Store for SqliteStore {
     }
 
     fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
-        self.read(|db| crate::changes::read_changes(db, after, limit))
+        self.read(|db| ledger::changes(db, after, limit))
     }
 
     fn change_log_head(&self) -> Result<u64> {
-        self.read(crate::changes::read_head)
+        self.read(ledger::change_log_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {

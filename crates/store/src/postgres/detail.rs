@@ -11,22 +11,14 @@
 
 use std::collections::HashMap;
 
-use ntsb_model::query::{
-    AircraftDetail, CrewDetail, EngineDetail, EventDetail, FindingDetail, InjuryDetail, OccurrenceDetail,
-    RevisionDetail, SourceRef,
-};
-use postgres::Row;
+use ntsb_model::query::EventDetail;
 
 use super::sql::Db;
 use super::{TRY_WRITE_LOCK, WRITE_LOCK, limit_param};
 use crate::Result;
 use crate::query::{detail_json, push_text};
+use crate::sql::details;
 use crate::sql::reads::summaries_by_id;
-
-/// An integer 0/1 column as a flag.
-fn flag(r: &Row, idx: usize) -> Result<Option<bool>> {
-    Ok(r.try_get::<_, Option<i64>>(idx)?.map(|v| v != 0))
-}
 
 /// The details of the given events, in the given order (an id without an event
 /// is left out).
@@ -59,7 +51,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.aircraft.push(aircraft(&r)?);
+            d.aircraft.push(details::aircraft(&r, 1)?);
         }
     }
 
@@ -73,7 +65,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         let key: i64 = r.try_get(1)?;
         // An engine of an aircraft the event does not list is not shown.
         if let Some(a) = d.aircraft.iter_mut().find(|a| a.aircraft_key == key) {
-            a.engines.push(engine(&r)?);
+            a.engines.push(details::engine(&r, 2)?);
         }
     }
 
@@ -84,17 +76,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.crew.push(CrewDetail {
-                aircraft_key: r.try_get(1)?,
-                crew_no: r.try_get(2)?,
-                crew_category: r.try_get(3)?,
-                crew_age: r.try_get(4)?,
-                crew_sex: r.try_get(5)?,
-                med_certf: r.try_get(6)?,
-                crew_inj_level: r.try_get(7)?,
-                seatbelts_used: flag(&r, 8)?,
-                shldr_harn_used: flag(&r, 9)?,
-            });
+            d.crew.push(details::crew(&r, 1)?);
         }
     }
 
@@ -104,12 +86,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.injury_rows.push(InjuryDetail {
-                aircraft_key: r.try_get(1)?,
-                person_category: r.try_get(2)?,
-                injury_level: r.try_get(3)?,
-                count: r.try_get(4)?,
-            });
+            d.injury_rows.push(details::injury(&r, 1)?);
         }
     }
 
@@ -119,13 +96,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.findings.push(FindingDetail {
-                aircraft_key: r.try_get(1)?,
-                finding_no: r.try_get(2)?,
-                code: r.try_get(3)?,
-                description: r.try_get(4)?,
-                cause_factor: r.try_get(5)?,
-            });
+            d.findings.push(details::finding(&r, 1)?);
         }
     }
 
@@ -136,16 +107,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.occurrences.push(OccurrenceDetail {
-                aircraft_key: r.try_get(1)?,
-                code_system: r.try_get(2)?,
-                occurrence_no: r.try_get(3)?,
-                code: r.try_get(4)?,
-                meaning: r.try_get(5)?,
-                phase: r.try_get(6)?,
-                phase_meaning: r.try_get(7)?,
-                defining_event: flag(&r, 8)?,
-            });
+            d.occurrences.push(details::occurrence(&r, 1)?);
         }
     }
 
@@ -186,16 +148,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.revisions.push(RevisionDetail {
-                table: r.try_get(1)?,
-                row_key: r.try_get(2)?,
-                field: r.try_get(3)?,
-                old_value: r.try_get(4)?,
-                new_value: r.try_get(5)?,
-                load_id: r.try_get(6)?,
-                source: r.try_get(7)?,
-                changed_at: r.try_get(8)?,
-            });
+            d.revisions.push(details::revision(&r, 1)?);
         }
     }
 
@@ -209,12 +162,7 @@ pub(super) fn details(db: &mut Db<'_, '_>, ids: &[i64]) -> Result<Vec<EventDetai
         &[ids],
     )? {
         if let Some(d) = by_id.get_mut(&r.try_get::<_, i64>(0)?) {
-            d.sources.push(SourceRef {
-                load_id: r.try_get(1)?,
-                path: r.try_get(2)?,
-                format: r.try_get(3)?,
-                loaded_at: r.try_get(4)?,
-            });
+            d.sources.push(details::source(&r, 1)?);
         }
     }
 
@@ -262,48 +210,3 @@ pub(super) fn build_documents(db: &mut Db<'_, '_>, limit: usize) -> Result<usize
 /// event exists but has no current document, no row when there is no such event.
 /// A server-side function (migration 0009) whose plans are cached.
 pub(super) const DOCUMENT_BY_KEY: &str = "SELECT id, body FROM event_document(?1)";
-
-fn aircraft(r: &Row) -> Result<AircraftDetail> {
-    Ok(AircraftDetail {
-        aircraft_key: r.try_get(1)?,
-        ntsb_no: r.try_get(2)?,
-        registration: r.try_get(3)?,
-        serial_no: r.try_get(4)?,
-        make: r.try_get(5)?,
-        make_raw: r.try_get(6)?,
-        model: r.try_get(7)?,
-        category: r.try_get(8)?,
-        category_raw: r.try_get(9)?,
-        amateur_built: flag(r, 10)?,
-        num_engines: r.try_get(11)?,
-        engine_type: r.try_get(12)?,
-        far_part: r.try_get(13)?,
-        far_part_raw: r.try_get(14)?,
-        schedule: r.try_get(15)?,
-        purpose: r.try_get(16)?,
-        operator: r.try_get(17)?,
-        damage: r.try_get(18)?,
-        damage_raw: r.try_get(19)?,
-        phase: r.try_get(20)?,
-        phase_raw: r.try_get(21)?,
-        engines: Vec::new(),
-    })
-}
-
-fn engine(r: &Row) -> Result<EngineDetail> {
-    Ok(EngineDetail {
-        eng_no: r.try_get(2)?,
-        eng_type: r.try_get(3)?,
-        eng_mfgr: r.try_get(4)?,
-        eng_model: r.try_get(5)?,
-        power_units: r.try_get(6)?,
-        hp_or_lbs: r.try_get(7)?,
-        carb_fuel_injection: r.try_get(8)?,
-        propeller_type: r.try_get(9)?,
-        propeller_make: r.try_get(10)?,
-        propeller_model: r.try_get(11)?,
-        eng_time_total: r.try_get(12)?,
-        eng_time_last_insp: r.try_get(13)?,
-        eng_time_overhaul: r.try_get(14)?,
-    })
-}

@@ -35,6 +35,8 @@ use std::io::Write;
 
 use super::sql::{Db, Param, Pg, push_copy, value_at};
 use crate::changes::{ChangeSet, INSERT_CHANGES_MANY};
+use crate::merge::{Existing, Outcome, Precedence, Sources, absorb, decide, join_key, key_text, sources_json};
+use crate::sql::ledger;
 use crate::{BatchOutcome, Error, Result, TableCounts};
 
 /// Name of the event table, the parent of every child table.
@@ -263,25 +265,6 @@ fn read_row(row: &Row, ncols: usize) -> Result<StoredRow> {
     Ok(StoredRow { rowid: row.try_get(0)?, sources: row.try_get(1)?, values })
 }
 
-type Sources = BTreeMap<String, String>;
-
-fn parse_sources(table: &str, raw: &str) -> Result<Sources> {
-    serde_json::from_str(raw).map_err(|e| Error::Corrupt(format!("{table}.field_sources is not a JSON object: {e}")))
-}
-
-fn sources_json(sources: &Sources) -> Result<String> {
-    serde_json::to_string(sources).map_err(|e| Error::Corrupt(format!("field_sources cannot be encoded: {e}")))
-}
-
-/// Trimmed non-empty text of a key value.
-fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
 /// A case number and its form without a per-aircraft suffix, without repeats.
 fn ntsb_candidates(no: &str) -> Vec<String> {
     let base = base_ntsb_no(no);
@@ -299,29 +282,6 @@ enum Written {
 struct Refusal {
     field: Option<&'static str>,
     reason: String,
-}
-
-/// A `field_sources` entry: `kind:generation` (or plain `kind`, generation 0).
-fn parse_tag(tag: &str) -> Option<(SourceKind, i64)> {
-    let (kind, generation) = match tag.split_once(':') {
-        Some((k, g)) => (k, g.parse().ok()?),
-        None => (tag, 0),
-    };
-    Some((SourceKind::parse(kind)?, generation))
-}
-
-/// The generation of a load: the first ledger entry with the same content
-/// (same checksum, or same label for sources without a file).
-fn generation_of(db: &mut Db<'_, '_>, load: i64) -> Result<i64> {
-    let found = db.query_opt("SELECT checksum, path FROM loads WHERE id = ?1", &[&load])?;
-    let Some(row) = found else { return Ok(load) };
-    let (checksum, path): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-    let first: Option<i64> = if checksum.is_empty() {
-        db.query_one("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1", &[&path])?.try_get(0)?
-    } else {
-        db.query_one("SELECT min(id) FROM loads WHERE checksum = ?1", &[&checksum])?.try_get(0)?
-    };
-    Ok(first.unwrap_or(load))
 }
 
 /// `StoredRow::rowid` of a row buffered in this batch, not yet inserted: the
@@ -388,7 +348,6 @@ pub(crate) struct Batch<'d, 'c, 's> {
     db: &'d mut Db<'c, 's>,
     tables: &'d HashMap<&'static str, TableSql>,
     load: i64,
-    kind: SourceKind,
     file: &'d str,
     now: String,
     counts: BTreeMap<&'static str, TableCounts>,
@@ -399,10 +358,8 @@ pub(crate) struct Batch<'d, 'c, 's> {
     no_cache: HashMap<String, i64>,
     /// Whether any placeholder event (ev_id NULL) may exist.
     placeholders_possible: bool,
-    /// Generation of this batch's file (see `sqlite/upsert.rs`).
-    generation: i64,
-    /// `kind:generation`, as recorded in `field_sources`.
-    source_tag: String,
+    /// Who is writing: this batch's kind and the generation of its file.
+    by: Precedence,
     cache: Cache,
     /// What the batch did to each event, for the change log.
     changes: ChangeSet,
@@ -419,14 +376,12 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
     ) -> Result<Batch<'d, 'c, 's>> {
         let placeholders_possible: bool =
             db.query_one("SELECT EXISTS (SELECT 1 FROM events WHERE ev_id IS NULL)", &[])?.try_get(0)?;
-        let generation = generation_of(db, load)?;
+        let generation = ledger::generation_of(db, load)?;
         Ok(Batch {
-            generation,
-            source_tag: format!("{}:{generation}", kind.as_str()),
+            by: Precedence::new(kind, generation),
             db,
             tables,
             load,
-            kind,
             file,
             now: chrono::Utc::now().to_rfc3339(),
             counts: BTreeMap::new(),
@@ -783,7 +738,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
                     reason: format!("refers to unknown event {label}"),
                 }));
             }
-            let sources = self.initial_sources(t, &incoming);
+            let sources = self.by.initial_sources(&t.cols, &incoming);
             let id = self.next_event_id()?;
             let mut row = Vec::with_capacity(t.insert_width);
             row.push(Value::Int(id));
@@ -866,7 +821,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             let changed = self.apply(t, event_id, key, stored, values, slot, lazy)?;
             return Ok(if changed { Written::Updated } else { Written::Unchanged });
         }
-        let sources = self.initial_sources(t, values);
+        let sources = self.by.initial_sources(&t.cols, values);
         let json = sources_json(&sources)?;
         let mut row = Vec::with_capacity(t.insert_width);
         if let Some(id) = event_id {
@@ -892,16 +847,6 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         Ok(Written::Inserted)
     }
 
-    /// `field_sources` of a new row: this batch's kind for every known column.
-    fn initial_sources(&self, t: &TableSql, values: &[Value]) -> Sources {
-        t.cols
-            .iter()
-            .zip(values)
-            .filter(|(_, v)| !v.is_null())
-            .map(|(c, _)| ((*c).to_string(), self.source_tag.clone()))
-            .collect()
-    }
-
     /// Applies incoming values to a stored row under the precedence rules; writes
     /// the row (and its revisions) only if some field changes. Returns whether it did.
     #[allow(clippy::too_many_arguments)]
@@ -915,46 +860,20 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         slot: Option<Slot>,
         lazy: bool,
     ) -> Result<bool> {
-        let differs = |i: usize| {
-            let v = &incoming[i];
-            !v.is_null() && !v.same_as(&stored.values[i])
+        let existing = Existing { table: t.spec.name, cols: &t.cols, values: &stored.values, sources: &stored.sources };
+        let Outcome::Changed { values, sources, revisions, fields } = decide(existing, incoming, &self.by)? else {
+            return Ok(false);
         };
-        if !(0..t.cols.len().min(incoming.len())).any(differs) {
-            return Ok(false);
+        if let Some(id) = event_id {
+            for field in fields {
+                self.changes.field(id, t.spec.name, field);
+            }
         }
-        let mut sources = parse_sources(t.spec.name, &stored.sources)?;
-        // Same rules as SQLite: see `sqlite/upsert.rs` `apply`.
-        let kind_described_row = sources.values().any(|tag| parse_tag(tag).is_some_and(|(k, _)| k == self.kind));
-        let mut values = stored.values.clone();
-        let mut row_key: Option<String> = None;
-        let mut changed = false;
-        for (i, col) in t.cols.iter().enumerate().take(incoming.len()) {
-            if !differs(i) {
-                continue;
+        if !revisions.is_empty() {
+            let row_key = join_key(key);
+            for r in revisions {
+                self.revision(event_id, t.spec.name, &row_key, r.field, r.old, r.new)?;
             }
-            let allowed = values[i].is_null()
-                || match sources.get(*col).and_then(|k| parse_tag(k)) {
-                    None => true,
-                    Some((recorded, generation)) => {
-                        (self.kind.precedence(), self.generation) > (recorded.precedence(), generation)
-                    }
-                };
-            if !allowed {
-                continue;
-            }
-            if !values[i].is_null() || kind_described_row {
-                let rk = row_key.get_or_insert_with(|| join_key(key)).clone();
-                self.revision(event_id, t.spec.name, &rk, col, values[i].to_text(), incoming[i].to_text())?;
-            }
-            values[i] = incoming[i].clone();
-            sources.insert((*col).to_string(), self.source_tag.clone());
-            if let Some(id) = event_id {
-                self.changes.field(id, t.spec.name, col);
-            }
-            changed = true;
-        }
-        if !changed {
-            return Ok(false);
         }
         self.write_row(t, stored.rowid, event_id, key, &values, &sources, lazy)?;
         if let Some(slot) = slot {
@@ -1244,28 +1163,19 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         let t = self.table(EVENTS)?;
         let from = self.row_by_id(t, p)?;
         let into = self.row_by_id(t, real)?;
-        let from_sources = parse_sources(EVENTS, &from.sources)?;
-        let mut sources = parse_sources(EVENTS, &into.sources)?;
-        let mut values = into.values.clone();
         let label: Option<String> = match self.db.query_opt("SELECT ev_id FROM events WHERE id = ?1", &[&real])? {
             Some(row) => row.try_get(0)?,
             None => None,
         };
-        let label = label.unwrap_or_default();
-        let mut filled = false;
-        for (i, col) in t.cols.iter().enumerate() {
-            if values[i].is_null() && !from.values[i].is_null() {
-                self.revision(Some(real), EVENTS, &label, col, None, from.values[i].to_text())?;
-                self.changes.field(real, EVENTS, col);
-                values[i] = from.values[i].clone();
-                match from_sources.get(*col) {
-                    Some(k) => sources.insert((*col).to_string(), k.clone()),
-                    None => sources.remove(*col),
-                };
-                filled = true;
+        let into_row = Existing { table: EVENTS, cols: &t.cols, values: &into.values, sources: &into.sources };
+        if let Outcome::Changed { values, sources, revisions: filled, .. } =
+            absorb(into_row, &from.values, &from.sources)?
+        {
+            let label = label.unwrap_or_default();
+            for r in filled {
+                self.changes.field(real, EVENTS, r.field);
+                self.revision(Some(real), EVENTS, &label, r.field, r.old, r.new)?;
             }
-        }
-        if filled {
             self.write_row(t, into.rowid, Some(real), &[], &values, &sources, false)?;
         }
         let (gone_ev, gone_no): (Option<String>, Option<String>) =
@@ -1281,9 +1191,4 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         self.no_cache.clear();
         Ok(())
     }
-}
-
-/// Key values as revision text: `"1"`, `"1/2"`.
-fn join_key(key: &[Value]) -> String {
-    key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
 }

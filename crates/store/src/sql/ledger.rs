@@ -236,3 +236,41 @@ pub(crate) fn check_content(db: &mut dyn Conn, kind: SourceKind, will_write: boo
         }
     }
 }
+
+/// The generation of a load: the first ledger entry with the same content
+/// (same checksum, or same label for sources without a file). See
+/// [`crate::merge::Precedence`].
+pub(crate) fn generation_of(db: &mut dyn Conn, load: i64) -> Result<i64> {
+    let found = db.query_opt("SELECT checksum, path FROM loads WHERE id = ?1", &args![load], |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+    })?;
+    let Some((checksum, path)) = found else { return Ok(load) };
+    let first: Option<i64> = if checksum.is_empty() {
+        db.scalar("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1", &args![path])?
+    } else {
+        db.scalar("SELECT min(id) FROM loads WHERE checksum = ?1", &args![checksum])?
+    };
+    Ok(first.unwrap_or(load))
+}
+
+/// Entries of the change log after `after`, oldest first (see [`crate::Store::changes`]).
+pub(crate) fn changes(db: &mut dyn Conn, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+    db.query(crate::changes::SELECT_CHANGES, &[to_i64(after).into(), limit_arg(limit)], |r| {
+        let (kind, fields): (String, String) = (r.get(4)?, r.get(5)?);
+        crate::changes::change_from_columns(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            &kind,
+            &fields,
+            r.get(6)?,
+            r.get(7)?,
+        )
+    })
+}
+
+/// Position of the latest entry of the change log (0 when empty).
+pub(crate) fn change_log_head(db: &mut dyn Conn) -> Result<u64> {
+    Ok(db.scalar::<Option<i64>>(crate::changes::SELECT_HEAD, &[])?.map_or(0, to_u64))
+}

@@ -16,6 +16,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod conn;
+pub(crate) mod details;
 pub(crate) mod dialect;
 pub(crate) mod filter;
 pub(crate) mod ledger;

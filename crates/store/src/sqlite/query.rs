@@ -5,22 +5,24 @@
 //! serves them without a thread (`postgres/detail.rs`). Every other query is
 //! written once in `sql/reads.rs`.
 
-use ntsb_model::query::{
-    AircraftDetail, CrewDetail, EngineDetail, EventDetail, FindingDetail, InjuryDetail, OccurrenceDetail,
-    RevisionDetail, SourceRef,
-};
-use rusqlite::{Connection, OptionalExtension, Row};
+use ntsb_model::query::{EngineDetail, EventDetail};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::Result;
 use crate::query::{detail_json, push_text};
 use crate::sql::conn::Lite;
 use crate::sql::reads::{Documents, event_id_of, summary_by_id};
+use crate::sql::{Row, details};
 
-fn collect<T>(conn: &Connection, sql: &str, id: i64, f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>> {
+fn collect<T>(conn: &Connection, sql: &str, id: i64, mut f: impl FnMut(&dyn Row) -> Result<T>) -> Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([id], f)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut rows = stmt.query([id])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(f(r)?);
+    }
+    Ok(out)
 }
 
 /// Builds the documents of up to `limit` events that have none, in the caller's
@@ -75,26 +77,7 @@ fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
          propeller_type, propeller_make, propeller_model, eng_time_total, eng_time_last_insp, eng_time_overhaul \
          FROM engines WHERE event_id = ?1 ORDER BY aircraft_key, eng_no",
         id,
-        |r| {
-            Ok((
-                r.get(0)?,
-                EngineDetail {
-                    eng_no: r.get(1)?,
-                    eng_type: r.get(2)?,
-                    eng_mfgr: r.get(3)?,
-                    eng_model: r.get(4)?,
-                    power_units: r.get(5)?,
-                    hp_or_lbs: r.get(6)?,
-                    carb_fuel_injection: r.get(7)?,
-                    propeller_type: r.get(8)?,
-                    propeller_make: r.get(9)?,
-                    propeller_model: r.get(10)?,
-                    eng_time_total: r.get(11)?,
-                    eng_time_last_insp: r.get(12)?,
-                    eng_time_overhaul: r.get(13)?,
-                },
-            ))
-        },
+        |r| Ok((r.get(0)?, details::engine(r, 1)?)),
     )?;
     d.aircraft = collect(
         conn,
@@ -102,32 +85,7 @@ fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
          amateur_built, num_engines, engine_type, far_part, far_part_raw, schedule, purpose, operator, damage, \
          damage_raw, phase, phase_raw FROM aircraft WHERE event_id = ?1 ORDER BY aircraft_key",
         id,
-        |r| {
-            Ok(AircraftDetail {
-                aircraft_key: r.get(0)?,
-                ntsb_no: r.get(1)?,
-                registration: r.get(2)?,
-                serial_no: r.get(3)?,
-                make: r.get(4)?,
-                make_raw: r.get(5)?,
-                model: r.get(6)?,
-                category: r.get(7)?,
-                category_raw: r.get(8)?,
-                amateur_built: r.get(9)?,
-                num_engines: r.get(10)?,
-                engine_type: r.get(11)?,
-                far_part: r.get(12)?,
-                far_part_raw: r.get(13)?,
-                schedule: r.get(14)?,
-                purpose: r.get(15)?,
-                operator: r.get(16)?,
-                damage: r.get(17)?,
-                damage_raw: r.get(18)?,
-                phase: r.get(19)?,
-                phase_raw: r.get(20)?,
-                engines: Vec::new(),
-            })
-        },
+        |r| details::aircraft(r, 0),
     )?;
     for a in &mut d.aircraft {
         let (mine, rest): (Vec<_>, Vec<_>) = engines.into_iter().partition(|(k, _)| *k == a.aircraft_key);
@@ -139,66 +97,28 @@ fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
         "SELECT aircraft_key, crew_no, crew_category, crew_age, crew_sex, med_certf, crew_inj_level, seatbelts_used, \
          shldr_harn_used FROM flight_crew WHERE event_id = ?1 ORDER BY aircraft_key, crew_no",
         id,
-        |r| {
-            Ok(CrewDetail {
-                aircraft_key: r.get(0)?,
-                crew_no: r.get(1)?,
-                crew_category: r.get(2)?,
-                crew_age: r.get(3)?,
-                crew_sex: r.get(4)?,
-                med_certf: r.get(5)?,
-                crew_inj_level: r.get(6)?,
-                seatbelts_used: r.get(7)?,
-                shldr_harn_used: r.get(8)?,
-            })
-        },
+        |r| details::crew(r, 0),
     )?;
     d.injury_rows = collect(
         conn,
         "SELECT aircraft_key, inj_person_category, injury_level, inj_person_count FROM injury WHERE event_id = ?1 \
          ORDER BY aircraft_key, inj_person_category, injury_level",
         id,
-        |r| {
-            Ok(InjuryDetail {
-                aircraft_key: r.get(0)?,
-                person_category: r.get(1)?,
-                injury_level: r.get(2)?,
-                count: r.get(3)?,
-            })
-        },
+        |r| details::injury(r, 0),
     )?;
     d.findings = collect(
         conn,
         "SELECT aircraft_key, finding_no, finding_code, finding_description, cause_factor FROM findings \
          WHERE event_id = ?1 ORDER BY aircraft_key, finding_no",
         id,
-        |r| {
-            Ok(FindingDetail {
-                aircraft_key: r.get(0)?,
-                finding_no: r.get(1)?,
-                code: r.get(2)?,
-                description: r.get(3)?,
-                cause_factor: r.get(4)?,
-            })
-        },
+        |r| details::finding(r, 0),
     )?;
     d.occurrences = collect(
         conn,
         "SELECT aircraft_key, code_system, occurrence_no, occurrence_code, occurrence_meaning, phase, phase_meaning, \
          defining_event FROM occurrences WHERE event_id = ?1 ORDER BY aircraft_key, code_system, occurrence_no",
         id,
-        |r| {
-            Ok(OccurrenceDetail {
-                aircraft_key: r.get(0)?,
-                code_system: r.get(1)?,
-                occurrence_no: r.get(2)?,
-                code: r.get(3)?,
-                meaning: r.get(4)?,
-                phase: r.get(5)?,
-                phase_meaning: r.get(6)?,
-                defining_event: r.get(7)?,
-            })
-        },
+        |r| details::occurrence(r, 0),
     )?;
     let texts: Vec<(Option<String>, Option<String>, Option<String>)> = collect(
         conn,
@@ -225,18 +145,7 @@ fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
         "SELECT r.table_name, r.row_key, r.field, r.old_value, r.new_value, r.load_id, ifnull(l.path, ''), \
          r.changed_at FROM revisions r LEFT JOIN loads l ON l.id = r.load_id WHERE r.event_id = ?1 ORDER BY r.id",
         id,
-        |r| {
-            Ok(RevisionDetail {
-                table: r.get(0)?,
-                row_key: r.get(1)?,
-                field: r.get(2)?,
-                old_value: r.get(3)?,
-                new_value: r.get(4)?,
-                load_id: r.get(5)?,
-                source: r.get(6)?,
-                changed_at: r.get(7)?,
-            })
-        },
+        |r| details::revision(r, 0),
     )?;
     d.sources = collect(
         conn,
@@ -245,7 +154,7 @@ fn detail(conn: &Connection, id: i64) -> Result<Option<EventDetail>> {
              UNION SELECT updated_load FROM events WHERE id = ?1 \
              UNION SELECT load_id FROM revisions WHERE event_id = ?1) ORDER BY l.id",
         id,
-        |r| Ok(SourceRef { load_id: r.get(0)?, path: r.get(1)?, format: r.get(2)?, loaded_at: r.get(3)? }),
+        |r| details::source(r, 0),
     )?;
     Ok(Some(d))
 }

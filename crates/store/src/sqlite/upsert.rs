@@ -16,6 +16,9 @@ use rusqlite::types::{ToSqlOutput, Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use crate::changes::{ChangeSet, INSERT_CHANGE_ONE};
+use crate::merge::{Existing, Outcome, Precedence, Sources, absorb, decide, join_key, key_text, sources_json};
+use crate::sql::conn::Lite;
+use crate::sql::ledger;
 use crate::{BatchOutcome, Error, Result, TableCounts};
 
 /// Name of the event table, the parent of every child table.
@@ -155,25 +158,6 @@ fn read_row(row: &Row<'_>, ncols: usize) -> rusqlite::Result<StoredRow> {
     Ok(StoredRow { rowid: row.get(0)?, sources: row.get(1)?, values })
 }
 
-type Sources = BTreeMap<String, String>;
-
-fn parse_sources(table: &str, raw: &str) -> Result<Sources> {
-    serde_json::from_str(raw).map_err(|e| Error::Corrupt(format!("{table}.field_sources is not a JSON object: {e}")))
-}
-
-fn sources_json(sources: &Sources) -> Result<String> {
-    serde_json::to_string(sources).map_err(|e| Error::Corrupt(format!("field_sources cannot be encoded: {e}")))
-}
-
-/// Trimmed non-empty text of a key value.
-fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
 /// A case number and its form without a per-aircraft suffix, without repeats.
 fn ntsb_candidates(no: &str) -> Vec<String> {
     let base = base_ntsb_no(no);
@@ -198,7 +182,6 @@ pub(crate) struct Batch<'a> {
     tx: &'a Connection,
     tables: &'a HashMap<&'static str, TableSql>,
     load: i64,
-    kind: SourceKind,
     file: &'a str,
     now: String,
     counts: BTreeMap<&'static str, TableCounts>,
@@ -210,41 +193,10 @@ pub(crate) struct Batch<'a> {
     /// Whether any placeholder event (ev_id NULL) may exist; when not, the
     /// placeholder look-ups are skipped.
     placeholders_possible: bool,
-    /// Generation of this batch's file: the ledger id of the first load of the
-    /// same content. Between two files of one kind, the later generation wins,
-    /// so re-loading older files never undoes a newer one.
-    generation: i64,
-    /// `kind:generation`, as recorded in `field_sources`.
-    source_tag: String,
+    /// Who is writing: this batch's kind and the generation of its file.
+    by: Precedence,
     /// What the batch did to each event, for the change log.
     changes: ChangeSet,
-}
-
-/// A `field_sources` entry: `kind:generation` (or plain `kind` from before
-/// generations were recorded, read as generation 0).
-fn parse_tag(tag: &str) -> Option<(SourceKind, i64)> {
-    let (kind, generation) = match tag.split_once(':') {
-        Some((k, g)) => (k, g.parse().ok()?),
-        None => (tag, 0),
-    };
-    Some((SourceKind::parse(kind)?, generation))
-}
-
-/// The generation of a load: the first ledger entry with the same content
-/// (same checksum, or same label for sources without a file).
-fn generation_of(tx: &Connection, load: i64) -> Result<i64> {
-    let found: Option<(String, String)> = tx
-        .prepare_cached("SELECT checksum, path FROM loads WHERE id = ?1")?
-        .query_row([load], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((checksum, path)) = found else { return Ok(load) };
-    let first: Option<i64> = if checksum.is_empty() {
-        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = '' AND path = ?1")?
-            .query_row([&path], |r| r.get(0))?
-    } else {
-        tx.prepare_cached("SELECT min(id) FROM loads WHERE checksum = ?1")?.query_row([&checksum], |r| r.get(0))?
-    };
-    Ok(first.unwrap_or(load))
 }
 
 impl<'a> Batch<'a> {
@@ -259,14 +211,12 @@ impl<'a> Batch<'a> {
         let placeholders_possible: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE ev_id IS NULL)")?
             .query_row([], |r| r.get(0))?;
-        let generation = generation_of(tx, load)?;
+        let generation = ledger::generation_of(&mut Lite(tx), load)?;
         Ok(Batch {
-            generation,
-            source_tag: format!("{}:{generation}", kind.as_str()),
+            by: Precedence::new(kind, generation),
             tx,
             tables,
             load,
-            kind,
             file,
             now: chrono::Utc::now().to_rfc3339(),
             counts: BTreeMap::new(),
@@ -397,7 +347,7 @@ impl<'a> Batch<'a> {
                 }));
             }
             let ev_value = ev_id.clone().map_or(Value::Null, Value::Text);
-            let sources = sources_json(&self.initial_sources(t, &incoming))?;
+            let sources = sources_json(&self.by.initial_sources(&t.cols, &incoming))?;
             let ev = Sql(&ev_value);
             let vals: Vec<Sql> = incoming.iter().map(Sql).collect();
             let mut params: Vec<&dyn ToSql> = Vec::with_capacity(vals.len() + 4);
@@ -444,7 +394,7 @@ impl<'a> Batch<'a> {
             let changed = self.apply(t, event_id, key, stored, values)?;
             return Ok(if changed { Written::Updated } else { Written::Unchanged });
         }
-        let sources = sources_json(&self.initial_sources(t, values))?;
+        let sources = sources_json(&self.by.initial_sources(&t.cols, values))?;
         let vals: Vec<Sql> = values.iter().map(Sql).collect();
         params.extend(vals.iter().map(|v| v as &dyn ToSql));
         params.push(&sources);
@@ -458,16 +408,6 @@ impl<'a> Batch<'a> {
         Ok(Written::Inserted)
     }
 
-    /// `field_sources` of a new row: this batch's kind for every known column.
-    fn initial_sources(&self, t: &TableSql, values: &[Value]) -> Sources {
-        t.cols
-            .iter()
-            .zip(values)
-            .filter(|(_, v)| !v.is_null())
-            .map(|(c, _)| ((*c).to_string(), self.source_tag.clone()))
-            .collect()
-    }
-
     /// Applies incoming values to a stored row under the precedence rules; writes
     /// the row (and its revisions) only if some field changes. Returns whether it did.
     fn apply(
@@ -478,53 +418,20 @@ impl<'a> Batch<'a> {
         stored: StoredRow,
         incoming: &[Value],
     ) -> Result<bool> {
-        let differs = |i: usize| {
-            let v = &incoming[i];
-            !v.is_null() && !v.same_as(&stored.values[i])
+        let existing = Existing { table: t.spec.name, cols: &t.cols, values: &stored.values, sources: &stored.sources };
+        let Outcome::Changed { values, sources, revisions, fields } = decide(existing, incoming, &self.by)? else {
+            return Ok(false);
         };
-        if !(0..t.cols.len().min(incoming.len())).any(differs) {
-            return Ok(false);
+        if let Some(id) = event_id {
+            for field in fields {
+                self.changes.field(id, t.spec.name, field);
+            }
         }
-        let mut sources = parse_sources(t.spec.name, &stored.sources)?;
-        // A revision is a change to what a source published: a value replaced,
-        // or a field filled by a kind of source that described this row before
-        // (a preliminary record gaining its probable cause). A field filled by a
-        // kind of source seen here for the first time is a merge, not a revision.
-        let kind_described_row = sources.values().any(|tag| parse_tag(tag).is_some_and(|(k, _)| k == self.kind));
-        let mut values = stored.values.clone();
-        let mut row_key: Option<String> = None;
-        let mut changed = false;
-        for (i, col) in t.cols.iter().enumerate().take(incoming.len()) {
-            if !differs(i) {
-                continue;
+        if !revisions.is_empty() {
+            let row_key = join_key(key);
+            for r in revisions {
+                self.revision(event_id, t.spec.name, &row_key, r.field, r.old, r.new)?;
             }
-            // A more trusted kind wins; between equally trusted sources the
-            // later generation (a newer file) wins; within one file the first
-            // value stands. Re-loading anything in any order therefore changes
-            // nothing.
-            let allowed = values[i].is_null()
-                || match sources.get(*col).and_then(|k| parse_tag(k)) {
-                    None => true,
-                    Some((recorded, generation)) => {
-                        (self.kind.precedence(), self.generation) > (recorded.precedence(), generation)
-                    }
-                };
-            if !allowed {
-                continue;
-            }
-            if !values[i].is_null() || kind_described_row {
-                let rk = row_key.get_or_insert_with(|| join_key(key));
-                self.revision(event_id, t.spec.name, rk, col, values[i].to_text(), incoming[i].to_text())?;
-            }
-            values[i] = incoming[i].clone();
-            sources.insert((*col).to_string(), self.source_tag.clone());
-            if let Some(id) = event_id {
-                self.changes.field(id, t.spec.name, col);
-            }
-            changed = true;
-        }
-        if !changed {
-            return Ok(false);
         }
         self.write_row(t, stored.rowid, &values, &sources)?;
         if let (Some(id), true) = (event_id, t.spec.name == NARRATIVES) {
@@ -740,30 +647,21 @@ impl<'a> Batch<'a> {
         let t = self.table(EVENTS)?;
         let from = self.row_by_id(t, p)?;
         let into = self.row_by_id(t, real)?;
-        let from_sources = parse_sources(EVENTS, &from.sources)?;
-        let mut sources = parse_sources(EVENTS, &into.sources)?;
-        let mut values = into.values.clone();
         let label: Option<String> = self
             .tx
             .prepare_cached("SELECT ev_id FROM events WHERE id = ?1")?
             .query_row([real], |r| r.get(0))
             .optional()?
             .flatten();
-        let label = label.unwrap_or_default();
-        let mut filled = false;
-        for (i, col) in t.cols.iter().enumerate() {
-            if values[i].is_null() && !from.values[i].is_null() {
-                self.revision(Some(real), EVENTS, &label, col, None, from.values[i].to_text())?;
-                self.changes.field(real, EVENTS, col);
-                values[i] = from.values[i].clone();
-                match from_sources.get(*col) {
-                    Some(k) => sources.insert((*col).to_string(), k.clone()),
-                    None => sources.remove(*col),
-                };
-                filled = true;
+        let into_row = Existing { table: EVENTS, cols: &t.cols, values: &into.values, sources: &into.sources };
+        if let Outcome::Changed { values, sources, revisions: filled, .. } =
+            absorb(into_row, &from.values, &from.sources)?
+        {
+            let label = label.unwrap_or_default();
+            for r in filled {
+                self.changes.field(real, EVENTS, r.field);
+                self.revision(Some(real), EVENTS, &label, r.field, r.old, r.new)?;
             }
-        }
-        if filled {
             self.write_row(t, into.rowid, &values, &sources)?;
         }
         let gone: Option<(Option<String>, Option<String>)> = self
@@ -780,9 +678,4 @@ impl<'a> Batch<'a> {
         self.no_cache.clear();
         Ok(())
     }
-}
-
-/// Key values as revision text: `"1"`, `"1/2"`.
-fn join_key(key: &[Value]) -> String {
-    key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
 }
