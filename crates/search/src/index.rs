@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use ntsb_store::{IndexDoc, Store};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
@@ -18,10 +18,10 @@ use tantivy::{
 };
 
 use crate::error::{Error, Result};
-use crate::query::{self, PROBABLE_CAUSE_BOOST};
+use crate::query::{self, ALL_TERMS_BONUS, Matching};
 use crate::schema::{self, Fields, SCHEMA_VERSION, TANTIVY_META, VERSION_FILE};
 use crate::snippet::Snippets;
-use crate::types::{Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};
+use crate::types::{Document, Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};
 
 /// Indexing threads of the writer (the target machines have 2 cores).
 const WRITER_THREADS: usize = 2;
@@ -49,7 +49,6 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
-    parser: QueryParser,
     analyzer: TextAnalyzer,
 }
 
@@ -114,11 +113,8 @@ impl SearchIndex {
         // Reload on commits by any process (the CLI may sync while a server
         // searches); our own commits also reload explicitly.
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
-        let mut parser = QueryParser::for_index(&index, vec![fields.narrative, fields.probable_cause]);
-        parser.set_conjunction_by_default();
-        parser.set_field_boost(fields.probable_cause, PROBABLE_CAUSE_BOOST);
         let analyzer = index.tokenizer_for_field(fields.narrative)?;
-        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: Mutex::new(None), fields, parser, analyzer })
+        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: Mutex::new(None), fields, analyzer })
     }
 
     /// The index directory.
@@ -311,63 +307,35 @@ impl SearchIndex {
     /// Searches narratives and probable causes. Never fails on what the user
     /// typed: see the crate documentation. Empty text gives no hits.
     ///
-    /// Query language: words are all required (`engine failure` needs both,
-    /// stemmed: `failures` matches too); `"engine failure"` is a phrase; `OR`,
-    /// `NOT`/`-word`, parentheses, `probable_cause:icing`, `ev_id:20080124X00101`,
-    /// `year:[2000 TO 2005]` work as in tantivy; `*` matches everything.
+    /// Query language (see [`crate::query`]): words need not all match, but the
+    /// documents that contain every word rank first, then the best partial
+    /// matches (`total` counts both); `AND`, `OR`, `NOT` are words; `"engine
+    /// failure"` is a phrase; `-word` excludes, `+word` requires;
+    /// `probable_cause:icing`, `ev_id:20080124X00101`, `year:[2000 TO 2005]`;
+    /// `*` matches everything. Words are stemmed (`failures` matches `failure`).
     pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
         let limit = opts.limit.min(MAX_LIMIT);
         let counting_only = limit == 0 || opts.offset > MAX_OFFSET;
-        let collector =
-            (Count, TopDocs::with_limit(limit.max(1)).and_offset(opts.offset.min(MAX_OFFSET)).order_by_score());
-        let Some((query, (total, top))) = self.run(query, opts, |q| {
-            if counting_only {
-                searcher.search(q, &Count).map(|n| (n, Vec::new()))
-            } else {
-                searcher.search(q, &collector)
-            }
-        })?
-        else {
+        let parsed = query::parse(&self.analyzer, &self.fields, query);
+        if parsed.is_empty() {
             return Ok(SearchResults::default());
+        }
+        let q = parsed.query(Matching::Ranked, years(opts), &self.fields);
+        let (total, top) = if counting_only {
+            (searcher.search(&*q, &Count)?, Vec::new())
+        } else {
+            let collector =
+                (Count, TopDocs::with_limit(limit.max(1)).and_offset(opts.offset.min(MAX_OFFSET)).order_by_score());
+            searcher.search(&*q, &collector)?
         };
-        let snippets = Snippets::new(&searcher, &*query, self.fields.narrative, self.fields.probable_cause);
+        let snippets =
+            Snippets::new(&searcher, &*parsed.highlight(), self.fields.narrative, self.fields.probable_cause);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            hits.push(self.hit(&searcher, &snippets, score, addr)?);
+            hits.push(self.hit(&searcher, &snippets, bm25(score), addr)?);
         }
         Ok(SearchResults { total: total as u64, hits })
-    }
-
-    /// Runs `exec` on the parsed form of the user's text and, if tantivy refuses
-    /// to execute it (`ntsb_no:*` asks for a fast field that does not exist), on
-    /// its bag-of-words form. `Ok(None)` when there is nothing to search.
-    fn run<T>(
-        &self,
-        text: &str,
-        opts: &SearchOptions,
-        exec: impl Fn(&dyn Query) -> tantivy::Result<T>,
-    ) -> Result<Option<(Box<dyn Query>, T)>> {
-        let text = query::sanitize(text);
-        if text.is_empty() {
-            return Ok(None);
-        }
-        let parsed = query::parse(&self.parser, &self.analyzer, &self.fields, &text);
-        let Some(parsed) = parsed.map(|q| self.with_years(q, opts)) else {
-            return Ok(None);
-        };
-        let first_error = match exec(&*parsed) {
-            Ok(out) => return Ok(Some((parsed, out))),
-            Err(e) => e,
-        };
-        let Some(words) = query::words_query(&self.analyzer, &self.fields, &text).map(|q| self.with_years(q, opts))
-        else {
-            return Ok(None);
-        };
-        match exec(&*words) {
-            Ok(out) => Ok(Some((words, out))),
-            Err(_) => Err(first_error.into()),
-        }
     }
 
     fn hit(&self, searcher: &Searcher, snippets: &Snippets, score: f32, addr: DocAddress) -> Result<Hit> {
@@ -387,18 +355,61 @@ impl SearchIndex {
     }
 
     /// Event ids and scores of the best `limit` matches (at most [`MAX_IDS`]),
-    /// best first, without loading documents: for callers that intersect search
-    /// with structured filters.
+    /// best first and ranked as [`SearchIndex::search`] ranks them (partial
+    /// matches after the complete ones), without loading documents: for callers
+    /// that intersect ranked search with structured filters.
     pub fn search_ids(&self, query: &str, limit: usize) -> Result<Vec<(i64, f32)>> {
+        self.ids(query, limit, Matching::Ranked)
+    }
+
+    /// Event ids and scores of the best `limit` documents (at most [`MAX_IDS`])
+    /// that match *every* word of the query: the text filter of listings and
+    /// statistics (`/events?q=`), where a partial match is not a match.
+    pub fn matching_ids(&self, query: &str, limit: usize) -> Result<Vec<(i64, f32)>> {
+        self.ids(query, limit, Matching::Strict)
+    }
+
+    /// The stored document of one event (ids, date and both texts), `None` when
+    /// the event has no text in the index: what retrieval-augmented answers quote.
+    pub fn document(&self, event_id: i64) -> Result<Option<Document>> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_u64(self.fields.event_id, key(event_id));
+        let top = searcher
+            .search(&TermQuery::new(term, IndexRecordOption::Basic), &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, addr)) = top.into_iter().next() else { return Ok(None) };
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let f = &self.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str().map(str::to_string));
+        Ok(Some(Document {
+            event_id,
+            ev_id: text(f.ev_id),
+            ntsb_no: text(f.ntsb_no),
+            event_date: text(f.event_date),
+            narrative: text(f.narrative).unwrap_or_default(),
+            probable_cause: text(f.probable_cause).unwrap_or_default(),
+        }))
+    }
+
+    /// The store id of an event given its NTSB event id, if it has text in the index.
+    pub fn event_id_of(&self, ev_id: &str) -> Result<Option<i64>> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.ev_id, ev_id);
+        let top = searcher
+            .search(&TermQuery::new(term, IndexRecordOption::Basic), &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, addr)) = top.into_iter().next() else { return Ok(None) };
+        let column = searcher.segment_reader(addr.segment_ord).fast_fields().u64("event_id")?;
+        Ok(column.first(addr.doc_id).map(event_id))
+    }
+
+    fn ids(&self, query: &str, limit: usize, matching: Matching) -> Result<Vec<(i64, f32)>> {
         let limit = limit.min(MAX_IDS);
-        if limit == 0 {
+        let parsed = query::parse(&self.analyzer, &self.fields, query);
+        if limit == 0 || parsed.is_empty() {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
         let collector = TopDocs::with_limit(limit).order_by_score();
-        let Some((_, top)) = self.run(query, &SearchOptions::default(), |q| searcher.search(q, &collector))? else {
-            return Ok(Vec::new());
-        };
+        let top = searcher.search(&*parsed.query(matching, None, &self.fields), &collector)?;
         let mut columns: HashMap<u32, Column<u64>> = HashMap::new();
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -407,24 +418,25 @@ impl SearchIndex {
                 Entry::Vacant(e) => e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("event_id")?),
             };
             if let Some(id) = column.first(addr.doc_id) {
-                out.push((event_id(id), score));
+                out.push((event_id(id), bm25(score)));
             }
         }
         Ok(out)
     }
+}
 
-    /// Restricts a query to the options' year range, if any. The range has zero
-    /// boost so it filters without changing the ranking.
-    fn with_years(&self, query: Box<dyn Query>, opts: &SearchOptions) -> Box<dyn Query> {
-        if opts.year_from.is_none() && opts.year_to.is_none() {
-            return query;
-        }
-        let bound =
-            |y: Option<i64>| y.map_or(Bound::Unbounded, |y| Bound::Included(Term::from_field_i64(self.fields.year, y)));
-        let range = RangeQuery::new(bound(opts.year_from), bound(opts.year_to));
-        let range: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(range), 0.0));
-        Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, range)]))
+/// The year bounds of the search options, if any.
+fn years(opts: &SearchOptions) -> Option<(Bound<i64>, Bound<i64>)> {
+    if opts.year_from.is_none() && opts.year_to.is_none() {
+        return None;
     }
+    let bound = |y: Option<i64>| y.map_or(Bound::Unbounded, Bound::Included);
+    Some((bound(opts.year_from), bound(opts.year_to)))
+}
+
+/// The BM25 part of a ranked score (without the all-words bonus).
+fn bm25(score: f32) -> f32 {
+    if score >= ALL_TERMS_BONUS { score - ALL_TERMS_BONUS } else { score }
 }
 
 /// The index key of a store id. Store ids are positive row ids; the bit-preserving

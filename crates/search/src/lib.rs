@@ -37,5 +37,5 @@ pub use error::{Error, Result};
 pub use index::{MAX_IDS, SearchIndex};
 pub use query::{MAX_QUERY_CHARS, PROBABLE_CAUSE_BOOST};
 pub use schema::{SCHEMA_VERSION, VERSION_FILE};
-pub use snippet::SNIPPET_CHARS;
-pub use types::{Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};
+pub use snippet::{SNIPPET_CHARS, excerpt};
+pub use types::{Document, Hit, MAX_LIMIT, MAX_OFFSET, SearchOptions, SearchResults, SyncOutcome};

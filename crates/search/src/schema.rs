@@ -68,10 +68,6 @@ pub(crate) fn build() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-/// Field names a user may prefix a query term with (`probable_cause:icing`).
-/// Any other `word:` is treated as plain text.
-pub(crate) const QUERYABLE_FIELDS: &[&str] = &["narrative", "probable_cause", "ev_id", "ntsb_no", "year"];
-
 /// Reads the version file; `Ok(None)` when it does not exist.
 pub(crate) fn read_version(dir: &Path) -> Result<Option<String>> {
     let path = dir.join(VERSION_FILE);

@@ -47,6 +47,12 @@ impl Snippets {
     }
 }
 
+/// An HTML-escaped excerpt of the start of a text ([`SNIPPET_CHARS`] characters,
+/// cut at a word): the snippet of a hit that no query word highlights (dense retrieval).
+pub fn excerpt(text: &str) -> String {
+    escape_html(&leading_text(text, SNIPPET_CHARS))
+}
+
 /// The first `max_chars` characters of `text`, cut at a word boundary when one is
 /// near, with `…` when something was cut.
 pub(crate) fn leading_text(text: &str, max_chars: usize) -> String {

@@ -63,3 +63,20 @@ pub struct SyncOutcome {
     /// documents of the old index).
     pub removed: u64,
 }
+
+/// The stored text of one event, as indexed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Store's internal event id.
+    pub event_id: i64,
+    /// NTSB event id, when known.
+    pub ev_id: Option<String>,
+    /// NTSB case number, when known.
+    pub ntsb_no: Option<String>,
+    /// ISO event date, when known.
+    pub event_date: Option<String>,
+    /// Narrative text.
+    pub narrative: String,
+    /// Probable cause text.
+    pub probable_cause: String,
+}

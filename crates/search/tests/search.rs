@@ -169,7 +169,12 @@ fn phrases_stemming_paging_and_filters() {
     let index = fx.index();
     index.sync(fx.store()).expect("sync");
     assert_eq!(ev_ids(&index, "\"engine failure\""), vec!["20080101X00001"]);
-    assert_eq!(index.search("engine failure", &opts(10)).expect("search").total, 2);
+    // Both words first (stemmed: "failure" is not "failed"), then the partial match.
+    let page = index.search("engine failure", &opts(10)).expect("search");
+    assert_eq!(page.total, 3);
+    let ranked: Vec<_> = page.hits.iter().filter_map(|h| h.ev_id.as_deref()).collect();
+    assert_eq!(&ranked[2..], ["20080101X00003"], "the document with one of the two words comes last: {ranked:?}");
+    assert_eq!(index.matching_ids("engine failure", 10).expect("strict").len(), 2, "a filter needs every word");
     assert_eq!(index.search("engines", &opts(10)).expect("search").total, 3, "stemming");
     assert_eq!(ev_ids(&index, "probable_cause:engine"), Vec::<String>::new());
     assert_eq!(ev_ids(&index, "ev_id:20080101X00003"), vec!["20080101X00003"]);
@@ -326,7 +331,8 @@ fn hostile_queries_never_fail() {
     assert_eq!(index.search("(((", &opts(10)).expect("parens").total, 0);
     assert_eq!(index.search("\"engine failure", &opts(10)).expect("unbalanced").total, 1, "searched as words");
     assert_eq!(index.search("engine AND", &opts(10)).expect("trailing AND").total, 1);
-    assert_eq!(index.search("foo:engine", &opts(10)).expect("unknown field").total, 0, "foo is a word");
+    assert_eq!(index.search("foo:engine", &opts(10)).expect("unknown field").total, 1, "foo is a word, engine matches");
+    assert!(index.matching_ids("foo:engine", 10).expect("strict").is_empty(), "foo is a word that no document has");
     assert_eq!(index.search("narrative:engine", &opts(10)).expect("field").total, 1);
     assert_eq!(
         index
@@ -370,4 +376,70 @@ fn two_handles_in_one_process_share_nothing_but_files() {
     let reader = SearchIndex::open_or_create(writer.dir()).expect("second handle");
     assert_eq!(reader.search("landing", &opts(5)).expect("search").total, 1);
     assert!(matches!(reader.sync(fx.store()), Err(Error::Locked { .. })), "one writer per index");
+}
+
+/// Narratives before 2000 are upper case; 15 words copied from one, with NOT, AND
+/// and OR in them, must find it (they are words, not operators).
+#[test]
+fn upper_case_text_with_and_or_not_is_searched_as_words() {
+    let fx = Fixture::new();
+    fx.event(
+        "20001211X12345",
+        "1994-07-16",
+        "THE PILOT REPORTED THAT DURING THE LANDING ROLL A GUST OF WIND LIFTED THE LEFT WING. HE COULD NOT MAINTAIN \
+         DIRECTIONAL CONTROL AND THE AIRCRAFT DRIFTED OFF THE RUNWAY INTO A DITCH. THE NOSE GEAR COLLAPSED AND THE \
+         PROPELLER STRUCK THE GROUND. THE WIND WAS REPORTED AS 270 DEGREES AT 15 KNOTS OR MORE.",
+        "THE PILOT'S FAILURE TO MAINTAIN DIRECTIONAL CONTROL. A FACTOR WAS THE GUSTY CROSSWIND.",
+    );
+    fx.event(
+        "20001211X12346",
+        "1995-02-03",
+        "THE AIRCRAFT STRUCK A DITCH AFTER THE ENGINE LOST POWER ON FINAL APPROACH. THE PILOT DID NOT USE \
+         CARBURETOR HEAT.",
+        "CARBURETOR ICING.",
+    );
+    fx.event("20080101X00001", "2008-01-01", "The pilot maintained control on the runway.", "");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+
+    let copied = "COULD NOT MAINTAIN DIRECTIONAL CONTROL AND THE AIRCRAFT DRIFTED OFF THE RUNWAY INTO A DITCH";
+    assert_eq!(ev_ids(&index, copied).first().map(String::as_str), Some("20001211X12345"));
+    assert_eq!(index.matching_ids(copied, 10).expect("strict").len(), 1, "every word is in that narrative");
+    // Lower case, and words that are operators elsewhere, change nothing.
+    assert_eq!(ev_ids(&index, &copied.to_lowercase()).first().map(String::as_str), Some("20001211X12345"));
+    assert_eq!(ev_ids(&index, "KNOTS OR MORE").first().map(String::as_str), Some("20001211X12345"));
+    assert_eq!(ev_ids(&index, "NOT").len(), 2, "NOT is a word: both upper-case narratives have it");
+
+    // A word no narrative has (a typo) does not empty the result: the best
+    // partial matches come back, the one with most of the words first.
+    let typo = "COULD NOT MAINTAIN DIRECTIONL CONTROL AND THE AIRCRAFT DRIFTED OFF THE RUNWAY";
+    assert!(index.matching_ids(typo, 10).expect("strict").is_empty());
+    let ranked = ev_ids(&index, typo);
+    assert_eq!(ranked.len(), 3, "every document shares some word: {ranked:?}");
+    assert_eq!(ranked[0], "20001211X12345");
+}
+
+/// Documents with every word rank above partial matches even when a partial
+/// match has a higher BM25 score; explicit syntax still works.
+#[test]
+fn all_words_first_then_partial_and_explicit_operators() {
+    let fx = Fixture::new();
+    fx.event("20080101X00001", "2008-01-01", "Wire strike. Wire wire wire wire during crop dusting.", "");
+    fx.event("20080101X00002", "2008-01-01", "The helicopter struck a wire during agricultural work.", "");
+    fx.event("20080101X00003", "2008-01-01", "The helicopter lost engine power over a field.", "");
+    let index = fx.index();
+    index.sync(fx.store()).expect("sync");
+
+    let page = index.search("helicopter wire", &opts(10)).expect("search");
+    let ids: Vec<_> = page.hits.iter().filter_map(|h| h.ev_id.as_deref()).collect();
+    assert_eq!(ids[0], "20080101X00002", "only this one has both words: {ids:?}");
+    assert_eq!(ids.len(), 3);
+    assert!(page.hits.iter().all(|h| h.score > 0.0 && h.score < 100.0), "scores are BM25: {:?}", page.hits);
+
+    assert_eq!(ev_ids(&index, "helicopter -wire"), vec!["20080101X00003"], "a leading - excludes");
+    assert_eq!(ev_ids(&index, "-\"crop dusting\" wire"), vec!["20080101X00002"], "a phrase can be excluded");
+    assert_eq!(ev_ids(&index, "+engine helicopter wire"), vec!["20080101X00003"], "a leading + requires");
+    assert_eq!(ev_ids(&index, "-wire").len(), 1, "only an exclusion: everything else");
+    assert_eq!(ev_ids(&index, "*").len(), 3);
+    assert_eq!(ev_ids(&index, "ev_id:20080101x00003"), vec!["20080101X00003"], "keys are upper-cased");
 }

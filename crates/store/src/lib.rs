@@ -25,14 +25,17 @@
 
 pub mod accounts;
 pub mod backup;
+pub mod changes;
 mod error;
 pub mod postgres;
 mod query;
+mod sql;
 pub mod sqlite;
 pub mod training;
 mod types;
 
 pub use accounts::Accounts;
+pub use changes::{Change, ChangeKind};
 pub use error::{Error, Result};
 pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, detail_json};
 
@@ -107,6 +110,16 @@ pub trait Store: Send + Sync {
 
     /// Position of the latest entry of the index change log (0 when it is empty).
     fn index_log_head(&self) -> Result<u64>;
+
+    /// Changes to events committed after position `after` of the change log,
+    /// oldest first, up to `limit` (see [`changes`]): what a live feed or a
+    /// publisher follows. `seq` order is commit order on every backend, so a
+    /// reader that resumes after the last `seq` it handled misses nothing and
+    /// sees nothing twice. Positions may have gaps (a rolled-back batch).
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<Change>>;
+
+    /// Position of the latest change (0 when the log is empty).
+    fn change_log_head(&self) -> Result<u64>;
 
     /// A checksum of every record table's logical content (rows in key order,
     /// events named by `ev_id`/`ntsb_no` rather than internal ids; ledger,

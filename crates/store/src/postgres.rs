@@ -22,16 +22,13 @@
 //!   replicas) learn within milliseconds ([`PostgresStore::listen_changes`]) or by
 //!   polling [`Store::data_version`] (one indexed read).
 
-mod accounts;
 mod backup;
 mod detail;
 mod migrations;
 mod nonblocking;
 mod pool;
 mod query;
-mod query_filter;
-mod sql;
-mod training;
+pub(crate) mod sql;
 mod upsert;
 
 #[cfg(test)]
@@ -48,10 +45,10 @@ use postgres::fallible_iterator::FallibleIterator;
 
 pub use pool::PoolStatus;
 
-use crate::query::push_text;
+use crate::sql::{SqlStore, ledger};
 use crate::{
-    BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
-    Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
+    BatchOutcome, Error, IndexChange, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, Result, Revision,
+    Store, StoreStats, TableChecksum,
 };
 use pool::{Pool, PooledConn};
 use sql::Db;
@@ -226,7 +223,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -415,43 +412,29 @@ impl ChangeListener {
     }
 }
 
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
 pub(crate) fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// Refuses to mix demo and real data; records the content kind on the first write.
-fn check_content(db: &mut Db<'_, '_>, kind: SourceKind, will_write: bool) -> Result<()> {
-    let want = if kind == SourceKind::Demo { "demo" } else { "real" };
-    let stored: Option<String> = match db.query_opt("SELECT value FROM store_meta WHERE key = 'content'", &[])? {
-        Some(row) => row.try_get(0)?,
-        None => None,
-    };
-    match stored.as_deref() {
-        Some(s) if s == want => Ok(()),
-        Some("demo") => Err(Error::MixedContent(format!(
-            "this database holds the synthetic demo sample, so real NTSB data ({}) cannot be loaded into it; \
-             use a new database for real data",
-            kind.as_str()
-        ))),
-        Some(_) => Err(Error::MixedContent(
-            "this database holds real NTSB data, so the synthetic demo sample cannot be loaded into it; \
-             use a separate database for the demo"
-                .into(),
-        )),
-        None => {
-            if will_write {
-                db.execute("INSERT INTO store_meta (key, value) VALUES ('content', ?1)", &[&want])?;
-            }
-            Ok(())
-        }
+impl crate::sql::SqlStore for PostgresStore {
+    fn dialect(&self) -> crate::sql::Dialect {
+        crate::sql::Dialect::Postgres
+    }
+
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        PostgresStore::read(self, |db| f(db))
+    }
+
+    fn write<T>(&self, mut f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        self.transaction(|db| f(db))
+    }
+
+    fn write_data<T>(&self, mut f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        self.transaction(|db| {
+            let value = f(db)?;
+            bump_data_version(db)?;
+            Ok(value)
+        })
     }
 }
 
@@ -515,20 +498,7 @@ impl Store for PostgresStore {
     }
 
     fn begin_load(&self, source: &LoadSource) -> Result<LoadId> {
-        self.transaction(|db| {
-            let row = db.query_one(
-                "INSERT INTO loads (path, format, checksum, bytes, started_at, status) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running') RETURNING id",
-                &[
-                    &source.path,
-                    &source.format,
-                    &source.checksum,
-                    &to_i64(source.bytes),
-                    &chrono::Utc::now().to_rfc3339(),
-                ],
-            )?;
-            Ok(LoadId(row.try_get(0)?))
-        })
+        self.transaction(|db| ledger::begin_load(db, source))
     }
 
     fn write_batch(
@@ -544,7 +514,7 @@ impl Store for PostgresStore {
             // the foreign-key check of every inserted child row; a load's statements
             // are keyed lookups that a cached plan serves as well.
             db.tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
-            check_content(db, kind, !records.is_empty())?;
+            ledger::check_content(db, kind, !records.is_empty())?;
             let (lines, parts): (Vec<u64>, Vec<_>) =
                 records.iter().map(|r| (r.line, r.record.clone().into_parts())).unzip();
             let mut batch = Batch::new(db, &self.tables, load.0, kind, file)?;
@@ -553,6 +523,7 @@ impl Store for PostgresStore {
                 batch.write(line, record)?;
             }
             batch.flush()?;
+            batch.record_changes()?;
             let outcome = batch.finish();
             if outcome.tables.values().any(|c| c.writes() > 0) || !outcome.rejects.is_empty() {
                 bump_data_version(db)?;
@@ -562,135 +533,26 @@ impl Store for PostgresStore {
     }
 
     fn record_rejects(&self, load: LoadId, rejects: &[Reject]) -> Result<()> {
-        self.transaction(|db| {
-            for r in rejects {
-                upsert::insert_reject(db, load.0, r)?;
-            }
-            if !rejects.is_empty() {
-                bump_data_version(db)?;
-            }
-            Ok(())
-        })
+        if rejects.is_empty() {
+            return Ok(());
+        }
+        self.write_data(|db| rejects.iter().try_for_each(|r| ledger::insert_reject(db, load.0, r)))
     }
 
     fn finish_load(&self, load: LoadId, summary: &LoadSummary) -> Result<()> {
-        let total = summary.total();
-        self.transaction(|db| {
-            let changed = db.execute(
-                "UPDATE loads SET finished_at = ?1, status = ?2, inserted = ?3, updated = ?4, unchanged = ?5, \
-                 rejected = ?6, duration_ms = ?7 WHERE id = ?8",
-                &[
-                    &chrono::Utc::now().to_rfc3339(),
-                    &summary.status,
-                    &to_i64(total.inserted),
-                    &to_i64(total.updated),
-                    &to_i64(total.unchanged),
-                    &to_i64(total.rejected),
-                    &to_i64(summary.duration_ms),
-                    &load.0,
-                ],
-            )?;
-            if changed == 0 {
-                return Err(Error::NotFound(format!("load {} is not in the ledger", load.0)));
-            }
-            db.execute("DELETE FROM load_counts WHERE load_id = ?1", &[&load.0])?;
-            for (table, c) in &summary.tables {
-                db.execute(
-                    "INSERT INTO load_counts (load_id, table_name, inserted, updated, unchanged, rejected) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    &[
-                        &load.0,
-                        table,
-                        &to_i64(c.inserted),
-                        &to_i64(c.updated),
-                        &to_i64(c.unchanged),
-                        &to_i64(c.rejected),
-                    ],
-                )?;
-            }
-            bump_data_version(db)?;
-            Ok(())
-        })
+        self.write_data(|db| ledger::finish_load(db, load, summary))
     }
 
     fn loads(&self, limit: usize) -> Result<Vec<LoadEntry>> {
-        self.read(|db| {
-            db.query(
-                "SELECT id, path, format, checksum, bytes, started_at, finished_at, status, inserted, updated, \
-                 unchanged, rejected, duration_ms FROM loads ORDER BY id DESC LIMIT ?1",
-                &[&limit_param(limit)],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(LoadEntry {
-                    id: LoadId(r.try_get(0)?),
-                    source: LoadSource {
-                        path: r.try_get(1)?,
-                        format: r.try_get(2)?,
-                        checksum: r.try_get(3)?,
-                        bytes: to_u64(r.try_get(4)?),
-                    },
-                    started_at: r.try_get(5)?,
-                    finished_at: r.try_get(6)?,
-                    status: r.try_get(7)?,
-                    counts: TableCounts {
-                        inserted: to_u64(r.try_get(8)?),
-                        updated: to_u64(r.try_get(9)?),
-                        unchanged: to_u64(r.try_get(10)?),
-                        rejected: to_u64(r.try_get(11)?),
-                    },
-                    duration_ms: r.try_get::<_, Option<i64>>(12)?.map(to_u64),
-                })
-            })
-            .collect()
-        })
+        SqlStore::read(self, |db| ledger::loads(db, limit))
     }
 
     fn rejects(&self, load: LoadId) -> Result<Vec<Reject>> {
-        self.read(|db| {
-            db.query(
-                "SELECT file, line, field, reason, table_name FROM rejects WHERE load_id = ?1 ORDER BY file, line, id",
-                &[&load.0],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(Reject {
-                    file: r.try_get(0)?,
-                    line: to_u64(r.try_get(1)?),
-                    field: r.try_get(2)?,
-                    reason: r.try_get(3)?,
-                    table: r.try_get(4)?,
-                })
-            })
-            .collect()
-        })
+        SqlStore::read(self, |db| ledger::rejects(db, load))
     }
 
     fn stats(&self) -> Result<StoreStats> {
-        self.read(|db| {
-            let mut tables = Vec::with_capacity(Record::ALL_SPECS.len());
-            for spec in Record::ALL_SPECS {
-                // Table names come only from the static specs.
-                let n: i64 = db.query_one(&format!("SELECT count(*) FROM {}", spec.name), &[])?.try_get(0)?;
-                tables.push((spec.name.to_string(), to_u64(n)));
-            }
-            let row =
-                db.query_one("SELECT min(event_date), max(event_date) FROM events WHERE event_date <> ''", &[])?;
-            let (first_event, last_event) = (row.try_get(0)?, row.try_get(1)?);
-            let with_narrative: i64 = db
-                .query_one("SELECT count(DISTINCT event_id) FROM narratives WHERE narrative <> ''", &[])?
-                .try_get(0)?;
-            let with_cause: i64 = db
-                .query_one("SELECT count(DISTINCT event_id) FROM narratives WHERE probable_cause <> ''", &[])?
-                .try_get(0)?;
-            Ok(StoreStats {
-                tables,
-                first_event,
-                last_event,
-                events_with_narrative: to_u64(with_narrative),
-                events_with_probable_cause: to_u64(with_cause),
-            })
-        })
+        SqlStore::read(self, ledger::stats)
     }
 
     fn check_integrity(&self) -> Result<Vec<String>> {
@@ -741,58 +603,23 @@ impl Store for PostgresStore {
     }
 
     fn revisions(&self, event: &str) -> Result<Vec<Revision>> {
-        let event = event.trim();
-        self.read(|db| {
-            db.query(
-                "SELECT r.table_name, r.row_key, r.field, r.old_value, r.new_value, r.load_id, coalesce(l.path, ''), \
-                        r.changed_at
-                 FROM revisions r LEFT JOIN loads l ON l.id = r.load_id
-                 WHERE r.event_id IN (
-                     SELECT id FROM events WHERE ev_id = ?1
-                     UNION
-                     SELECT id FROM events WHERE ntsb_no = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE ev_id = ?1))
-                 ORDER BY r.id",
-                &[&event],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(Revision {
-                    table: r.try_get(0)?,
-                    row_key: r.try_get(1)?,
-                    field: r.try_get(2)?,
-                    old_value: r.try_get(3)?,
-                    new_value: r.try_get(4)?,
-                    load: LoadId(r.try_get(5)?),
-                    source: r.try_get(6)?,
-                    changed_at: r.try_get(7)?,
-                })
-            })
-            .collect()
-        })
+        SqlStore::read(self, |db| ledger::revisions(db, event))
     }
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
-        self.read(|db| {
-            let entries: Vec<(i64, i64)> = db
-                .query(
-                    "SELECT seq, event_id FROM index_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    &[&to_i64(after), &limit_param(limit)],
-                )?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<std::result::Result<_, postgres::Error>>()?;
-            entries
-                .into_iter()
-                .map(|(seq, event_id)| Ok(IndexChange { seq: to_u64(seq), doc: index_doc(db, event_id)? }))
-                .collect()
-        })
+        SqlStore::read(self, |db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        SqlStore::read(self, |db| crate::changes::read_changes(db, after, limit))
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        SqlStore::read(self, crate::changes::read_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {
-        self.read(|db| {
-            let head: Option<i64> = db.query_one("SELECT max(seq) FROM index_log", &[])?.try_get(0)?;
-            Ok(head.map_or(0, to_u64))
-        })
+        SqlStore::read(self, ledger::index_log_head)
     }
 
     fn build_documents(&self, limit: usize) -> Result<usize> {
@@ -809,21 +636,11 @@ impl Store for PostgresStore {
     }
 
     fn store_id(&self) -> Result<Option<String>> {
-        self.read(|db| match db.query_opt("SELECT value FROM store_meta WHERE key = 'store_id'", &[])? {
-            Some(row) => Ok(row.try_get(0)?),
-            None => Ok(None),
-        })
+        SqlStore::read(self, |db| ledger::meta(db, "store_id"))
     }
 
     fn content_kind(&self) -> Result<Option<bool>> {
-        self.read(|db| {
-            let stored: Option<String> =
-                match db.query_opt("SELECT value FROM store_meta WHERE key = 'content'", &[])? {
-                    Some(row) => row.try_get(0)?,
-                    None => None,
-                };
-            Ok(stored.map(|s| s == "demo"))
-        })
+        Ok(SqlStore::read(self, |db| ledger::meta(db, "content"))?.map(|s| s == "demo"))
     }
 
     fn data_version(&self) -> Result<u64> {
@@ -847,27 +664,6 @@ impl Store for PostgresStore {
     fn restore_tables(&self, source: &mut dyn crate::backup::RowSource) -> Result<()> {
         backup::restore(self, source)
     }
-}
-
-/// The searchable text of one event (see `sqlite.rs` `index_doc`).
-fn index_doc(db: &mut Db<'_, '_>, event_id: i64) -> Result<IndexDoc> {
-    let Some(head) = db.query_opt("SELECT ev_id, ntsb_no, event_date FROM events WHERE id = ?1", &[&event_id])? else {
-        return Ok(IndexDoc { event_id, ev_id: None, ntsb_no: None, event_date: None, text: None });
-    };
-    let (ev_id, ntsb_no, event_date) = (head.try_get(0)?, head.try_get(1)?, head.try_get(2)?);
-    let mut narratives: Vec<String> = Vec::new();
-    let mut causes: Vec<String> = Vec::new();
-    for r in db.query(
-        "SELECT narrative, preliminary, probable_cause FROM narratives WHERE event_id = ?1 ORDER BY aircraft_key",
-        &[&event_id],
-    )? {
-        push_text(&mut narratives, r.try_get(0)?);
-        push_text(&mut narratives, r.try_get(1)?);
-        push_text(&mut causes, r.try_get(2)?);
-    }
-    let text = (!narratives.is_empty() || !causes.is_empty())
-        .then(|| IndexText { narrative: narratives.join("\n\n"), probable_cause: causes.join("\n") });
-    Ok(IndexDoc { event_id, ev_id, ntsb_no, event_date, text })
 }
 
 /// Hashes one table's data exactly as `sqlite.rs` `checksum_table` does (same

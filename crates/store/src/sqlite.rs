@@ -9,12 +9,9 @@
 //! The schema is created and evolved only by explicit migrations
 //! ([`Store::migrate`], [`Store::rollback`]); opening a file never changes it.
 
-mod accounts;
 mod backup;
 mod migrations;
 mod query;
-mod query_filter;
-mod training;
 mod upsert;
 
 #[cfg(test)]
@@ -29,12 +26,13 @@ use std::time::Duration;
 use ntsb_model::SourceKind;
 use ntsb_model::records::{Record, Reject, SourcedRecord};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 
-use crate::query::push_text;
+use crate::sql::conn::Lite;
+use crate::sql::{SqlStore, ledger};
 use crate::{
-    BatchOutcome, Error, IndexChange, IndexDoc, IndexText, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus,
-    PoolStatus, Result, Revision, Store, StoreStats, TableChecksum, TableCounts,
+    BatchOutcome, Error, IndexChange, LoadEntry, LoadId, LoadSource, LoadSummary, MigrationStatus, PoolStatus, Result,
+    Revision, Store, StoreStats, TableChecksum,
 };
 use upsert::{Batch, TableSql};
 
@@ -88,7 +86,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 10;
+    pub const LATEST_VERSION: i64 = 12;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -259,43 +257,32 @@ impl Drop for Reader<'_> {
     }
 }
 
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
+impl crate::sql::SqlStore for SqliteStore {
+    fn dialect(&self) -> crate::sql::Dialect {
+        crate::sql::Dialect::Sqlite
+    }
 
-/// Refuses to mix demo and real data; records the content kind on the first write.
-fn check_content(conn: &Connection, kind: SourceKind, will_write: bool) -> Result<()> {
-    let want = if kind == SourceKind::Demo { "demo" } else { "real" };
-    let stored: Option<String> = conn
-        .prepare_cached("SELECT value FROM store_meta WHERE key = 'content'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    match stored.as_deref() {
-        Some(s) if s == want => Ok(()),
-        Some("demo") => Err(Error::MixedContent(format!(
-            "this database holds the synthetic demo sample, so real NTSB data ({}) cannot be loaded into it; \
-             use a new database for real data",
-            kind.as_str()
-        ))),
-        Some(_) => Err(Error::MixedContent(
-            "this database holds real NTSB data, so the synthetic demo sample cannot be loaded into it; \
-             use a separate database for the demo"
-                .into(),
-        )),
-        None => {
-            if will_write {
-                conn.prepare_cached("INSERT INTO store_meta (key, value) VALUES ('content', ?1)")?.execute([want])?;
-            }
-            Ok(())
-        }
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        let conn = self.reader()?;
+        f(&mut crate::sql::conn::Lite(&conn))
+    }
+
+    fn write<T>(&self, mut f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&mut crate::sql::conn::Lite(&tx))?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn write_data<T>(&self, f: impl FnMut(&mut dyn crate::sql::Conn) -> Result<T>) -> Result<T> {
+        let value = self.write(f)?;
+        self.committed();
+        Ok(value)
     }
 }
 
@@ -347,18 +334,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_load(&self, source: &LoadSource) -> Result<LoadId> {
-        let conn = self.ready()?;
-        conn.prepare_cached(
-            "INSERT INTO loads (path, format, checksum, bytes, started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
-        )?
-        .execute(params![
-            source.path,
-            source.format,
-            source.checksum,
-            to_i64(source.bytes),
-            chrono::Utc::now().to_rfc3339()
-        ])?;
-        Ok(LoadId(conn.last_insert_rowid()))
+        self.write(|db| ledger::begin_load(db, source))
     }
 
     fn write_batch(
@@ -370,11 +346,12 @@ impl Store for SqliteStore {
     ) -> Result<BatchOutcome> {
         let mut conn = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_content(&tx, kind, !records.is_empty())?;
+        ledger::check_content(&mut Lite(&tx), kind, !records.is_empty())?;
         let mut batch = Batch::new(&tx, &self.tables, load.0, kind, file)?;
         for record in records {
             batch.write(record)?;
         }
+        batch.record_changes()?;
         let outcome = batch.finish();
         tx.commit()?;
         self.committed();
@@ -382,130 +359,23 @@ impl Store for SqliteStore {
     }
 
     fn record_rejects(&self, load: LoadId, rejects: &[Reject]) -> Result<()> {
-        let mut conn = self.ready()?;
-        let tx = conn.transaction()?;
-        for r in rejects {
-            upsert::insert_reject(&tx, load.0, r)?;
-        }
-        tx.commit()?;
-        self.committed();
-        Ok(())
+        self.write_data(|db| rejects.iter().try_for_each(|r| ledger::insert_reject(db, load.0, r)))
     }
 
     fn finish_load(&self, load: LoadId, summary: &LoadSummary) -> Result<()> {
-        let mut conn = self.ready()?;
-        let tx = conn.transaction()?;
-        let total = summary.total();
-        let changed = tx
-            .prepare_cached(
-                "UPDATE loads SET finished_at = ?1, status = ?2, inserted = ?3, updated = ?4, unchanged = ?5, \
-                 rejected = ?6, duration_ms = ?7 WHERE id = ?8",
-            )?
-            .execute(params![
-                chrono::Utc::now().to_rfc3339(),
-                summary.status,
-                to_i64(total.inserted),
-                to_i64(total.updated),
-                to_i64(total.unchanged),
-                to_i64(total.rejected),
-                to_i64(summary.duration_ms),
-                load.0
-            ])?;
-        if changed == 0 {
-            return Err(Error::NotFound(format!("load {} is not in the ledger", load.0)));
-        }
-        tx.prepare_cached("DELETE FROM load_counts WHERE load_id = ?1")?.execute([load.0])?;
-        for (table, c) in &summary.tables {
-            tx.prepare_cached(
-                "INSERT INTO load_counts (load_id, table_name, inserted, updated, unchanged, rejected) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                load.0,
-                table,
-                to_i64(c.inserted),
-                to_i64(c.updated),
-                to_i64(c.unchanged),
-                to_i64(c.rejected)
-            ])?;
-        }
-        tx.commit()?;
-        self.committed();
-        Ok(())
+        self.write_data(|db| ledger::finish_load(db, load, summary))
     }
 
     fn loads(&self, limit: usize) -> Result<Vec<LoadEntry>> {
-        let conn = self.ready()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, path, format, checksum, bytes, started_at, finished_at, status, inserted, updated, unchanged, \
-             rejected, duration_ms FROM loads ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit_param(limit)], |r| {
-            Ok(LoadEntry {
-                id: LoadId(r.get(0)?),
-                source: LoadSource {
-                    path: r.get(1)?,
-                    format: r.get(2)?,
-                    checksum: r.get(3)?,
-                    bytes: to_u64(r.get(4)?),
-                },
-                started_at: r.get(5)?,
-                finished_at: r.get(6)?,
-                status: r.get(7)?,
-                counts: TableCounts {
-                    inserted: to_u64(r.get(8)?),
-                    updated: to_u64(r.get(9)?),
-                    unchanged: to_u64(r.get(10)?),
-                    rejected: to_u64(r.get(11)?),
-                },
-                duration_ms: r.get::<_, Option<i64>>(12)?.map(to_u64),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.read(|db| ledger::loads(db, limit))
     }
 
     fn rejects(&self, load: LoadId) -> Result<Vec<Reject>> {
-        let conn = self.ready()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT file, line, field, reason, table_name FROM rejects WHERE load_id = ?1 ORDER BY file, line, id",
-        )?;
-        let rows = stmt.query_map([load.0], |r| {
-            Ok(Reject {
-                file: r.get(0)?,
-                line: to_u64(r.get(1)?),
-                field: r.get(2)?,
-                reason: r.get(3)?,
-                table: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.read(|db| ledger::rejects(db, load))
     }
 
     fn stats(&self) -> Result<StoreStats> {
-        let conn = self.ready()?;
-        let mut tables = Vec::with_capacity(Record::ALL_SPECS.len());
-        for spec in Record::ALL_SPECS {
-            // Table names come only from the static specs.
-            let n: i64 =
-                conn.prepare_cached(&format!("SELECT count(*) FROM {}", spec.name))?.query_row([], |r| r.get(0))?;
-            tables.push((spec.name.to_string(), to_u64(n)));
-        }
-        let (first_event, last_event) = conn
-            .prepare_cached("SELECT min(event_date), max(event_date) FROM events WHERE event_date <> ''")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let events_with_narrative: i64 = conn
-            .prepare_cached("SELECT count(DISTINCT event_id) FROM narratives WHERE narrative <> ''")?
-            .query_row([], |r| r.get(0))?;
-        let events_with_probable_cause: i64 = conn
-            .prepare_cached("SELECT count(DISTINCT event_id) FROM narratives WHERE probable_cause <> ''")?
-            .query_row([], |r| r.get(0))?;
-        Ok(StoreStats {
-            tables,
-            first_event,
-            last_event,
-            events_with_narrative: to_u64(events_with_narrative),
-            events_with_probable_cause: to_u64(events_with_probable_cause),
-        })
+        self.read(ledger::stats)
     }
 
     fn check_integrity(&self) -> Result<Vec<String>> {
@@ -533,51 +403,23 @@ impl Store for SqliteStore {
     }
 
     fn revisions(&self, event: &str) -> Result<Vec<Revision>> {
-        let conn = self.ready()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.table_name, r.row_key, r.field, r.old_value, r.new_value, r.load_id, COALESCE(l.path, ''), \
-                    r.changed_at
-             FROM revisions r LEFT JOIN loads l ON l.id = r.load_id
-             WHERE r.event_id IN (
-                 SELECT id FROM events WHERE ev_id = ?1
-                 UNION
-                 SELECT id FROM events WHERE ntsb_no = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE ev_id = ?1))
-             ORDER BY r.id",
-        )?;
-        let rows = stmt.query_map([event.trim()], |r| {
-            Ok(Revision {
-                table: r.get(0)?,
-                row_key: r.get(1)?,
-                field: r.get(2)?,
-                old_value: r.get(3)?,
-                new_value: r.get(4)?,
-                load: LoadId(r.get(5)?),
-                source: r.get(6)?,
-                changed_at: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.read(|db| ledger::revisions(db, event))
     }
 
     fn index_changes(&self, after: u64, limit: usize) -> Result<Vec<IndexChange>> {
-        let conn = self.ready()?;
-        let entries: Vec<(i64, i64)> = {
-            let mut stmt =
-                conn.prepare_cached("SELECT seq, event_id FROM index_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-            let rows = stmt.query_map(params![to_i64(after), limit_param(limit)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let mut changes = Vec::with_capacity(entries.len());
-        for (seq, event_id) in entries {
-            changes.push(IndexChange { seq: to_u64(seq), doc: index_doc(&conn, event_id)? });
-        }
-        Ok(changes)
+        self.read(|db| ledger::index_changes(db, after, limit))
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>> {
+        self.read(|db| crate::changes::read_changes(db, after, limit))
+    }
+
+    fn change_log_head(&self) -> Result<u64> {
+        self.read(crate::changes::read_head)
     }
 
     fn index_log_head(&self) -> Result<u64> {
-        let conn = self.ready()?;
-        let head: Option<i64> = conn.prepare_cached("SELECT max(seq) FROM index_log")?.query_row([], |r| r.get(0))?;
-        Ok(head.map_or(0, to_u64))
+        self.read(ledger::index_log_head)
     }
 
     fn dump_tables(&self, sink: &mut dyn crate::backup::RowSink) -> Result<crate::backup::DumpInfo> {
@@ -591,51 +433,12 @@ impl Store for SqliteStore {
     }
 
     fn store_id(&self) -> Result<Option<String>> {
-        let conn = self.ready()?;
-        let id: Option<String> = conn
-            .prepare_cached("SELECT value FROM store_meta WHERE key = 'store_id'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        Ok(id)
+        self.read(|db| ledger::meta(db, "store_id"))
     }
 
     fn content_kind(&self) -> Result<Option<bool>> {
-        let conn = self.ready()?;
-        let stored: Option<String> = conn
-            .prepare_cached("SELECT value FROM store_meta WHERE key = 'content'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        Ok(stored.map(|s| s == "demo"))
+        Ok(self.read(|db| ledger::meta(db, "content"))?.map(|s| s == "demo"))
     }
-}
-
-/// The searchable text of one event: narratives and preliminary reports joined by
-/// blank lines, probable causes by newlines (exact repeats dropped). `text` is
-/// `None` when the event is gone or has no text.
-fn index_doc(conn: &Connection, event_id: i64) -> Result<IndexDoc> {
-    let head: Option<(Option<String>, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT ev_id, ntsb_no, event_date FROM events WHERE id = ?1")?
-        .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let Some((ev_id, ntsb_no, event_date)) = head else {
-        return Ok(IndexDoc { event_id, ev_id: None, ntsb_no: None, event_date: None, text: None });
-    };
-    let mut narratives: Vec<String> = Vec::new();
-    let mut causes: Vec<String> = Vec::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT narrative, preliminary, probable_cause FROM narratives WHERE event_id = ?1 ORDER BY aircraft_key",
-        )?;
-        let mut rows = stmt.query([event_id])?;
-        while let Some(r) = rows.next()? {
-            push_text(&mut narratives, r.get(0)?);
-            push_text(&mut narratives, r.get(1)?);
-            push_text(&mut causes, r.get(2)?);
-        }
-    }
-    let text = (!narratives.is_empty() || !causes.is_empty())
-        .then(|| IndexText { narrative: narratives.join("\n\n"), probable_cause: causes.join("\n") });
-    Ok(IndexDoc { event_id, ev_id, ntsb_no, event_date, text })
 }
 
 /// Hashes one table's data in a stable order. Child rows are named by their

@@ -181,7 +181,8 @@ conformance! {
     fn accounts_survive_a_rollback_of_nothing_and_go_with_0006(kind) {
         let s = kind.store("accounts_go_with_migration_0006");
         s.create_user(&new_user("a@example.org", Role::Free), 1).unwrap();
-        let after_0006: Vec<i64> = (6..=common::LATEST).collect();
+        let after_0006: Vec<i64> =
+            s.migration_status().unwrap().iter().map(|m| m.version).filter(|v| *v >= 6).collect();
         assert_eq!(s.rollback(after_0006.len()).unwrap(), after_0006.iter().rev().copied().collect::<Vec<_>>());
         assert!(s.user_by_email("a@example.org").is_err(), "the schema is out of date after the rollback");
         assert_eq!(s.migrate().unwrap(), after_0006);

@@ -327,9 +327,12 @@ conformance! {
         populate(&s);
         let before = snapshot(&*s);
         // Down through every reversible-without-loss step and up again.
-        let above_ledger: Vec<i64> = (3..=common::LATEST).rev().collect();
+        let mut above_ledger: Vec<i64> =
+            s.migration_status().expect("status").iter().map(|m| m.version).filter(|v| *v >= 3).collect();
+        above_ledger.reverse();
         assert_eq!(s.rollback(above_ledger.len()).expect("rollback"), above_ledger);
-        assert_eq!(s.migrate().expect("migrate"), (3..=common::LATEST).collect::<Vec<_>>());
+        above_ledger.reverse();
+        assert_eq!(s.migrate().expect("migrate"), above_ledger);
         assert_eq!(snapshot(&*s), before, "the reversible steps lose nothing");
         // All the way down drops the tables, so an operator backs up first: with
         // the backup, down-and-up loses nothing.

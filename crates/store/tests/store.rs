@@ -463,22 +463,24 @@ fn an_unmigrated_store_refuses_data_operations_with_schema_out_of_date(kind) {
 
 fn migrations_roll_back_and_reapply_on_a_populated_store(kind) {
     let s = kind.shared("migrations_roll_back_and_reapply_on_a_populated_store");
-    let all: Vec<i64> = (1..=common::LATEST).collect();
+    // Every known version, in order (a number may be left free for another branch's migration).
+    let all: Vec<i64> = s.migration_status().expect("status").iter().map(|m| m.version).collect();
+    assert_eq!(all.last(), Some(&common::LATEST));
     assert_eq!(s.migrate().expect("migrate"), all);
     assert!(s.migrate().expect("again").is_empty(), "migrate is idempotent");
     let version = |s: &common::TestStore| s.migration_status().expect("status").iter().filter(|m| m.applied_at.is_some()).count();
-    assert_eq!(version(&s) as i64, common::LATEST);
+    assert_eq!(version(&s), all.len());
     let load = begin(&s, "x");
     write(&s, load, SourceKind::Avall, vec![full_event(), narrative(ev_ref(), 0, "text")]);
 
     // Undo every migration after the ledger (query tables, index queue): core data and the ledger are untouched.
-    let after_ledger: Vec<i64> = (3..=common::LATEST).rev().collect();
+    let after_ledger: Vec<i64> = all.iter().rev().copied().filter(|v| *v > 2).collect();
     assert_eq!(s.rollback(after_ledger.len()).expect("rollback"), after_ledger);
     assert_eq!(version(&s), 2);
     let status = s.migration_status().expect("status");
     assert_eq!(status.iter().map(|m| m.applied_at.is_some()).collect::<Vec<_>>(), all.iter().map(|v| *v <= 2).collect::<Vec<_>>());
     assert!(s.stats().is_err(), "a store behind the latest version refuses work");
-    assert_eq!(s.migrate().expect("reapply"), (3..=common::LATEST).collect::<Vec<_>>());
+    assert_eq!(s.migrate().expect("reapply"), all.iter().copied().filter(|v| *v > 2).collect::<Vec<_>>());
     assert_eq!(table_rows(&s, "events"), 1);
     assert_eq!(table_rows(&s, "narratives"), 1);
     assert_eq!(s.loads(10).expect("loads").len(), 1);

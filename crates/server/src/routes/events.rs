@@ -26,7 +26,8 @@ pub(crate) fn resolve_filter(
     q: Option<&str>,
 ) -> Result<EventFilter, ApiError> {
     if let Some(q) = q {
-        let ids = state.index.search_ids(q, MAX_TEXT_MATCHES)?;
+        // A filter: every word must match (ranked search returns partial matches too).
+        let ids = state.index.matching_ids(q, MAX_TEXT_MATCHES)?;
         filter.event_ids = Some(ids.into_iter().map(|(id, _)| id).collect());
     }
     Ok(filter)

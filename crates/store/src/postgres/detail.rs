@@ -17,11 +17,16 @@ use ntsb_model::query::{
 };
 use postgres::Row;
 
-use super::query::{flag, summaries_by_id};
 use super::sql::Db;
 use super::{TRY_WRITE_LOCK, WRITE_LOCK, limit_param};
 use crate::Result;
 use crate::query::{detail_json, push_text};
+use crate::sql::reads::summaries_by_id;
+
+/// An integer 0/1 column as a flag.
+fn flag(r: &Row, idx: usize) -> Result<Option<bool>> {
+    Ok(r.try_get::<_, Option<i64>>(idx)?.map(|v| v != 0))
+}
 
 /// The details of the given events, in the given order (an id without an event
 /// is left out).

@@ -85,6 +85,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/postgres/0010_scoring_indexes.up.sql"),
         down: include_str!("../../migrations/postgres/0010_scoring_indexes.down.sql"),
     },
+    Migration {
+        version: 12,
+        name: "change_log",
+        up: include_str!("../../migrations/postgres/0012_change_log.up.sql"),
+        down: include_str!("../../migrations/postgres/0012_change_log.down.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating (any constant unique to this program).

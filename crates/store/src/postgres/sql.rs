@@ -19,9 +19,6 @@ use crate::{Error, Result};
 /// A parameter as passed to the `postgres` client.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 
-/// An owned parameter, for statements assembled at run time (filters).
-pub(crate) type OwnedParam = Box<dyn ToSql + Sync + Send>;
-
 /// Binds a [`Value`] to whatever type the server inferred for the parameter,
 /// converting like SQLite's column affinity does (an integral real into an
 /// integer column, a number into a text column), so both backends store the same.
@@ -210,11 +207,6 @@ pub(crate) fn push_copy(line: &mut String, v: &Value) {
             }
         }
     }
-}
-
-/// Borrows owned parameters for a call.
-pub(crate) fn refs(params: &[OwnedParam]) -> Vec<Param<'_>> {
-    params.iter().map(|p| p.as_ref() as Param<'_>).collect()
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use postgres::Row;
 use std::io::Write;
 
 use super::sql::{Db, Param, Pg, push_copy, value_at};
+use crate::changes::{ChangeSet, INSERT_CHANGES_MANY};
 use crate::{BatchOutcome, Error, Result, TableCounts};
 
 /// Name of the event table, the parent of every child table.
@@ -403,6 +404,8 @@ pub(crate) struct Batch<'d, 'c, 's> {
     /// `kind:generation`, as recorded in `field_sources`.
     source_tag: String,
     cache: Cache,
+    /// What the batch did to each event, for the change log.
+    changes: ChangeSet,
 }
 
 impl<'d, 'c, 's> Batch<'d, 'c, 's> {
@@ -432,7 +435,25 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             no_cache: HashMap::new(),
             placeholders_possible,
             cache: Cache::default(),
+            changes: ChangeSet::default(),
         })
+    }
+
+    /// Appends one change-log row per event the batch touched (see
+    /// `crate::changes`) in one statement; call once, after [`Batch::flush`],
+    /// under the write lock.
+    pub(crate) fn record_changes(&mut self) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let rows = self.changes.take_rows();
+        let ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind).collect();
+        let fields: Vec<&str> = rows.iter().map(|r| r.fields.as_str()).collect();
+        let evs: Vec<Option<&str>> = rows.iter().map(|r| r.ev_id.as_deref()).collect();
+        let nos: Vec<Option<&str>> = rows.iter().map(|r| r.ntsb_no.as_deref()).collect();
+        self.db.execute(INSERT_CHANGES_MANY, &[&ids, &kinds, &fields, &evs, &nos, &self.load, &self.now])?;
+        Ok(())
     }
 
     /// Reads ahead every stored row the records can touch (see the module doc).
@@ -695,7 +716,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
                     reason: refusal.reason,
                     table: Some(t.spec.name.to_string()),
                 };
-                insert_reject(self.db, self.load, &reject)?;
+                crate::sql::ledger::insert_reject(self.db, self.load, &reject)?;
                 self.rejects.push(reject);
             }
         }
@@ -777,6 +798,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             self.cache.rows.insert(slot, StoredRow { rowid, sources: sources_json(&sources)?, values: incoming });
             self.cache.covered_events.insert(id);
             self.cache.new_events.insert(id);
+            self.changes.created(id);
             match (ev_id, ntsb_no) {
                 (Some(ev), _) => {
                     self.cache.ev_absent.remove(&ev);
@@ -861,8 +883,11 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             self.cache.pending_slots.push((name, event_id, repr.clone()));
             self.cache.rows.insert((name, event_id, repr), StoredRow { rowid, sources: json, values: values.to_vec() });
         }
-        if let (Some(id), true) = (event_id, name == NARRATIVES) {
-            self.queue_index(id);
+        if let Some(id) = event_id {
+            self.changes.row_added(id, name);
+            if name == NARRATIVES {
+                self.queue_index(id);
+            }
         }
         Ok(Written::Inserted)
     }
@@ -923,6 +948,9 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
             }
             values[i] = incoming[i].clone();
             sources.insert((*col).to_string(), self.source_tag.clone());
+            if let Some(id) = event_id {
+                self.changes.field(id, t.spec.name, col);
+            }
             changed = true;
         }
         if !changed {
@@ -1172,6 +1200,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         self.forget()?;
         self.db.execute("UPDATE events SET ev_id = ?1, updated_load = ?2 WHERE id = ?3", &[&ev, &self.load, &p])?;
         self.revision(Some(p), EVENTS, ev, "ev_id", None, Some(ev.to_string()))?;
+        self.changes.field(p, EVENTS, "ev_id");
         self.queue_index(p);
         self.ev_cache.insert(ev.to_string(), p);
         Ok(())
@@ -1227,6 +1256,7 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         for (i, col) in t.cols.iter().enumerate() {
             if values[i].is_null() && !from.values[i].is_null() {
                 self.revision(Some(real), EVENTS, &label, col, None, from.values[i].to_text())?;
+                self.changes.field(real, EVENTS, col);
                 values[i] = from.values[i].clone();
                 match from_sources.get(*col) {
                     Some(k) => sources.insert((*col).to_string(), k.clone()),
@@ -1238,7 +1268,14 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
         if filled {
             self.write_row(t, into.rowid, Some(real), &[], &values, &sources, false)?;
         }
+        let (gone_ev, gone_no): (Option<String>, Option<String>) =
+            match self.db.query_opt("SELECT ev_id, ntsb_no FROM events WHERE id = ?1", &[&p])? {
+                Some(row) => (row.try_get(0)?, row.try_get(1)?),
+                None => (None, None),
+            };
         self.db.execute("DELETE FROM events WHERE id = ?1", &[&p])?;
+        self.changes.row_added(real, "merged");
+        self.changes.deleted(p, gone_ev, gone_no);
         self.queue_index(real);
         self.queue_index(p);
         self.no_cache.clear();
@@ -1249,14 +1286,4 @@ impl<'d, 'c, 's> Batch<'d, 'c, 's> {
 /// Key values as revision text: `"1"`, `"1/2"`.
 fn join_key(key: &[Value]) -> String {
     key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
-}
-
-/// Stores one reject in the ledger.
-pub(crate) fn insert_reject(db: &mut Db<'_, '_>, load: i64, r: &Reject) -> Result<()> {
-    let line = i64::try_from(r.line).unwrap_or(i64::MAX);
-    db.execute(
-        "INSERT INTO rejects (load_id, file, line, field, reason, table_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &[&load, &r.file, &line, &r.field, &r.reason, &r.table],
-    )?;
-    Ok(())
 }

@@ -83,6 +83,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/sqlite/0010_scoring_indexes.up.sql"),
         down: include_str!("../../migrations/sqlite/0010_scoring_indexes.down.sql"),
     },
+    Migration {
+        version: 12,
+        name: "change_log",
+        up: include_str!("../../migrations/sqlite/0012_change_log.up.sql"),
+        down: include_str!("../../migrations/sqlite/0012_change_log.down.sql"),
+    },
 ];
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

@@ -81,7 +81,8 @@ fn declared_column_types_match_the_values_records_produce() {
 fn latest_version_is_the_last_migration() {
     assert_eq!(migrations::MIGRATIONS.last().map(|m| m.version), Some(SqliteStore::LATEST_VERSION));
     let versions: Vec<i64> = migrations::MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=SqliteStore::LATEST_VERSION).collect::<Vec<_>>());
+    // Increasing; a number may be left free for a migration another branch adds.
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use ntsb_model::value::Value;
 use rusqlite::types::{ToSqlOutput, Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
+use crate::changes::{ChangeSet, INSERT_CHANGE_ONE};
 use crate::{BatchOutcome, Error, Result, TableCounts};
 
 /// Name of the event table, the parent of every child table.
@@ -215,6 +216,8 @@ pub(crate) struct Batch<'a> {
     generation: i64,
     /// `kind:generation`, as recorded in `field_sources`.
     source_tag: String,
+    /// What the batch did to each event, for the change log.
+    changes: ChangeSet,
 }
 
 /// A `field_sources` entry: `kind:generation` (or plain `kind` from before
@@ -271,7 +274,21 @@ impl<'a> Batch<'a> {
             ev_cache: HashMap::new(),
             no_cache: HashMap::new(),
             placeholders_possible,
+            changes: ChangeSet::default(),
         })
+    }
+
+    /// Appends one change-log row per event the batch touched (see
+    /// `crate::changes`); call once, before committing.
+    pub(crate) fn record_changes(&mut self) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.tx.prepare_cached(INSERT_CHANGE_ONE)?;
+        for row in self.changes.take_rows() {
+            stmt.execute(params![row.event_id, row.kind, row.fields, row.ev_id, row.ntsb_no, self.load, self.now])?;
+        }
+        Ok(())
     }
 
     /// Counts and rejects of the batch.
@@ -325,7 +342,7 @@ impl<'a> Batch<'a> {
                     reason: refusal.reason,
                     table: Some(t.spec.name.to_string()),
                 };
-                insert_reject(self.tx, self.load, &reject)?;
+                crate::sql::ledger::insert_reject(&mut crate::sql::conn::Lite(self.tx), self.load, &reject)?;
                 self.rejects.push(reject);
             }
         }
@@ -391,6 +408,7 @@ impl<'a> Batch<'a> {
             params.push(&self.load);
             self.tx.prepare_cached(&t.insert)?.execute(params.as_slice())?;
             let id = self.tx.last_insert_rowid();
+            self.changes.created(id);
             match (ev_id, ntsb_no) {
                 (Some(ev), _) => {
                     self.ev_cache.insert(ev, id);
@@ -431,8 +449,11 @@ impl<'a> Batch<'a> {
         params.extend(vals.iter().map(|v| v as &dyn ToSql));
         params.push(&sources);
         self.tx.prepare_cached(&t.insert)?.execute(params.as_slice())?;
-        if let (Some(id), true) = (event_id, t.spec.name == NARRATIVES) {
-            self.queue_index(id)?;
+        if let Some(id) = event_id {
+            self.changes.row_added(id, t.spec.name);
+            if t.spec.name == NARRATIVES {
+                self.queue_index(id)?;
+            }
         }
         Ok(Written::Inserted)
     }
@@ -497,6 +518,9 @@ impl<'a> Batch<'a> {
             }
             values[i] = incoming[i].clone();
             sources.insert((*col).to_string(), self.source_tag.clone());
+            if let Some(id) = event_id {
+                self.changes.field(id, t.spec.name, col);
+            }
             changed = true;
         }
         if !changed {
@@ -675,6 +699,7 @@ impl<'a> Batch<'a> {
             .prepare_cached("UPDATE events SET ev_id = ?1, updated_load = ?2 WHERE id = ?3")?
             .execute(params![ev, self.load, p])?;
         self.revision(Some(p), EVENTS, ev, "ev_id", None, Some(ev.to_string()))?;
+        self.changes.field(p, EVENTS, "ev_id");
         self.queue_index(p)?;
         self.ev_cache.insert(ev.to_string(), p);
         Ok(())
@@ -729,6 +754,7 @@ impl<'a> Batch<'a> {
         for (i, col) in t.cols.iter().enumerate() {
             if values[i].is_null() && !from.values[i].is_null() {
                 self.revision(Some(real), EVENTS, &label, col, None, from.values[i].to_text())?;
+                self.changes.field(real, EVENTS, col);
                 values[i] = from.values[i].clone();
                 match from_sources.get(*col) {
                     Some(k) => sources.insert((*col).to_string(), k.clone()),
@@ -740,7 +766,15 @@ impl<'a> Batch<'a> {
         if filled {
             self.write_row(t, into.rowid, &values, &sources)?;
         }
+        let gone: Option<(Option<String>, Option<String>)> = self
+            .tx
+            .prepare_cached("SELECT ev_id, ntsb_no FROM events WHERE id = ?1")?
+            .query_row([p], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (gone_ev, gone_no) = gone.unwrap_or_default();
         self.tx.prepare_cached("DELETE FROM events WHERE id = ?1")?.execute([p])?;
+        self.changes.row_added(real, "merged");
+        self.changes.deleted(p, gone_ev, gone_no);
         self.queue_index(real)?;
         self.queue_index(p)?;
         self.no_cache.clear();
@@ -751,14 +785,4 @@ impl<'a> Batch<'a> {
 /// Key values as revision text: `"1"`, `"1/2"`.
 fn join_key(key: &[Value]) -> String {
     key.iter().map(|v| v.to_text().unwrap_or_default()).collect::<Vec<_>>().join("/")
-}
-
-/// Stores one reject in the ledger.
-pub(crate) fn insert_reject(conn: &Connection, load: i64, r: &Reject) -> Result<()> {
-    let line = i64::try_from(r.line).unwrap_or(i64::MAX);
-    conn.prepare_cached(
-        "INSERT INTO rejects (load_id, file, line, field, reason, table_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![load, r.file, line, r.field, r.reason, r.table])?;
-    Ok(())
 }

