@@ -1,9 +1,21 @@
-//! Command-line arguments. Global options (`--db`, `--data-dir`, `--config`,
-//! `--demo`, logging) are accepted before or after the subcommand name.
+//! Command-line arguments, and the one declaration of every setting.
+//!
+//! A setting is declared once, as a clap argument: its flag, its `NTSB_*`
+//! environment variable, its default, its validation (the value parser) and its
+//! help text. Its key in the TOML file is the argument's id (the field name;
+//! under `[auth]` for [`AuthArgs`], under `[serve]` for [`ServeArgs`]);
+//! [`crate::config::parse`] feeds the file's values in as defaults, so the
+//! layers are flags > environment > file > default. The README's settings table
+//! is generated from these declarations (a test keeps it in step).
+//!
+//! Global options are accepted before or after the subcommand name and are
+//! listed under their own headings in `--help`, after the command's own.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Secret;
 
 /// NTSB Analytics: load, inspect and search the NTSB aviation accident database.
 #[derive(Debug, Parser)]
@@ -15,61 +27,105 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand accepts. Each can also come from an `NTSB_*`
-/// environment variable or the TOML configuration file; flags win over the
-/// environment, which wins over the file.
-#[derive(Debug, Args, Clone, Default)]
+/// Settings every subcommand accepts.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
+    /// TOML file with any of these settings (keys: the names in the README's table).
+    #[arg(long, env = "NTSB_CONFIG", global = true, value_name = "FILE", hide_env_values = true)]
+    pub config: Option<PathBuf>,
+
+    /// Directory for the database, the full-text index and rejects reports.
+    #[arg(long, env = "NTSB_DATA_DIR", global = true, value_name = "DIR", hide_env_values = true,
+          default_value = "ntsb-data", value_parser = crate::config::non_empty_path)]
+    pub data_dir: PathBuf,
+
     /// Database URL: `sqlite:PATH`, a file path, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// [default: DATA_DIR/ntsb.sqlite].
-    #[arg(long = "db", env = "NTSB_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[arg(
+        long = "db",
+        env = "NTSB_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub database_url: Option<Secret>,
 
     /// File holding the database URL (a mounted secret), instead of `--db`.
-    #[arg(long = "db-url-file", env = "NTSB_DATABASE_URL_FILE", global = true, value_name = "FILE")]
+    #[arg(
+        long = "db-url-file",
+        env = "NTSB_DATABASE_URL_FILE",
+        global = true,
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub database_url_file: Option<PathBuf>,
 
     /// PostgreSQL: schema to use (`search_path`), letters, digits and `_` [default: the server's].
-    #[arg(long = "db-schema", env = "NTSB_DB_SCHEMA", global = true, value_name = "NAME")]
+    #[arg(long = "db-schema", env = "NTSB_DB_SCHEMA", global = true, value_name = "NAME", hide_env_values = true,
+          value_parser = crate::config::schema_name)]
     pub db_schema: Option<String>,
 
-    /// PostgreSQL: most connections this process opens [default: 16].
-    #[arg(long = "db-pool-size", env = "NTSB_DB_POOL_SIZE", global = true, value_name = "N")]
-    pub db_pool_size: Option<usize>,
+    /// PostgreSQL: most connections this process opens.
+    #[arg(long = "db-pool-size", env = "NTSB_DB_POOL_SIZE", global = true, value_name = "N", hide_env_values = true,
+          default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub db_pool_size: u64,
 
-    /// PostgreSQL: seconds a statement may run before the server cancels it; 0 = no limit [default: 60].
-    #[arg(long = "db-statement-timeout", env = "NTSB_DB_STATEMENT_TIMEOUT", global = true, value_name = "SECS")]
-    pub db_statement_timeout: Option<u64>,
-
-    /// Directory for the database, the full-text index and rejects reports [default: ./ntsb-data].
-    #[arg(long, env = "NTSB_DATA_DIR", global = true, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// TOML configuration file (keys: data_dir, database_url, database_url_file, db_schema,
-    /// db_pool_size, db_statement_timeout, redis_url, log_format, log_level, and an [auth] table).
-    #[arg(long, env = "NTSB_CONFIG", global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// PostgreSQL: seconds a statement may run before the server cancels it (0: no limit).
+    #[arg(long = "db-statement-timeout", env = "NTSB_DB_STATEMENT_TIMEOUT", global = true, value_name = "SECS",
+          hide_env_values = true, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub db_statement_timeout: u64,
 
     /// Redis for the response cache shared by API replicas and shared counters:
     /// `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: none, everything in process].
-    #[arg(long = "redis-url", env = "NTSB_REDIS_URL", global = true, value_name = "URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    #[arg(long = "redis-url", env = "NTSB_REDIS_URL", global = true, value_name = "URL", hide_env_values = true,
+          hide_default_value = true, value_parser = crate::config::redis_url)]
+    pub redis_url: Option<Secret>,
 
     /// Use the synthetic demo store (DATA_DIR/demo) instead of the real one.
-    #[arg(long, global = true)]
+    #[arg(long, env = "NTSB_DEMO", global = true, hide_env_values = true)]
     pub demo: bool,
 
-    /// Log format: `text` (readable) or `json` (production) [default: text].
-    #[arg(long, env = "NTSB_LOG_FORMAT", global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    /// Log format: readable text, or one JSON object per line (`serve --production` chooses json).
+    #[arg(
+        long,
+        env = "NTSB_LOG_FORMAT",
+        global = true,
+        value_name = "FORMAT",
+        hide_env_values = true,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 
-    /// Log level or filter, e.g. `info` or `ntsb_store=debug` [default: warn].
-    #[arg(long, env = "NTSB_LOG", global = true, value_name = "FILTER")]
-    pub log_level: Option<String>,
+    /// Log level or filter, e.g. `info` or `ntsb_store=debug`.
+    #[arg(long, env = "NTSB_LOG", global = true, value_name = "FILTER", hide_env_values = true,
+          default_value = "warn", value_parser = crate::config::log_filter)]
+    pub log_level: String,
 
-    /// Accounts, quotas and limits (also the `[auth]` table of the TOML file).
-    #[command(flatten, next_help_heading = "Accounts and limits")]
+    /// Accounts, quotas and limits (the `[auth]` table of the TOML file).
+    #[command(flatten)]
     pub auth: crate::auth_config::AuthArgs,
+
+    /// The settings given by flag, variable or file (not left at their default).
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+impl GlobalArgs {
+    /// Whether the setting `id` was given (by flag, environment or file).
+    pub fn is_given(&self, id: &str) -> bool {
+        self.given.iter().any(|g| g == id)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,25 +281,42 @@ pub struct MlEvaluateArgs {
     pub json: bool,
 }
 
+/// `ntsb serve`'s settings (the `[serve]` table of the TOML file).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "NTSB_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(long, env = "NTSB_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR", hide_env_values = true)]
     pub listen: std::net::SocketAddr,
-    /// Browser origins allowed to call the API (CORS), e.g. https://dash.example.org; comma-separated or repeated. CORS is off without it.
-    #[arg(long = "cors-origin", env = "NTSB_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGIN")]
+    /// Browser origins allowed to call the API (CORS), e.g. https://dash.example.org; comma-separated or repeated
+    /// [default: none, CORS off].
+    #[arg(
+        long = "cors-origin",
+        env = "NTSB_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN",
+        hide_env_values = true
+    )]
     pub cors_origins: Vec<String>,
-    /// Production mode: JSON logs (unless --log-format is given) and HSTS (TLS is terminated in front).
-    #[arg(long, env = "NTSB_PRODUCTION")]
+    /// Production mode: JSON logs (unless a log format is given), HSTS, and a JWT secret required.
+    #[arg(long, env = "NTSB_PRODUCTION", hide_env_values = true)]
     pub production: bool,
     /// Seconds before a request is abandoned with 503.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
+    #[arg(long, env = "NTSB_REQUEST_TIMEOUT", default_value_t = 30, value_name = "SECONDS", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
-    /// Reverse proxies whose X-Forwarded-For names the client (comma-separated or repeated IP addresses).
-    #[arg(long = "trusted-proxy", env = "NTSB_TRUSTED_PROXIES", value_delimiter = ',', value_name = "IP")]
+    /// Reverse proxies whose X-Forwarded-For names the client (comma-separated or repeated IP addresses)
+    /// [default: none, X-Forwarded-For ignored].
+    #[arg(
+        long = "trusted-proxy",
+        env = "NTSB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP",
+        hide_env_values = true
+    )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// MiB of memory for the response cache (answers kept until the data changes); 0 turns it off.
-    #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536), value_name = "MIB")]
+    #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_name = "MIB", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
 }
 
@@ -305,7 +378,8 @@ pub struct RevisionsArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words, "phrases", any text.
+    /// Words, "phrases", any text (not empty: the API answers an empty `q` with 400 too).
+    #[arg(value_parser = crate::config::non_blank)]
     pub query: String,
     /// Hits to show.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]

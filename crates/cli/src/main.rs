@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod auth_config;
 mod cli;
 mod commands;
@@ -20,7 +18,17 @@ mod telemetry;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match config::parse(std::env::args_os()) {
+        Ok(args) => args,
+        // Usage errors, --help and --version print as clap prints them.
+        Err(err) => match err.downcast::<clap::Error>() {
+            Ok(usage) => usage.exit(),
+            Err(err) => {
+                eprintln!("ntsb: {err:#}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     match commands::run(args) {
         Ok(code) => code,
         // `ntsb … | head`: the reader has what it wanted.

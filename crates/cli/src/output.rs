@@ -90,7 +90,12 @@ struct LineProgress;
 
 impl Progress for LineProgress {
     fn file_started(&mut self, path: &Path, format: &str, bytes: u64) {
-        eprintln!("loading {} ({format}, {bytes} bytes)", path.display());
+        // Records that do not come from a file (the demo sample) have no size.
+        if bytes > 0 {
+            eprintln!("loading {} ({format}, {bytes} bytes)", path.display());
+        } else {
+            eprintln!("loading {} ({format})", path.display());
+        }
     }
     fn advanced(&mut self, _records: u64, _rejects: u64, _bytes: Option<u64>) {}
     fn file_finished(&mut self, path: &Path, summary: &LoadSummary) {

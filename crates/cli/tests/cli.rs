@@ -172,7 +172,37 @@ fn global_options_work_before_or_after_the_subcommand_and_bad_settings_are_named
         .args(["--db", &url, "stats"])
         .output()
         .unwrap();
-    assert!(stderr(&out).contains("log_format"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--log-format") && stderr(&out).contains("xml"), "{}", stderr(&out));
+}
+
+/// What a new user meets first: the CLI answers like the API (an empty search is
+/// refused like the API's 400, an unknown event is an error like its 404), and
+/// the demo's progress line does not claim a file of 0 bytes.
+#[test]
+fn the_cli_agrees_with_the_api_on_empty_searches_and_unknown_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = ntsb(&data, &["demo", "--events", "60"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("loading synthetic demo sample (seed 42, 60 events) (demo)"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("0 bytes"), "{}", stderr(&out));
+
+    for query in ["", "   "] {
+        let out = ntsb(&data, &["--demo", "search", query]);
+        assert_eq!(out.status.code(), Some(2), "a usage error: {}", stderr(&out));
+        assert!(stderr(&out).contains("must not be empty"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "no \"0 matching events\"");
+    }
+    let out = ntsb(&data, &["--demo", "revisions", "NOPE"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"NOPE\" does not exist"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+
+    let found = ok_json(&ntsb(&data, &["--demo", "search", "pilot", "--json"]));
+    let ev_id = found["hits"][0]["ev_id"].as_str().expect("a demo event").to_string();
+    let out = ntsb(&data, &["--demo", "revisions", &ev_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no recorded changes"));
 }
 
 #[test]

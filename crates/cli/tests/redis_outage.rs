@@ -29,7 +29,11 @@ impl OwnRedis {
             .stderr(Stdio::null())
             .spawn();
         let Ok(child) = child else {
-            eprintln!("skipped: redis-server is not installed");
+            ntsb_test_support::skip(
+                "redis_outage",
+                "the `redis-server` program",
+                "apt-get install redis-server (the test runs its own on a free port)",
+            );
             return None;
         };
         let redis = OwnRedis { child, port };

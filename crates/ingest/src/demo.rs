@@ -108,51 +108,159 @@ impl Rng {
 // ---------------------------------------------------------------------------
 // Catalogues
 
-/// A state, its share of events, a few towns, and a rough bounding box
-/// (south, north, west, east) kept inside the state.
+/// A state, its share of events, and a few towns in it.
 #[derive(Clone, Copy)]
 struct State {
     code: &'static str,
     weight: u32,
-    cities: [&'static str; 3],
-    bbox: (f64, f64, f64, f64),
+    towns: [Town; 3],
 }
 
+/// A town and where it is (degrees, to about a kilometre).
+#[derive(Clone, Copy, Debug)]
+struct Town {
+    name: &'static str,
+    latitude: f64,
+    longitude: f64,
+}
+
+const fn town(name: &'static str, latitude: f64, longitude: f64) -> Town {
+    Town { name, latitude, longitude }
+}
+
+/// How far from its town an event may lie, in degrees north-south and east-west
+/// (at most about 11 km each way).
+const NEAR_TOWN_DEGREES: f64 = 0.1;
+
 const STATES: [State; 24] = [
-    State { code: "CA", weight: 110, cities: ["Fresno", "Santa Rosa", "Chino"], bbox: (34.0, 40.5, -122.5, -117.5) },
-    State { code: "TX", weight: 85, cities: ["Abilene", "Conroe", "Lubbock"], bbox: (28.5, 35.5, -103.0, -95.5) },
-    State { code: "FL", weight: 80, cities: ["Ocala", "Sebring", "Lakeland"], bbox: (26.0, 30.5, -87.0, -80.5) },
-    State { code: "AK", weight: 60, cities: ["Talkeetna", "Bethel", "Soldotna"], bbox: (58.5, 68.0, -162.0, -142.0) },
-    State { code: "AZ", weight: 40, cities: ["Prescott", "Chandler", "Kingman"], bbox: (31.8, 36.5, -114.0, -109.5) },
-    State { code: "CO", weight: 35, cities: ["Leadville", "Longmont", "Durango"], bbox: (37.2, 40.8, -108.8, -102.3) },
-    State { code: "WA", weight: 30, cities: ["Arlington", "Yakima", "Spokane"], bbox: (45.8, 48.8, -123.5, -117.3) },
-    State { code: "GA", weight: 28, cities: ["Peachtree City", "Macon", "Valdosta"], bbox: (31.0, 34.8, -85.0, -81.5) },
-    State { code: "NC", weight: 25, cities: ["Sanford", "Hickory", "Wilmington"], bbox: (34.2, 36.4, -83.5, -76.5) },
-    State { code: "MI", weight: 25, cities: ["Howell", "Traverse City", "Pontiac"], bbox: (42.0, 45.8, -86.2, -83.0) },
+    State {
+        code: "CA",
+        weight: 110,
+        towns: [town("Fresno", 36.74, -119.79), town("Santa Rosa", 38.44, -122.71), town("Chino", 34.01, -117.69)],
+    },
+    State {
+        code: "TX",
+        weight: 85,
+        towns: [town("Abilene", 32.45, -99.73), town("Conroe", 30.31, -95.46), town("Lubbock", 33.58, -101.86)],
+    },
+    State {
+        code: "FL",
+        weight: 80,
+        towns: [town("Ocala", 29.19, -82.14), town("Sebring", 27.50, -81.44), town("Lakeland", 28.04, -81.95)],
+    },
+    State {
+        code: "AK",
+        weight: 60,
+        towns: [town("Talkeetna", 62.32, -150.11), town("Bethel", 60.79, -161.76), town("Soldotna", 60.49, -151.06)],
+    },
+    State {
+        code: "AZ",
+        weight: 40,
+        towns: [town("Prescott", 34.54, -112.47), town("Chandler", 33.31, -111.84), town("Kingman", 35.19, -114.05)],
+    },
+    State {
+        code: "CO",
+        weight: 35,
+        towns: [town("Leadville", 39.25, -106.29), town("Longmont", 40.17, -105.10), town("Durango", 37.28, -107.88)],
+    },
+    State {
+        code: "WA",
+        weight: 30,
+        towns: [town("Arlington", 48.20, -122.13), town("Yakima", 46.60, -120.51), town("Spokane", 47.66, -117.43)],
+    },
+    State {
+        code: "GA",
+        weight: 28,
+        towns: [town("Peachtree City", 33.40, -84.60), town("Macon", 32.84, -83.63), town("Valdosta", 30.83, -83.28)],
+    },
+    State {
+        code: "NC",
+        weight: 25,
+        towns: [town("Sanford", 35.48, -79.18), town("Hickory", 35.73, -81.34), town("Wilmington", 34.23, -77.94)],
+    },
+    State {
+        code: "MI",
+        weight: 25,
+        towns: [town("Howell", 42.61, -83.93), town("Traverse City", 44.76, -85.62), town("Pontiac", 42.64, -83.29)],
+    },
     State {
         code: "NY",
         weight: 24,
-        cities: ["Saratoga Springs", "Elmira", "Poughkeepsie"],
-        bbox: (41.5, 44.8, -79.5, -74.0),
+        towns: [
+            town("Saratoga Springs", 43.08, -73.78),
+            town("Elmira", 42.09, -76.81),
+            town("Poughkeepsie", 41.70, -73.92),
+        ],
     },
     State {
         code: "IL",
         weight: 20,
-        cities: ["Bloomington", "Peoria", "Lake in the Hills"],
-        bbox: (37.2, 42.3, -90.8, -87.8),
+        towns: [
+            town("Bloomington", 40.48, -88.99),
+            town("Peoria", 40.69, -89.59),
+            town("Lake in the Hills", 42.18, -88.33),
+        ],
     },
-    State { code: "OH", weight: 20, cities: ["Wadsworth", "Marion", "Lebanon"], bbox: (38.6, 41.7, -84.6, -80.8) },
-    State { code: "PA", weight: 20, cities: ["Lancaster", "Wellsboro", "Butler"], bbox: (40.0, 41.9, -80.4, -75.3) },
-    State { code: "OR", weight: 20, cities: ["Bend", "Aurora", "Medford"], bbox: (42.1, 45.9, -123.8, -117.2) },
-    State { code: "ID", weight: 18, cities: ["Boise", "McCall", "Salmon"], bbox: (42.1, 48.8, -116.8, -111.2) },
-    State { code: "MN", weight: 18, cities: ["Brainerd", "Anoka", "Ely"], bbox: (43.6, 48.9, -96.6, -89.6) },
-    State { code: "WI", weight: 17, cities: ["Oshkosh", "Wausau", "Janesville"], bbox: (42.6, 46.8, -92.6, -87.1) },
-    State { code: "UT", weight: 15, cities: ["Ogden", "Moab", "Spanish Fork"], bbox: (37.1, 41.9, -113.9, -109.1) },
-    State { code: "NV", weight: 14, cities: ["Henderson", "Minden", "Elko"], bbox: (35.1, 41.9, -119.9, -114.1) },
-    State { code: "MO", weight: 14, cities: ["Sedalia", "Joplin", "Chesterfield"], bbox: (36.6, 40.5, -94.5, -89.2) },
-    State { code: "OK", weight: 13, cities: ["Stillwater", "Ardmore", "Guthrie"], bbox: (34.0, 36.9, -102.9, -94.5) },
-    State { code: "MT", weight: 12, cities: ["Kalispell", "Bozeman", "Lewistown"], bbox: (44.5, 48.9, -115.9, -104.1) },
-    State { code: "NM", weight: 11, cities: ["Santa Fe", "Las Cruces", "Taos"], bbox: (31.4, 36.9, -108.9, -103.1) },
+    State {
+        code: "OH",
+        weight: 20,
+        towns: [town("Wadsworth", 41.03, -81.73), town("Marion", 40.59, -83.13), town("Lebanon", 39.44, -84.21)],
+    },
+    State {
+        code: "PA",
+        weight: 20,
+        towns: [town("Lancaster", 40.04, -76.31), town("Wellsboro", 41.75, -77.30), town("Butler", 40.86, -79.90)],
+    },
+    State {
+        code: "OR",
+        weight: 20,
+        towns: [town("Bend", 44.06, -121.31), town("Aurora", 45.23, -122.76), town("Medford", 42.33, -122.87)],
+    },
+    State {
+        code: "ID",
+        weight: 18,
+        towns: [town("Boise", 43.62, -116.20), town("McCall", 44.91, -116.10), town("Salmon", 45.18, -113.90)],
+    },
+    State {
+        code: "MN",
+        weight: 18,
+        towns: [town("Brainerd", 46.36, -94.20), town("Anoka", 45.20, -93.39), town("Ely", 47.90, -91.87)],
+    },
+    State {
+        code: "WI",
+        weight: 17,
+        towns: [town("Oshkosh", 44.02, -88.54), town("Wausau", 44.96, -89.63), town("Janesville", 42.68, -89.02)],
+    },
+    State {
+        code: "UT",
+        weight: 15,
+        towns: [town("Ogden", 41.22, -111.97), town("Moab", 38.57, -109.55), town("Spanish Fork", 40.11, -111.65)],
+    },
+    State {
+        code: "NV",
+        weight: 14,
+        towns: [town("Henderson", 36.04, -114.98), town("Minden", 38.95, -119.77), town("Elko", 40.83, -115.76)],
+    },
+    State {
+        code: "MO",
+        weight: 14,
+        towns: [town("Sedalia", 38.70, -93.23), town("Joplin", 37.08, -94.51), town("Chesterfield", 38.66, -90.58)],
+    },
+    State {
+        code: "OK",
+        weight: 13,
+        towns: [town("Stillwater", 36.12, -97.06), town("Ardmore", 34.17, -97.14), town("Guthrie", 35.88, -97.43)],
+    },
+    State {
+        code: "MT",
+        weight: 12,
+        towns: [town("Kalispell", 48.20, -114.31), town("Bozeman", 45.68, -111.04), town("Lewistown", 47.06, -109.43)],
+    },
+    State {
+        code: "NM",
+        weight: 11,
+        towns: [town("Santa Fe", 35.69, -105.94), town("Las Cruces", 32.32, -106.76), town("Taos", 36.41, -105.57)],
+    },
 ];
 
 /// An aircraft type with what NTSB records about it.
@@ -497,6 +605,8 @@ struct Facts {
     accident: bool,
     state: State,
     city: &'static str,
+    /// The town's position, which the event's coordinates lie near.
+    town: Town,
     /// Worst injury index into [`LEVELS`].
     worst: usize,
     /// People per injury level, indexed like [`LEVELS`].
@@ -520,7 +630,8 @@ impl Generator {
         let two_aircraft = rng.chance(20);
         let accident = two_aircraft || rng.chance(950);
         let state = STATES[rng.weighted(&STATES.map(|s| s.weight))];
-        let city = rng.pick(&state.cities);
+        let town = rng.pick(&state.towns);
+        let city = town.name;
 
         let kinds: Vec<AircraftType> =
             (0..if two_aircraft { 2 } else { 1 }).map(|_| TYPES[rng.weighted(&TYPES.map(|t| t.weight))]).collect();
@@ -550,7 +661,8 @@ impl Generator {
             _ => "LA",
         };
         let ntsb_no = format!("DEM{:02}{kind_code}{:03}", year % 100, *serial);
-        let facts = Facts { ev_id, date: (year, month, day), accident, state, city, worst, counts, scenario, weather };
+        let facts =
+            Facts { ev_id, date: (year, month, day), accident, state, city, town, worst, counts, scenario, weather };
 
         let mut records = vec![Record::Event(self.event_record(&facts, &ntsb_no))];
         let regs: Vec<String> = kinds.iter().map(|_| registration(&mut self.rng)).collect();
@@ -567,9 +679,11 @@ impl Generator {
     fn event_record(&mut self, f: &Facts, ntsb_no: &str) -> EventRecord {
         let rng = &mut self.rng;
         let (year, month, day) = f.date;
-        let (south, north, west, east) = f.state.bbox;
-        let latitude = round4(south + (north - south) * rng.fraction());
-        let longitude = round4(west + (east - west) * rng.fraction());
+        // Near the town the event names ("near Fresno, California"): within
+        // NEAR_TOWN_DEGREES of it both ways (plain arithmetic, no trigonometry,
+        // so the sample stays byte-identical on every platform).
+        let latitude = round4(f.town.latitude + NEAR_TOWN_DEGREES * (2.0 * rng.fraction() - 1.0));
+        let longitude = round4(f.town.longitude + NEAR_TOWN_DEGREES * (2.0 * rng.fraction() - 1.0));
         let hour = 7 + rng.weighted(&[4, 6, 8, 9, 10, 10, 10, 9, 8, 7, 5, 3, 2, 1]) as i64;
         let minute = rng.range(0, 11) * 5;
         let light = if hour >= 19 { rng.pick(&["NDRK", "DUSK"]) } else { "DAYL" };
@@ -873,4 +987,37 @@ fn days_in_month(year: i64, month: usize) -> i64 {
 /// Rounds to four decimals (about 10 m), like published coordinates.
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Great-circle distance in kilometres.
+    fn km(a: (f64, f64), b: (f64, f64)) -> f64 {
+        let (la1, lo1, la2, lo2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
+        let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+        2.0 * 6371.0 * h.sqrt().asin()
+    }
+
+    #[test]
+    fn every_event_lies_near_the_town_it_names() {
+        let mut seen = 0;
+        for record in generate(7, 2_000) {
+            let Record::Event(e) = record.record else { continue };
+            let (state, city) = (e.state.clone().unwrap(), e.city.clone().unwrap());
+            let town = STATES
+                .iter()
+                .filter(|s| s.code == state)
+                .flat_map(|s| s.towns)
+                .find(|t| t.name == city)
+                .unwrap_or_else(|| panic!("{city}, {state} is a town of the catalogue"));
+            let at = (e.latitude.unwrap(), e.longitude.unwrap());
+            let d = km(at, (town.latitude, town.longitude));
+            // 0.1° north-south and east-west: at most about 11 km × √2.
+            assert!(d < 16.0, "{} at {at:?} is {d:.1} km from {city}, {state}", e.ev_id.unwrap());
+            seen += 1;
+        }
+        assert_eq!(seen, 2_000);
+    }
 }

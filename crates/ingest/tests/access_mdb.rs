@@ -19,11 +19,10 @@ fn nwind(test: &str) -> Option<PathBuf> {
     let dir = shared_data(test)?;
     let path = dir.join("access-sample/nwind.mdb");
     if !path.is_file() {
-        eprintln!("SKIPPED {test}: {} is absent", path.display());
+        ntsb_test_support::skip(test, "the shared corpus's Access sample", &format!("{} is absent", path.display()));
         return None;
     }
-    if Command::new("mdb-tables").arg("--version").output().is_err() {
-        eprintln!("SKIPPED {test}: mdbtools is not installed (apt-get install mdbtools)");
+    if !ntsb_test_support::tool(test, "mdb-tables", "apt-get install mdbtools") {
         return None;
     }
     Some(path)
@@ -102,8 +101,7 @@ fn zip_holding_an_access_database_is_opened() {
 
 #[test]
 fn non_access_input_is_a_tool_error() {
-    if Command::new("mdb-tables").arg("--version").output().is_err() {
-        eprintln!("SKIPPED non_access_input_is_a_tool_error: mdbtools is not installed");
+    if !ntsb_test_support::tool("non_access_input_is_a_tool_error", "mdb-tables", "apt-get install mdbtools") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

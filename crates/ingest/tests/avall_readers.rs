@@ -2,7 +2,7 @@
 //! exact counts over the real 2008+ tables in the shared corpus.
 
 use ntsb_ingest::formats::avall;
-use ntsb_ingest::{AvallTable, RecordStream, detect};
+use ntsb_ingest::{AvallTable, Item, RecordStream, detect};
 use ntsb_model::SourceKind;
 use ntsb_model::records::*;
 use ntsb_test_support::{fixture, shared_data};
@@ -326,8 +326,11 @@ fn crew_flight_time_injury() {
     assert_eq!((rejects[0].line, rejects[0].field.as_deref()), (3, Some("inj_person_count")));
 }
 
+/// Garbage never panics a reader, and whatever it refuses is said: every reject
+/// names the file, a data line of it and a reason, and every non-blank data line
+/// gives a record or a reject (nothing is dropped silently).
 #[test]
-fn garbage_never_panics() {
+fn garbage_is_rejected_by_file_line_and_reason() {
     let inputs: [&[u8]; 5] = [
         b"",
         b"ev_id,Aircraft_Key,eng_no\n\xff\xfe,\"\n",
@@ -337,11 +340,35 @@ fn garbage_never_panics() {
     ];
     for table in AvallTable::ALL {
         for input in inputs {
-            if let Ok(stream) = avall::stream_table(input, std::path::Path::new("garbage.csv"), "garbage".into(), table)
-            {
-                for item in stream {
-                    let _ = item;
+            let Ok(stream) = avall::stream_table(input, std::path::Path::new("garbage.csv"), "garbage".into(), table)
+            else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(input);
+            let lines = text.lines().count() as u64;
+            let mut seen = std::collections::BTreeSet::new();
+            for item in stream {
+                match item {
+                    Ok(Item::Record(r)) => {
+                        seen.insert(r.line);
+                    }
+                    Ok(Item::Reject(r)) => {
+                        assert!(r.file.ends_with("garbage.csv"), "{table:?}: {r}");
+                        assert!((2..=lines).contains(&r.line), "{table:?}: line {} of {lines}: {r}", r.line);
+                        assert!(!r.reason.trim().is_empty(), "{table:?}: {r:?}");
+                        seen.insert(r.line);
+                    }
+                    Err(e) => {
+                        assert!(!e.to_string().is_empty());
+                        break;
+                    }
                 }
+            }
+            let data_lines = text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()).count();
+            assert!(seen.len() <= data_lines, "{table:?}: more lines than the input has: {seen:?}");
+            if !text.contains('"') {
+                // Without quotes a physical line is a row: each one is accounted for.
+                assert_eq!(seen.len(), data_lines, "{table:?} on {text:?}: {seen:?}");
             }
         }
     }

@@ -2,7 +2,6 @@
 //! internally consistent.
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use ntsb_ingest::demo::{DEFAULT_EVENTS, NARRATIVE_PREFIX, generate};
 use ntsb_model::normalize::is_ev_id;
@@ -126,12 +125,11 @@ fn proportions_are_plausible() {
     assert!(text, "search has something to find");
 }
 
+/// The default sample's size is a property of the seed, not of the machine
+/// (its generation time is measured in docs/PERFORMANCE.md, not here).
 #[test]
-fn five_thousand_events_generate_quickly() {
-    let started = Instant::now();
+fn five_thousand_events_give_the_same_records_for_a_seed() {
     let n = generate(3, DEFAULT_EVENTS).count();
-    let took = started.elapsed();
-    assert!(n > DEFAULT_EVENTS * 5);
-    assert!(took.as_millis() < 1_000, "took {took:?}");
-    eprintln!("{DEFAULT_EVENTS} events, {n} records in {took:?}");
+    assert!(n > DEFAULT_EVENTS * 5, "{n} records");
+    assert_eq!(generate(3, DEFAULT_EVENTS).count(), n, "the same seed gives the same sample");
 }

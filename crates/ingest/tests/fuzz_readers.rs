@@ -4,12 +4,15 @@
 //! and opened through `ntsb_ingest::open`, as loading does. The properties:
 //!
 //! * random bytes, alone or after a valid header, never panic a reader and
-//!   iteration always ends (and nothing follows a fatal error);
+//!   iteration always ends (and nothing follows a fatal error); every reject names
+//!   the file, a line of it and a reason;
 //! * the valid input mangled at random (characters deleted or inserted, fields
 //!   swapped, lines or the file truncated) still never panics, and every row that
 //!   gave records before mangling and was not touched still gives a record at the
-//!   same line. A change that can shift the structure of what follows (a quote, a
-//!   bracket, a truncated file) leaves the rows after it unprotected.
+//!   same line, and every good row that was touched without shifting the
+//!   structure gives a record or a reject at its line (nothing is lost silently).
+//!   A change that can shift the structure of what follows (a quote, a bracket, a
+//!   truncated file) leaves the rows after it unprotected.
 //!
 //! A reader whose `open` returns an error for the valid input (not written yet)
 //! only gets the no-panic checks.
@@ -220,6 +223,7 @@ fn cases() -> Vec<Case> {
 #[derive(Debug, Default)]
 struct Outcome {
     record_lines: BTreeSet<u64>,
+    reject_lines: BTreeSet<u64>,
     items: usize,
 }
 
@@ -229,6 +233,9 @@ fn drain(path: &Path, format: Format) -> Result<Option<Outcome>, TestCaseError> 
     let Ok(mut stream) = open(&Detected { path: path.to_path_buf(), format }) else {
         return Ok(None);
     };
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     let mut out = Outcome::default();
     while let Some(item) = stream.next() {
         out.items += 1;
@@ -237,7 +244,14 @@ fn drain(path: &Path, format: Format) -> Result<Option<Outcome>, TestCaseError> 
             Ok(Item::Record(r)) => {
                 out.record_lines.insert(r.line);
             }
-            Ok(Item::Reject(_)) => {}
+            Ok(Item::Reject(r)) => {
+                // What was rejected and why: the file, a line of it, a reason.
+                prop_assert!(r.file.ends_with(&name), "{format:?}: reject names {:?}, not {name}", r.file);
+                prop_assert!(r.line >= 1 && r.line <= lines, "{format:?}: reject at line {} of {lines}: {r}", r.line);
+                prop_assert!(!r.reason.trim().is_empty(), "{format:?}: reject without a reason: {r:?}");
+                prop_assert!(r.field.as_deref().is_none_or(|f| !f.trim().is_empty()), "{format:?}: empty field: {r:?}");
+                out.reject_lines.insert(r.line);
+            }
             Err(_) => {
                 prop_assert!(stream.next().is_none(), "{format:?}: items after a fatal error");
                 break;
@@ -461,6 +475,17 @@ fn mangled_fixtures_keep_their_untouched_good_rows() {
                     prop_assert!(
                         out.record_lines.contains(&line),
                         "{}: untouched good line {line} lost after {mangles:?}\n{body}",
+                        case.file_name
+                    );
+                }
+                let changed_in_place = m.touched.contains(&idx)
+                    && idx < m.unsafe_from
+                    && m.cut_after.is_none_or(|c| idx < c)
+                    && !m.lines[idx].trim().is_empty();
+                if changed_in_place && good.contains(&line) {
+                    prop_assert!(
+                        out.record_lines.contains(&line) || out.reject_lines.contains(&line),
+                        "{}: changed line {line} gave neither a record nor a reject after {mangles:?}\n{body}",
                         case.file_name
                     );
                 }

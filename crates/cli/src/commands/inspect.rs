@@ -73,6 +73,10 @@ pub fn loads(config: &Config, args: LoadsArgs) -> Result<ExitCode> {
 pub fn revisions(config: &Config, args: RevisionsArgs) -> Result<ExitCode> {
     let store = open_store(config, Schema::RequireLatest)?;
     let revisions = store.revisions(&args.event)?;
+    if revisions.is_empty() && store.event_detail(args.event.trim())?.is_none() {
+        // Like the API's 404: an unknown event is an error, not an empty history.
+        anyhow::bail!("event {:?} does not exist (no event has this ev_id or NTSB number)", args.event);
+    }
     if args.json {
         out!("{}", serde_json::to_string_pretty(&revisions)?)?;
         return Ok(ExitCode::SUCCESS);

@@ -247,7 +247,11 @@ pub fn open_registry(config: &Config) -> std::sync::Arc<Registry> {
     let (registry, report) = Registry::open(&models_dir(config));
     log_reload(&report);
     if registry.list().is_empty() {
-        tracing::info!(dir = %models_dir(config).display(), "no models yet; /api/v1/ml answers 503 until they are trained");
+        tracing::info!(
+            dir = %models_dir(config).display(),
+            "no models yet: /api/v1/ml/models lists none, and /api/v1/ml/predict and /api/v1/ml/predict/batch answer \
+             503 until `ntsb ml train --model all` has trained them"
+        );
     }
     std::sync::Arc::new(registry)
 }

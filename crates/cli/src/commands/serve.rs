@@ -21,14 +21,12 @@ const DEMO_EVENTS: u64 = 5_000;
 /// Seed of that sample (the `ntsb demo` default).
 const DEMO_SEED: u64 = 42;
 
-/// Serving logs requests at `info` unless a level was chosen, and production
-/// mode logs JSON unless a format was chosen.
+/// Production mode logs JSON unless a format was chosen. The level stays the
+/// documented default (`warn`) unless one was chosen: `--log-level info` logs
+/// every request.
 pub fn adjust_config(config: &mut Config, global: &GlobalArgs, args: &ServeArgs) {
-    if args.production && global.log_format.is_none() {
+    if args.production && !global.is_given("log_format") {
         config.log_format = LogFormat::Json;
-    }
-    if global.log_level.is_none() && config.log_level == "warn" {
-        config.log_level = "info".to_string();
     }
 }
 
@@ -53,7 +51,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let models = super::ml::open_registry(config);
     let redis = match &config.redis_url {
         Some(url) => {
-            let link = ntsb_server::redis_link::RedisLink::new(url).map_err(anyhow::Error::msg)?;
+            let link = ntsb_server::redis_link::RedisLink::new(url.expose()).map_err(anyhow::Error::msg)?;
             tracing::info!(redis = %link.label(), "using redis for the shared cache and rate-limit counters");
             Some(Arc::new(link))
         }
@@ -74,6 +72,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         production: args.production,
         request_timeout: Duration::from_secs(args.request_timeout),
         trusted_proxies: args.trusted_proxies.clone(),
+        unlimited_loopback: config.demo,
         ..ServerOptions::default()
     };
 

@@ -76,14 +76,18 @@ pub fn run_ok(data_dir: &Path, args: &[&str]) -> Output {
 /// Starts `ntsb --data-dir DIR serve --listen 127.0.0.1:PORT EXTRA…` and waits
 /// (up to `patience`) until `/health` answers.
 pub fn serve(data_dir: &Path, extra: &[&str], patience: Duration) -> Server {
+    serve_with(data_dir, extra, patience, |_| {})
+}
+
+/// Like [`serve`], with the command adjusted before it starts (its environment,
+/// where its stderr goes).
+pub fn serve_with(data_dir: &Path, extra: &[&str], patience: Duration, adjust: impl FnOnce(&mut Command)) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = ntsb(data_dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ntsb serve");
+    let mut command = ntsb(data_dir);
+    command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).args(extra);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    adjust(&mut command);
+    let child = command.spawn().expect("start ntsb serve");
     wait_until_healthy(Server { child, port }, patience)
 }
 
@@ -220,10 +224,7 @@ pub struct PgSchema {
 
 impl PgSchema {
     pub fn fresh(test: &str) -> Option<PgSchema> {
-        let Ok(url) = std::env::var("NTSB_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: NTSB_TEST_POSTGRES_URL is not set (a PostgreSQL server for end-to-end tests)");
-            return None;
-        };
+        let url = ntsb_test_support::postgres_url(test)?;
         let name = format!("e2e_{test}_{}", std::process::id());
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to NTSB_TEST_POSTGRES_URL");
         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).expect("drop schema");

@@ -129,7 +129,11 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         }
     }
     let metrics = state.metrics.clone();
-    let gate = Gate { auth: state.auth.clone(), trusted_proxies: opts.trusted_proxies.clone().into() };
+    let gate = Gate {
+        auth: state.auth.clone(),
+        trusted_proxies: opts.trusted_proxies.clone().into(),
+        unlimited_loopback: opts.unlimited_loopback,
+    };
     let mut app = cached
         .route_layer(from_fn_with_state(state.cache.clone(), middleware::etag))
         .merge(plain)

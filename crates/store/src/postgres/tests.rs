@@ -6,8 +6,7 @@ use crate::Queries;
 
 /// A migrated store in a fresh schema, dropped afterwards.
 fn with_store(test: &str, f: impl FnOnce(&PostgresStore)) {
-    let Ok(url) = std::env::var("NTSB_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED {test}: set NTSB_TEST_POSTGRES_URL");
+    let Some(url) = ntsb_test_support::postgres_url(test) else {
         return;
     };
     let schema = format!("u_{test}_{}", std::process::id());

@@ -106,13 +106,7 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// The PostgreSQL URL for tests, or `None` after printing why the test is skipped.
 pub fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var(PG_ENV) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("SKIPPED {test} on PostgreSQL: set {PG_ENV} (e.g. postgres://postgres@127.0.0.1:5432/postgres)");
-            None
-        }
-    }
+    ntsb_test_support::postgres_url(&format!("{test} on PostgreSQL"))
 }
 
 /// A new, empty schema named after the test.
