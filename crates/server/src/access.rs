@@ -71,6 +71,28 @@ pub(crate) static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 pub(crate) struct Gate {
     pub auth: Option<Auth>,
     pub trusted_proxies: Arc<[IpAddr]>,
+    /// Where rate-limit decisions are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Counts the outcome of a rate-limit check for `subject` (a caller's tier is
+/// its role; callers without credentials are `anonymous`).
+fn count_decision(
+    metrics: &crate::metrics::Metrics,
+    subject: &Subject,
+    result: &Result<Option<Limit>, ntsb_auth::Error>,
+) {
+    let tier = match subject {
+        Subject::User(_, role) => role.as_str(),
+        _ => "anonymous",
+    };
+    let decision = match result {
+        Err(ntsb_auth::Error::RateLimited(limit)) if limit.scope == "daily quota" => "quota_exceeded",
+        Err(ntsb_auth::Error::RateLimited(_)) => "rate_limited",
+        Err(_) => "error",
+        Ok(_) => "allowed",
+    };
+    metrics.rate_limit(tier, decision);
 }
 
 /// The client address of a request, as the middleware determined it.
@@ -313,7 +335,9 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
         Some(p) => Subject::User(p.user, p.role),
         None => Subject::Anonymous(ip.clone()),
     };
-    let limit = match auth.check_rate(&subject).await {
+    let checked = auth.check_rate(&subject).await;
+    count_decision(&gate.metrics, &subject, &checked);
+    let limit = match checked {
         Ok(limit) => limit,
         Err(e) => return deny(Some(auth), ApiError::from(e), user, &ip, &route),
     };
