@@ -7,6 +7,8 @@ mod auth_config;
 mod cli;
 mod commands;
 mod config;
+#[cfg(test)]
+mod env_example;
 mod output;
 mod telemetry;
 

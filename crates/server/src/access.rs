@@ -74,6 +74,28 @@ pub(crate) struct Gate {
     /// Anonymous callers on this machine are not rate limited (see
     /// [`crate::ServerOptions::unlimited_loopback`]).
     pub unlimited_loopback: bool,
+    /// Where rate-limit decisions are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Counts the outcome of a rate-limit check for `subject` (a caller's tier is
+/// its role; callers without credentials are `anonymous`).
+fn count_decision(
+    metrics: &crate::metrics::Metrics,
+    subject: &Subject,
+    result: &Result<Option<Limit>, ntsb_auth::Error>,
+) {
+    let tier = match subject {
+        Subject::User(_, role) => role.as_str(),
+        _ => "anonymous",
+    };
+    let decision = match result {
+        Err(ntsb_auth::Error::RateLimited(limit)) if limit.scope == "daily quota" => "quota_exceeded",
+        Err(ntsb_auth::Error::RateLimited(_)) => "rate_limited",
+        Err(_) => "error",
+        Ok(_) => "allowed",
+    };
+    metrics.rate_limit(tier, decision);
 }
 
 /// The client address of a request, as the middleware determined it.
@@ -328,10 +350,14 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
     let limit = match &subject {
         // The demo's own user, trying it from the same machine: no limits.
         Subject::Anonymous(_) if local => None,
-        _ => match auth.check_rate(&subject).await {
-            Ok(limit) => limit,
-            Err(e) => return deny(Some(auth), ApiError::from(e), user, &ip, &route),
-        },
+        _ => {
+            let checked = auth.check_rate(&subject).await;
+            count_decision(&gate.metrics, &subject, &checked);
+            match checked {
+                Ok(limit) => limit,
+                Err(e) => return deny(Some(auth), ApiError::from(e), user, &ip, &route),
+            }
+        }
     };
     if let Some(p) = principal {
         req.extensions_mut().insert(p);

@@ -6,7 +6,7 @@
 //! `/api/v1/events/{ev_id}`, never the raw path, so label cardinality stays
 //! bounded) and status.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -22,6 +22,14 @@ struct Key {
     status: u16,
 }
 
+/// One model's scoring: calls (a histogram of their latency) and items scored.
+#[derive(Debug, Default)]
+struct Prediction {
+    calls: Series,
+    items: AtomicU64,
+    errors: AtomicU64,
+}
+
 #[derive(Debug, Default)]
 struct Series {
     count: AtomicU64,
@@ -34,6 +42,10 @@ struct Series {
 #[derive(Debug)]
 pub struct Metrics {
     series: RwLock<HashMap<Key, Arc<Series>>>,
+    /// Rate-limit decisions by (tier, decision).
+    limits: RwLock<BTreeMap<(&'static str, &'static str), Arc<AtomicU64>>>,
+    /// Scoring calls by model: items scored and call latency.
+    predictions: RwLock<BTreeMap<&'static str, Arc<Prediction>>>,
     in_flight: AtomicI64,
     started: Instant,
     started_unix: f64,
@@ -51,6 +63,8 @@ impl Metrics {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         Metrics {
             series: RwLock::new(HashMap::new()),
+            limits: RwLock::new(BTreeMap::new()),
+            predictions: RwLock::new(BTreeMap::new()),
             in_flight: AtomicI64::new(0),
             started: Instant::now(),
             started_unix,
@@ -65,12 +79,32 @@ impl Metrics {
 
     /// Records a finished request.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let series = self.series_for(method, route, status);
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-        let secs = elapsed.as_secs_f64();
-        let slot = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
-        series.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        self.series_for(method, route, status).observe(elapsed);
+    }
+
+    /// Records a rate-limit decision for a caller of `tier` (`anonymous`,
+    /// `free`, `premium`, `admin`): `allowed`, `rate_limited` or `quota_exceeded`.
+    pub(crate) fn rate_limit(&self, tier: &'static str, decision: &'static str) {
+        let key = (tier, decision);
+        let counter = self.limits.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let counter = counter
+            .unwrap_or_else(|| self.limits.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone());
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a scoring call of `model` over `items` events that took `elapsed`
+    /// (`ok`: it answered; otherwise it failed and scored nothing).
+    pub(crate) fn prediction(&self, model: &'static str, items: u64, elapsed: Duration, ok: bool) {
+        let found = self.predictions.read().unwrap_or_else(|p| p.into_inner()).get(model).cloned();
+        let p = found.unwrap_or_else(|| {
+            self.predictions.write().unwrap_or_else(|p| p.into_inner()).entry(model).or_default().clone()
+        });
+        p.calls.observe(elapsed);
+        if ok {
+            p.items.fetch_add(items, Ordering::Relaxed);
+        } else {
+            p.errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn series_for(&self, method: &str, route: &str, status: u16) -> Arc<Series> {
@@ -103,17 +137,35 @@ impl Metrics {
         out.push_str("# HELP ntsb_http_request_duration_seconds Time to answer HTTP requests.\n");
         out.push_str("# TYPE ntsb_http_request_duration_seconds histogram\n");
         for (k, s) in &series {
-            let l = labels(k);
-            let mut cumulative = 0;
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                cumulative += s.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(out, "ntsb_http_request_duration_seconds_bucket{{{l},le=\"{bound}\"}} {cumulative}");
-            }
-            cumulative += s.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-            let _ = writeln!(out, "ntsb_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {cumulative}");
-            let sum = s.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "ntsb_http_request_duration_seconds_sum{{{l}}} {sum}");
-            let _ = writeln!(out, "ntsb_http_request_duration_seconds_count{{{l}}} {cumulative}");
+            s.write(&mut out, "ntsb_http_request_duration_seconds", &labels(k));
+        }
+
+        out.push_str("# HELP ntsb_ratelimit_decisions_total Rate-limit decisions, by caller tier and decision (allowed, rate_limited, quota_exceeded).\n");
+        out.push_str("# TYPE ntsb_ratelimit_decisions_total counter\n");
+        for ((tier, decision), n) in self.limits.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "ntsb_ratelimit_decisions_total{{tier=\"{tier}\",decision=\"{decision}\"}} {n}");
+        }
+
+        let predictions: Vec<(&'static str, Arc<Prediction>)> =
+            self.predictions.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (*k, v.clone())).collect();
+        out.push_str("# HELP ntsb_ml_predictions_total Events scored, by model.\n");
+        out.push_str("# TYPE ntsb_ml_predictions_total counter\n");
+        for (model, p) in &predictions {
+            let _ = writeln!(out, "ntsb_ml_predictions_total{{model=\"{model}\"}} {}", p.items.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP ntsb_ml_prediction_errors_total Scoring calls that failed (unknown event, store error), by model.\n");
+        out.push_str("# TYPE ntsb_ml_prediction_errors_total counter\n");
+        for (model, p) in &predictions {
+            let n = p.errors.load(Ordering::Relaxed);
+            let _ = writeln!(out, "ntsb_ml_prediction_errors_total{{model=\"{model}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP ntsb_ml_prediction_duration_seconds Time of one scoring call (one event or one batch), by model.\n",
+        );
+        out.push_str("# TYPE ntsb_ml_prediction_duration_seconds histogram\n");
+        for (model, p) in &predictions {
+            p.calls.write(&mut out, "ntsb_ml_prediction_duration_seconds", &format!("model=\"{model}\""));
         }
 
         gauge(&mut out, "ntsb_http_requests_in_flight", "HTTP requests being answered.", self.in_flight() as f64);
@@ -135,6 +187,30 @@ impl Metrics {
             family.write(&mut out);
         }
         out
+    }
+}
+
+impl Series {
+    fn observe(&self, elapsed: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        let secs = elapsed.as_secs_f64();
+        let slot = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of histogram `name` with labels `l`.
+    fn write(&self, out: &mut String, name: &str, l: &str) {
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {cumulative}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{l}}} {cumulative}");
     }
 }
 
@@ -226,6 +302,26 @@ mod tests {
             text.contains("# TYPE ntsb_x_total counter\nntsb_x_total{kind=\"a\\\"b\"} 2\nntsb_x_total 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn rate_limit_decisions_and_predictions_are_counted_by_label() {
+        let m = Metrics::new();
+        m.rate_limit("free", "allowed");
+        m.rate_limit("free", "allowed");
+        m.rate_limit("anonymous", "quota_exceeded");
+        m.prediction("fatal", 100, Duration::from_millis(3), true);
+        m.prediction("fatal", 1, Duration::from_millis(30), false);
+        let text = m.render(&[]);
+        assert!(text.contains("ntsb_ratelimit_decisions_total{tier=\"free\",decision=\"allowed\"} 2\n"), "{text}");
+        assert!(text.contains("{tier=\"anonymous\",decision=\"quota_exceeded\"} 1\n"), "{text}");
+        assert!(text.contains("ntsb_ml_predictions_total{model=\"fatal\"} 100\n"), "{text}");
+        assert!(text.contains("ntsb_ml_prediction_errors_total{model=\"fatal\"} 1\n"), "{text}");
+        assert!(
+            text.contains("ntsb_ml_prediction_duration_seconds_bucket{model=\"fatal\",le=\"0.005\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("ntsb_ml_prediction_duration_seconds_count{model=\"fatal\"} 2\n"), "{text}");
     }
 
     #[test]

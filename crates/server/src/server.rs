@@ -29,6 +29,64 @@ pub struct ServerOptions {
     /// sets it, so whoever tries the demo on their own machine is never
     /// throttled by it; credentials and limits for everyone else are unchanged.
     pub unlimited_loopback: bool,
+    /// Which routes this process serves (separate API and ML tiers of one image).
+    pub role: Role,
+    /// Serve HTTPS with these files (TLS 1.2 and 1.3, reloaded on change)
+    /// instead of plain HTTP.
+    pub tls: Option<crate::tls::TlsOptions>,
+}
+
+/// The routes a process serves. One image runs as several tiers: the API tier
+/// (everything but the models), the ML tier (the CPU-heavy model routes, so
+/// scoring scales and fails apart from listings) or both in one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// Every route (one process serves all).
+    #[default]
+    All,
+    /// Every route except `/api/v1/ml/*` and `/api/v1/rag/*`.
+    Api,
+    /// `/health`, `/ready`, `/metrics`, `/api/v1/ml/*` and `/api/v1/rag/*` only.
+    Ml,
+}
+
+impl Role {
+    /// Path prefixes of the ML tier.
+    const ML_PREFIXES: [&'static str; 2] = ["/api/v1/ml/", "/api/v1/rag/"];
+    /// Routes every tier answers (probes and metrics).
+    const OPERATIONS: [&'static str; 3] = ["/health", "/ready", "/metrics"];
+
+    /// Whether a process of this role serves the route `path` (a route template).
+    pub fn serves(self, path: &str) -> bool {
+        let ml = Role::ML_PREFIXES.iter().any(|p| path.starts_with(p));
+        match self {
+            Role::All => true,
+            Role::Api => !ml,
+            Role::Ml => ml || Role::OPERATIONS.contains(&path),
+        }
+    }
+
+    /// The role's name (`all`, `api`, `ml`), as the `--role` flag and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Ml => "ml",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "ml" => Ok(Role::Ml),
+            other => Err(format!("role {other:?}: expected api, ml or all")),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -40,6 +98,8 @@ impl Default for ServerOptions {
             body_limit: 1024 * 1024,
             trusted_proxies: Vec::new(),
             unlimited_loopback: false,
+            role: Role::All,
+            tls: None,
         }
     }
 }
@@ -80,6 +140,9 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router_with(state, &opts).map_err(std::io::Error::other)?;
+    if let Some(tls) = &opts.tls {
+        return crate::tls::serve(listener, app, tls, shutdown).await;
+    }
     tracing::info!(address = %listener.local_addr()?, "serving");
     // The peer address is what anonymous limits are counted against.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

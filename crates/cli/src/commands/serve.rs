@@ -73,8 +73,21 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         request_timeout: Duration::from_secs(args.request_timeout),
         trusted_proxies: args.trusted_proxies.clone(),
         unlimited_loopback: config.demo,
+        role: args.role,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(ntsb_server::TlsOptions {
+                redirect_listen: args.http_redirect_listen,
+                ..ntsb_server::TlsOptions::new(cert, key)
+            }),
+            _ => None,
+        },
         ..ServerOptions::default()
     };
+    if let Some(tls) = &opts.tls {
+        // Refuse unusable files before anything is served, naming the file.
+        ntsb_server::tls::CertReloader::load(tls.clone()).context("--tls-cert/--tls-key")?;
+    }
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Engine calls are bounded by the server's own semaphore; this only caps
@@ -96,7 +109,11 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         let listener =
             ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
-        out!("ntsb: serving {} on http://{addr} (API reference at http://{addr}/docs)", store_label(config))?;
+        out!(
+            "ntsb: serving {} on {scheme}://{addr} (API reference at {scheme}://{addr}/docs; role {})",
+            store_label(config),
+            args.role.as_str()
+        )?;
         ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")
     })?;
     Ok(ExitCode::SUCCESS)

@@ -518,11 +518,14 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
     let model = model_of(&state, &map)?;
     let listed = listed(&map)?;
     let subject = subject(&map, "")?;
-    blocking(move || {
+    let (metrics, name, started) = (state.metrics.clone(), model.kind.name(), std::time::Instant::now());
+    let answer = blocking(move || {
         let (facts, ev_id) = facts_of(&state, subject, "")?;
         Ok(Scorer::new(&model, listed).predict(&facts, ev_id.as_deref()))
     })
-    .await
+    .await;
+    metrics.prediction(name, 1, started.elapsed(), answer.is_ok());
+    answer
 }
 
 #[utoipa::path(post, path = "/api/v1/ml/predict/batch", tag = "machine learning", summary = "Score many events",
@@ -556,11 +559,15 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
         check_keys(obj, &["ev_id", "features"], &prefix)?;
         subjects.push((subject(obj, &prefix)?, prefix));
     }
-    blocking_cpu(move || {
+    let (metrics, name, started) = (state.metrics.clone(), model.kind.name(), std::time::Instant::now());
+    let count = subjects.len() as u64;
+    let answer = blocking_cpu(move || {
         let facts = batch_facts(&state, subjects)?;
         Ok(batch_response(&Scorer::new(&model, listed), facts))
     })
-    .await
+    .await;
+    metrics.prediction(name, count, started.elapsed(), answer.is_ok());
+    answer
 }
 
 /// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every

@@ -121,8 +121,13 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, String> {
     let mut cached = Router::new();
     let mut plain = Router::new();
+    let mut any_cached = false;
     for (path, cacheable, _, handler) in table() {
+        if !opts.role.serves(path) {
+            continue;
+        }
         if cacheable {
+            any_cached = true;
             cached = cached.route(path, handler);
         } else {
             plain = plain.route(path, handler);
@@ -133,9 +138,13 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         auth: state.auth.clone(),
         trusted_proxies: opts.trusted_proxies.clone().into(),
         unlimited_loopback: opts.unlimited_loopback,
+        metrics: metrics.clone(),
     };
+    // A role may mount no cacheable route (the ML tier); a layer on no routes is refused.
+    if any_cached {
+        cached = cached.route_layer(from_fn_with_state(state.cache.clone(), middleware::etag));
+    }
     let mut app = cached
-        .route_layer(from_fn_with_state(state.cache.clone(), middleware::etag))
         .merge(plain)
         // After routing (the policy is the matched route's) and before the
         // cache, so cached answers are still authorised and counted.

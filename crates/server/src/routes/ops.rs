@@ -127,7 +127,10 @@ pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery
         `ntsb_store_pool_connections` by state, `ntsb_cache_*` (response cache hits, misses, size, shared hits), \
         `ntsb_redis_up`, `ntsb_redis_errors_total` and `ntsb_redis_outages_total` (when Redis is configured), \
         `ntsb_ingest_loads_total` by status, `ntsb_ingest_records_total` by outcome and \
-        `ntsb_ingest_last_load_finished_seconds` (from the load ledger).",
+        `ntsb_ingest_last_load_finished_seconds` (from the load ledger), `ntsb_index_position` (of the index \
+        and of the store's change log), `ntsb_ratelimit_decisions_total` by tier and decision, \
+        `ntsb_ml_model_loaded`, `ntsb_ml_predictions_total`, `ntsb_ml_prediction_errors_total` and \
+        `ntsb_ml_prediction_duration_seconds` by model.",
     responses((status = 200, description = "Exposition text", content_type = "text/plain; version=0.0.4", body = String),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn metrics(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
@@ -151,6 +154,24 @@ fn scrape(state: &AppState) -> (std::sync::Arc<crate::metrics::Metrics>, Vec<Fam
         Family::gauge("ntsb_index_documents", "Documents (events with text) in the full-text index.")
             .sample(&[], state.index.doc_count() as f64),
     ];
+    // How far the index is behind the store's change log (the index follower's lag).
+    let mut positions = Family::gauge(
+        "ntsb_index_position",
+        "Position in the store's index change log: what the index committed (of=index) and the store's latest (of=store).",
+    );
+    if let Ok(p) = state.index.position() {
+        positions = positions.sample(&[("of", "index")], p as f64);
+    }
+    if let Ok(head) = state.store.index_log_head() {
+        positions = positions.sample(&[("of", "store")], head as f64);
+    }
+    families.push(positions);
+    let mut loaded =
+        Family::gauge("ntsb_ml_model_loaded", "Whether a model is loaded and served (1) or not (0), by model.");
+    for kind in ntsb_ml::ModelKind::ALL {
+        loaded = loaded.sample(&[("model", kind.name())], if state.ml.get(kind).is_some() { 1.0 } else { 0.0 });
+    }
+    families.push(loaded);
     if let Some(pool) = state.store.pool_status() {
         families.push(
             Family::gauge("ntsb_store_pool_connections", "Store connections, by state.")
@@ -175,17 +196,18 @@ fn scrape(state: &AppState) -> (std::sync::Arc<crate::metrics::Metrics>, Vec<Fam
         Family::counter("ntsb_cache_shared_hits_total", "Local misses answered from the shared (Redis) cache.")
             .sample(&[], c.shared_hits as f64),
     ]);
+    // Declared without Redis too (no samples), so rules and dashboards always find them.
+    let mut up = Family::gauge("ntsb_redis_up", "Whether the last Redis command succeeded (1) or failed (0).");
+    let mut errors = Family::counter("ntsb_redis_errors_total", "Redis commands and connection attempts that failed.");
+    let mut outages = Family::counter("ntsb_redis_outages_total", "Times Redis went from reachable to unreachable.");
     if let Some(redis) = &state.redis {
         let r = redis.stats();
-        families.extend([
-            Family::gauge("ntsb_redis_up", "Whether the last Redis command succeeded (1) or failed (0).")
-                .sample(&[], if r.up { 1.0 } else { 0.0 }),
-            Family::counter("ntsb_redis_errors_total", "Redis commands and connection attempts that failed.")
-                .sample(&[], r.errors as f64),
-            Family::counter("ntsb_redis_outages_total", "Times Redis went from reachable to unreachable.")
-                .sample(&[], r.outages as f64),
-        ]);
+        up = up.sample(&[], if r.up { 1.0 } else { 0.0 });
+        errors = errors.sample(&[], r.errors as f64);
+        outages = outages.sample(&[], r.outages as f64);
     }
+    families.extend([up, errors, outages]);
+    families.extend(crate::process::families());
     match state.store.loads(LEDGER_LOADS) {
         Ok(loads) => families.extend(ingest_families(&loads)),
         Err(e) => tracing::warn!(cause = %e, "metrics: the load ledger could not be read"),
