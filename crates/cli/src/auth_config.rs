@@ -184,7 +184,8 @@ mod tests {
         assert_eq!(s.engine.login.lock_secs, 180);
         assert!(!s.engine.registration_open);
         for (flag, value) in [("--registration", "maybe"), ("--lockout-threshold", "0"), ("--quota-free", "-1")] {
-            let err = crate::config::parse(["ntsb", flag, value, "stats"]).unwrap_err().to_string();
+            // `--flag=value`: a bare `-1` would read as an unknown option, not a value.
+            let err = crate::config::parse(["ntsb", &format!("{flag}={value}"), "stats"]).unwrap_err().to_string();
             assert!(err.contains(flag), "{err}");
         }
     }

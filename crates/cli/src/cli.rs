@@ -320,16 +320,16 @@ pub struct ServeArgs {
     pub cache_mb: u64,
     /// Routes to serve: `all`, `api` (all but /api/v1/ml and /api/v1/rag) or `ml` (those, with /health,
     /// /ready and /metrics), so one image runs as separately scaled API and ML tiers.
-    #[arg(long, env = "NTSB_ROLE", default_value = "all", value_name = "api|ml|all")]
+    #[arg(long, env = "NTSB_ROLE", default_value = "all", value_name = "api|ml|all", hide_env_values = true)]
     pub role: ntsb_server::Role,
     /// Serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate chain; re-read when the file changes.
-    #[arg(long, env = "NTSB_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    #[arg(long, env = "NTSB_TLS_CERT", value_name = "FILE", hide_env_values = true)]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, env = "NTSB_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    #[arg(long, env = "NTSB_TLS_KEY", value_name = "FILE", hide_env_values = true)]
     pub tls_key: Option<PathBuf>,
     /// With --tls-cert: also listen for plain HTTP here, answering only with redirects to HTTPS.
-    #[arg(long, env = "NTSB_HTTP_REDIRECT_LISTEN", requires = "tls_cert", value_name = "ADDR")]
+    #[arg(long, env = "NTSB_HTTP_REDIRECT_LISTEN", value_name = "ADDR", hide_env_values = true)]
     pub http_redirect_listen: Option<std::net::SocketAddr>,
 }
 

@@ -187,13 +187,28 @@ where
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let command = Cli::command();
-    let matches = command.clone().try_get_matches_from(&args)?;
+    let matches = command.clone().try_get_matches_from(&args).map_err(without_passwords)?;
     let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
         return finish(&matches, BTreeSet::new());
     };
     let (command, from_file) = with_file(command, &path)?;
-    let matches = command.try_get_matches_from(&args)?;
+    let matches = command.try_get_matches_from(&args).map_err(without_passwords)?;
     finish(&matches, from_file)
+}
+
+/// clap quotes a refused value in its message; a URL's password is masked there
+/// (`redis://:***@cache`) so a typo never prints a secret to a terminal or a log.
+fn without_passwords(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidValue) else {
+        return e;
+    };
+    let masked = redact_url(value);
+    if masked == *value {
+        return e;
+    }
+    let text = e.to_string().replace(value.as_str(), &masked);
+    clap::Error::raw(e.kind(), text.strip_prefix("error: ").unwrap_or(&text))
 }
 
 fn finish(matches: &ArgMatches, from_file: BTreeSet<String>) -> Result<Cli> {
@@ -634,10 +649,13 @@ mod tests {
                     continue;
                 }
                 "demo" | "production" => "false".to_string(),
-                "jwt_secret_file" | "reset_outbox" => format!("{:?}", dir.path().join("x").display().to_string()),
+                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" => {
+                    format!("{:?}", dir.path().join("x").display().to_string())
+                }
                 "cors_origins" => "[\"https://a.example\"]".to_string(),
                 "trusted_proxies" => "[\"10.0.0.1\"]".to_string(),
                 "redis_url" => "\"redis://127.0.0.1:6379\"".to_string(),
+                "http_redirect_listen" => "\"127.0.0.1:8081\"".to_string(),
                 _ => {
                     let d = arg.get_default_values().first().map(|v| v.to_string_lossy().into_owned());
                     let d = d.unwrap_or_else(|| panic!("{id}: give a sample value in this test"));

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use ntsb_server::{AppState, ServerOptions};
 use ntsb_store::Store;
 use ntsb_store::sqlite::SqliteStore;
@@ -31,6 +31,7 @@ pub fn adjust_config(config: &mut Config, global: &GlobalArgs, args: &ServeArgs)
 }
 
 pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
+    let tls = tls_options(&args)?;
     if config.demo && demo_store_is_empty(config)? {
         eprintln!("ntsb: the demo store is empty; loading the synthetic demo sample first");
         super::demo::run(config, DemoArgs { events: DEMO_EVENTS, seed: DEMO_SEED, json: false })?;
@@ -74,13 +75,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         trusted_proxies: args.trusted_proxies.clone(),
         unlimited_loopback: config.demo,
         role: args.role,
-        tls: match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(ntsb_server::TlsOptions {
-                redirect_listen: args.http_redirect_listen,
-                ..ntsb_server::TlsOptions::new(cert, key)
-            }),
-            _ => None,
-        },
+        tls,
         ..ServerOptions::default()
     };
     if let Some(tls) = &opts.tls {
@@ -143,4 +138,20 @@ fn demo_store_is_empty(config: &Config) -> Result<bool> {
         store.migrate()?;
     }
     Ok(store.content_kind()?.is_none())
+}
+
+/// The HTTPS settings: a certificate and its key go together (from any layer:
+/// flags, variables or the file), and the redirect listener needs them.
+fn tls_options(args: &ServeArgs) -> Result<Option<ntsb_server::TlsOptions>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(ntsb_server::TlsOptions {
+            redirect_listen: args.http_redirect_listen,
+            ..ntsb_server::TlsOptions::new(cert, key)
+        })),
+        (Some(_), None) | (None, Some(_)) => bail!("--tls-cert and --tls-key go together: give both or neither"),
+        (None, None) if args.http_redirect_listen.is_some() => {
+            bail!("--http-redirect-listen redirects to HTTPS: it needs --tls-cert and --tls-key")
+        }
+        (None, None) => Ok(None),
+    }
 }

@@ -1,7 +1,8 @@
 //! Reader for narrative JSONL (`{"ev_id", "narrative", "probable_cause"}`, one
 //! object per line), read line by line in constant memory. A line that is not
 //! JSON, or lacks a valid `ev_id`, is rejected with its line number; a line whose
-//! texts are both empty carries nothing and yields no record.
+//! texts are both empty carries nothing and yields no record (a reject when it
+//! holds keys other than those three, so a misspelt key is never lost silently).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -10,6 +11,9 @@ use std::path::{Path, PathBuf};
 use ntsb_model::SourceKind;
 use ntsb_model::records::{EventRef, NarrativeRecord, Record, Reject, SourcedRecord};
 use serde_json::Value;
+
+/// The keys of a narrative line.
+const KNOWN_KEYS: [&str; 3] = ["ev_id", "narrative", "probable_cause"];
 
 use crate::csv_rows::{file_label, is_event_id};
 use crate::{Error, Item, RecordStream, Result};
@@ -102,6 +106,11 @@ impl<R: BufRead> JsonlStream<R> {
         let narrative = self.text_field(obj, "narrative")?;
         let probable_cause = self.text_field(obj, "probable_cause")?;
         if narrative.is_none() && probable_cause.is_none() {
+            // Nothing to load; but a misspelt key ("narrativ") must not vanish silently.
+            let unknown: Vec<&str> = obj.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k)).collect();
+            if !unknown.is_empty() {
+                return Err(self.reject(None, format!("no narrative or probable_cause; unknown keys {unknown:?}")));
+            }
             return Ok(None);
         }
         Ok(Some(Record::Narrative(NarrativeRecord {
