@@ -233,9 +233,12 @@ impl FieldRef {
     }
 }
 
+/// The lower and upper bound of a year range.
+type YearBounds = (Bound<i64>, Bound<i64>);
+
 /// Parses `2008`, `[2000 TO 2005]`, `{2000 TO *]` at `start`; the bounds and the
 /// index after it.
-fn year_range(chars: &[char], start: usize) -> Option<((Bound<i64>, Bound<i64>), usize)> {
+fn year_range(chars: &[char], start: usize) -> Option<(YearBounds, usize)> {
     let open = *chars.get(start)?;
     if open == '[' || open == '{' {
         let close = (start + 1..chars.len()).find(|&j| matches!(chars[j], ']' | '}'))?;
