@@ -28,6 +28,32 @@ function typeOf(doc, schema) {
   return s.type || "";
 }
 
+// A sample value for a schema: its example, else its first enum value, else a
+// skeleton of its properties (required ones only when it has some).
+function exampleOf(doc, schema, depth) {
+  const s = resolve(doc, schema);
+  if (s.example !== undefined) return s.example;
+  if (s.examples && s.examples.length) return s.examples[0];
+  if (s.enum) return s.enum[0];
+  if (s.default !== undefined) return s.default;
+  if (depth > 4) return null;
+  if (s.oneOf || s.anyOf) return exampleOf(doc, (s.oneOf || s.anyOf)[0], depth + 1);
+  const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+  if (type === "object" || s.properties) {
+    const out = {};
+    const required = s.required || [];
+    for (const [name, prop] of Object.entries(s.properties || {})) {
+      if (required.length && !required.includes(name)) continue;
+      out[name] = exampleOf(doc, prop, depth + 1);
+    }
+    return out;
+  }
+  if (type === "array") return [exampleOf(doc, s.items, depth + 1)];
+  if (type === "integer" || type === "number") return s.minimum ?? 0;
+  if (type === "boolean") return false;
+  return "";
+}
+
 function operation(doc, path, method, op) {
   const id = (method + path).replace(/[^A-Za-z0-9]+/g, "-");
   const box = el("section", { class: "op", id });
@@ -36,6 +62,8 @@ function operation(doc, path, method, op) {
   if (op.description) box.append(el("p", { class: "muted", text: op.description }));
   const params = op.parameters || [];
   const form = el("form");
+  const locked = (op.security || doc.security || []).some((req) => Object.keys(req).length > 0);
+  if (locked) box.querySelector("h3").append(el("span", { title: "needs credentials", text: " 🔒" }));
   if (params.length) {
     const table = el("table", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "type" }),
       el("th", { text: "description" }), el("th", { text: "value" })));
@@ -45,6 +73,15 @@ function operation(doc, path, method, op) {
         el("td", { text: typeOf(doc, p.schema) }), el("td", { text: p.description || "" }), el("td", {}, input)));
     }
     form.append(table);
+  }
+  let bodyInput = null;
+  if (op.requestBody) {
+    const media = (op.requestBody.content || {})["application/json"] || {};
+    const example = media.example ?? exampleOf(doc, media.schema, 0);
+    const label = el("label", { for: id + "-body", text: "Request body (JSON)" });
+    bodyInput = el("textarea", { id: id + "-body", rows: "6", cols: "60", spellcheck: "false" });
+    bodyInput.value = JSON.stringify(example, null, 2);
+    form.append(label, bodyInput);
   }
   const out = el("pre", { hidden: "" });
   form.append(el("button", { type: "submit", text: "Try it" }));
@@ -59,19 +96,30 @@ function operation(doc, path, method, op) {
     }
     const qs = query.toString();
     if (qs) url += "?" + qs;
+    const verb = method.toUpperCase();
+    const init = { method: verb, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    const credential = document.getElementById("credential").value.trim();
+    if (credential) {
+      if (document.getElementById("credential-kind").value === "bearer") init.headers.Authorization = "Bearer " + credential;
+      else init.headers["X-API-Key"] = credential;
+    }
+    if (bodyInput) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = bodyInput.value;
+    }
     out.hidden = false;
-    out.textContent = "GET " + url + " …";
+    out.textContent = verb + " " + url + " …";
     try {
-      const res = await fetch(url, { headers: { Accept: "application/json" } });
+      const res = await fetch(url, init);
       let body = await res.text();
       const type = res.headers.get("content-type") || "";
       if (type.includes("json")) {
         try { body = JSON.stringify(JSON.parse(body), null, 2); } catch (_) { /* keep the text */ }
       }
       if (body.length > 200000) body = body.slice(0, 200000) + "\n… (truncated)";
-      out.textContent = "GET " + url + "\n" + res.status + " " + type + "\n\n" + body;
+      out.textContent = verb + " " + url + "\n" + res.status + " " + type + "\n\n" + body;
     } catch (err) {
-      out.textContent = "GET " + url + " failed: " + err;
+      out.textContent = verb + " " + url + " failed: " + err;
     }
   });
   box.append(form, out);

@@ -122,6 +122,36 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub(crate) struct InternalCause(pub Arc<str>);
 
+/// Every stable problem `code` the API answers with, its HTTP status and what it
+/// means: the one list the `/docs` page's error section (whose anchors the
+/// problems' `type` links point at) is made from. A test reads the crate's
+/// sources and fails when a code is used that is not listed here.
+pub(crate) const PROBLEM_CODES: &[(&str, u16, &str)] = &[
+    (
+        "invalid_parameter",
+        400,
+        "A query parameter or body field is malformed, out of range, repeated or unknown; `parameter` names it.",
+    ),
+    ("bad_request", 400, "The request could not be read (for example a malformed body)."),
+    ("unauthenticated", 401, "Credentials are missing, malformed, expired or revoked."),
+    ("invalid_credentials", 401, "The email address or password is wrong."),
+    ("forbidden", 403, "The credentials do not allow this."),
+    ("admin_required", 403, "The endpoint is for administrators."),
+    ("session_required", 403, "The operation needs a signed-in session, not an API key."),
+    ("account_disabled", 403, "The account is disabled."),
+    ("registration_closed", 403, "Registration is closed on this server."),
+    ("not_found", 404, "No such event, resource or route."),
+    ("method_not_allowed", 405, "The route does not accept this method."),
+    ("conflict", 409, "The resource already exists or changed meanwhile."),
+    ("payload_too_large", 413, "The request body is over the limit."),
+    ("rate_limited", 429, "Too many requests; `Retry-After` says when to retry."),
+    ("quota_exceeded", 429, "The daily quota is used up; `Retry-After` says when it resets."),
+    ("account_locked", 429, "Too many failed sign-ins; `Retry-After` says when to try again."),
+    ("internal", 500, "Our fault. Quote the `X-Request-Id` header when reporting it."),
+    ("timeout", 503, "The request took too long; narrow it or retry."),
+    ("unavailable", 503, "A dependency is busy or away; retry shortly."),
+];
+
 impl ApiError {
     /// A 400 naming `parameter`.
     pub fn invalid(parameter: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -289,6 +319,59 @@ impl From<ntsb_search::Error> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quoted snake-case words on the crate's source lines that mention a
+    /// code (`code: "…"`, `let code = if … { "…" } else { "…" }`) and in the arms of
+    /// [`ApiError::code`]: every problem code the server can answer with.
+    fn codes_used_in_sources() -> std::collections::BTreeSet<String> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut files = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).expect("src dir").map(|e| e.expect("entry").path()));
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            let mut in_code_fn = false;
+            for line in text.lines() {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("//") || trimmed.starts_with("(\"") {
+                    continue;
+                }
+                if trimmed.starts_with("pub fn code(") {
+                    in_code_fn = true;
+                } else if in_code_fn && trimmed.starts_with("fn ") {
+                    in_code_fn = false;
+                }
+                if !(line.contains("code") || (in_code_fn && line.contains("=> \""))) {
+                    continue;
+                }
+                for (i, piece) in line.split('"').enumerate() {
+                    let word =
+                        i % 2 == 1 && !piece.is_empty() && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                    if word {
+                        found.insert(piece.to_string());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_problem_code_in_use_is_documented() {
+        let listed: std::collections::BTreeSet<&str> = PROBLEM_CODES.iter().map(|(c, _, _)| *c).collect();
+        assert_eq!(listed.len(), PROBLEM_CODES.len(), "a code is listed twice");
+        let used = codes_used_in_sources();
+        for code in ["invalid_parameter", "rate_limited", "quota_exceeded", "account_locked", "internal"] {
+            assert!(used.contains(code), "the source scan misses {code}: {used:?}");
+        }
+        let missing: Vec<&String> = used.iter().filter(|c| !listed.contains(c.as_str())).collect();
+        assert!(missing.is_empty(), "codes used but not in PROBLEM_CODES (error.rs): {missing:?}");
+    }
 
     #[test]
     fn internal_errors_never_show_their_cause() {

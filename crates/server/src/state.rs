@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use ntsb_ml::Registry;
 use ntsb_search::SearchIndex;
@@ -148,10 +148,10 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
-    let Ok(_core) = cpu_slots().acquire().await else {
+    let Ok(core) = cpu_slots().acquire().await else {
         return Err(ApiError::internal("the CPU semaphore is closed"));
     };
-    blocking(f).await
+    run_holding(engine_slots(), Some(core), f).await
 }
 
 /// Runs a blocking engine call (SQLite, tantivy) on tokio's blocking pool so it
@@ -161,11 +161,68 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
-    let Ok(_permit) = engine_slots().acquire().await else {
+    run_holding(engine_slots(), None, f).await
+}
+
+/// Takes a slot of `slots` and runs `f` on the blocking pool. The slot (and
+/// `also`, a slot taken before) moves into the blocking task and is released
+/// when `f` returns, not when the awaiting request goes away: a request that
+/// times out (or whose client disconnects) drops this future, but the blocking
+/// work goes on, and must keep counting against the limit until it ends, or
+/// under overload the limits would stop limiting.
+async fn run_holding<T, F>(
+    slots: &'static Semaphore,
+    also: Option<SemaphorePermit<'static>>,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    let Ok(slot) = slots.acquire().await else {
         return Err(ApiError::internal("the engine semaphore is closed"));
     };
-    match tokio::task::spawn_blocking(f).await {
+    let work = move || {
+        let _held = (slot, also);
+        f()
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(join) => Err(ApiError::internal(format!("blocking task failed: {join}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A request abandoned by the time-out middleware drops its future; the
+    /// blocking work it started keeps running and must keep its slots until it ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slots_stay_taken_until_abandoned_blocking_work_ends() {
+        static SLOTS: Semaphore = Semaphore::const_new(2);
+        static CORES: Semaphore = Semaphore::const_new(1);
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (ended_tx, ended_rx) = mpsc::channel::<()>();
+        let core = CORES.acquire().await.expect("core");
+        let call = run_holding(&SLOTS, Some(core), move || {
+            started_tx.send(()).expect("started");
+            release_rx.recv().expect("release");
+            ended_tx.send(()).expect("ended");
+            Ok(())
+        });
+        // Abandon the call once its work has started, as the time-out does.
+        let abandoned = tokio::spawn(call);
+        tokio::task::spawn_blocking(move || started_rx.recv().expect("work started")).await.expect("join");
+        abandoned.abort();
+        assert!(abandoned.await.expect_err("aborted").is_cancelled());
+        assert_eq!(SLOTS.available_permits(), 1, "the engine slot is released while the work still runs");
+        assert_eq!(CORES.available_permits(), 0, "the core slot is released while the work still runs");
+        release_tx.send(()).expect("release");
+        tokio::task::spawn_blocking(move || ended_rx.recv().expect("work ended")).await.expect("join");
+        // The permits drop right after `f` returns, on the blocking thread.
+        let _both = tokio::join!(SLOTS.acquire_many(2), CORES.acquire());
     }
 }

@@ -627,6 +627,17 @@ async fn openapi_documents_every_route_and_the_docs_page_is_csp_clean() {
     assert!(html.contains("<script src=\"/docs/app.js\""));
     assert_eq!(html.matches("<script").count(), 1, "no inline script");
     assert!(!html.contains("style=") && !html.contains("<style"), "no inline style");
+    // Each problem's `type` points at an anchor that exists on the page.
+    for (uri, method) in [
+        ("/api/v1/nothing-here", Method::GET),
+        ("/api/v1/events?limit=nope", Method::GET),
+        ("/api/v1/events", Method::DELETE),
+        ("/api/v1/auth/me", Method::GET),
+    ] {
+        let problem = request(method, uri, &[]).await.json();
+        let anchor = problem["type"].as_str().and_then(|t| t.strip_prefix("/docs#")).expect("a /docs# type");
+        assert!(html.contains(&format!("id=\"{anchor}\"")), "no anchor {anchor} for {uri}");
+    }
     let js = get("/docs/app.js").await;
     assert!(js.header("content-type").unwrap().starts_with("text/javascript"));
     assert!(js.text().contains("/openapi.json") && !js.text().contains("innerHTML"));

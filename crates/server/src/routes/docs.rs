@@ -7,10 +7,42 @@ use axum::extract::RawQuery;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_CODES};
 use crate::params::Params;
 
 const PAGE: &str = include_str!("../../assets/docs.html");
+
+/// The page with its error section filled from [`PROBLEM_CODES`], so every
+/// problem's `type` (`/docs#problem-CODE`) has its anchor.
+fn page_html() -> &'static str {
+    static HTML: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HTML.get_or_init(|| {
+        let mut list = String::new();
+        for (code, status, meaning) in PROBLEM_CODES {
+            list.push_str(&format!(
+                "    <dt id=\"problem-{code}\"><code>{code}</code> ({status})</dt><dd>{}</dd>\n",
+                inline_code(meaning)
+            ));
+        }
+        PAGE.replace("<!-- problem codes -->\n", &list)
+    })
+}
+
+/// Escapes text for HTML and turns `backquoted` words into `<code>` elements.
+fn inline_code(text: &str) -> String {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut out = String::new();
+    for (i, piece) in escaped.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(piece);
+            out.push_str("</code>");
+        } else {
+            out.push_str(piece);
+        }
+    }
+    out
+}
 const SCRIPT: &str = include_str!("../../assets/docs.js");
 const STYLE: &str = include_str!("../../assets/docs.css");
 
@@ -31,7 +63,7 @@ pub(crate) async fn openapi_json(RawQuery(raw): RawQuery) -> Result<Response, Ap
 #[utoipa::path(get, path = "/docs", tag = "documentation", summary = "API reference page",
     responses((status = 200, description = "HTML page", content_type = "text/html", body = String)))]
 pub(crate) async fn page() -> Response {
-    typed(PAGE, "text/html; charset=utf-8")
+    typed(page_html(), "text/html; charset=utf-8")
 }
 
 #[utoipa::path(get, path = "/docs/app.js", tag = "documentation", summary = "Script of the reference page",
