@@ -320,8 +320,8 @@ impl From<ntsb_search::Error> for ApiError {
 mod tests {
     use super::*;
 
-    /// The quoted snake-case words on the crate's source lines that mention a
-    /// code (`code: "…"`, `let code = if … { "…" } else { "…" }`) and in the arms of
+    /// The snake-case literals the crate's sources give as a code (`code: "…"`,
+    /// `let code = if … { "…" } else { "…" }`) and in the arms of
     /// [`ApiError::code`]: every problem code the server can answer with.
     fn codes_used_in_sources() -> std::collections::BTreeSet<String> {
         let mut found = std::collections::BTreeSet::new();
@@ -346,16 +346,18 @@ mod tests {
                 } else if in_code_fn && trimmed.starts_with("fn ") {
                     in_code_fn = false;
                 }
-                if !(line.contains("code") || (in_code_fn && line.contains("=> \""))) {
-                    continue;
+                let snake = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                let after = |marker: &str| -> Vec<String> {
+                    line.split(marker).skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_string).collect()
+                };
+                let mut words = after("code: \"");
+                if in_code_fn {
+                    words.extend(after("=> \""));
                 }
-                for (i, piece) in line.split('"').enumerate() {
-                    let word =
-                        i % 2 == 1 && !piece.is_empty() && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-                    if word {
-                        found.insert(piece.to_string());
-                    }
+                if line.contains("let code = ") {
+                    words.extend(after("{ \""));
                 }
+                found.extend(words.into_iter().filter(|w| snake(w)));
             }
         }
         found
