@@ -87,11 +87,9 @@ impl ConnectionLimiter {
 
 /// What a refused connection is told before it is closed.
 fn refusal() -> Vec<u8> {
-    let body = format!(
-        "{{\"type\":\"/docs#problem-too_many_connections\",\"title\":\"Too many requests\",\"status\":429,\
+    let body = "{\"type\":\"/docs#problem-too_many_connections\",\"title\":\"Too many requests\",\"status\":429,\
          \"detail\":\"this address holds too many open connections; close some or reuse one\",\
-         \"code\":\"too_many_connections\"}}"
-    );
+         \"code\":\"too_many_connections\"}";
     format!(
         "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
