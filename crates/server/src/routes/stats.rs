@@ -1,4 +1,8 @@
 //! `GET /api/v1/stats/*`: totals and breakdowns of the filtered events.
+//!
+//! Answered by the analytical engine (`ntsb-analytics`, an in-memory projection:
+//! well under a millisecond, on the calling thread) once it is built, and by
+//! the store (on the blocking pool) until then. Both give the same answers.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -12,7 +16,7 @@ use crate::openapi::{
 };
 use crate::params::{FILTER_PARAMS, Params};
 use crate::routes::events::filter_of;
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, engine_error};
 
 /// Most rows a breakdown returns.
 const MAX_ROWS: usize = 10_000;
@@ -32,6 +36,9 @@ pub(crate) struct Rows<T> {
 pub(crate) async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Summary>, ApiError> {
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
     let filter = filter_of(&state, &p).await?;
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.summary(&filter)) {
+        return Ok(Json(answer.map_err(engine_error)?));
+    }
     Ok(Json(blocking(move || Ok(state.queries.summary(&filter)?)).await?))
 }
 
@@ -80,7 +87,10 @@ async fn breakdown(
     let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
     let min = if min_count { p.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64 } else { 1 };
     let filter = filter_of(&state, &p).await?;
-    let rows = blocking(move || Ok(state.queries.breakdown(by, &filter, min, limit)?)).await?;
+    let rows = match state.analytics.as_ref().and_then(|a| a.breakdown(by, &filter, min, limit)) {
+        Some(answer) => answer.map_err(engine_error)?,
+        None => blocking(move || Ok(state.queries.breakdown(by, &filter, min, limit)?)).await?,
+    };
     Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
 }
 
@@ -209,7 +219,10 @@ pub(crate) async fn findings(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await?;
+    let items = match state.analytics.as_ref().and_then(|a| a.top_findings(&filter, limit)) {
+        Some(answer) => answer.map_err(engine_error)?,
+        None => blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await?,
+    };
     Ok(Json(Rows { items }))
 }
 
@@ -225,6 +238,9 @@ pub(crate) async fn occurrences(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await?;
+    let items = match state.analytics.as_ref().and_then(|a| a.top_occurrences(&filter, limit)) {
+        Some(answer) => answer.map_err(engine_error)?,
+        None => blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await?,
+    };
     Ok(Json(Rows { items }))
 }
