@@ -66,7 +66,7 @@ fi
 CACHE_MB=256
 [ "$COLD" = 1 ] && CACHE_MB=0
 # Anonymous limits off: the bench drives public endpoints from one address.
-NTSB_QUOTA_ANONYMOUS=0 NTSB_BURST_ANONYMOUS=0 NTSB_CACHE_MB=$CACHE_MB NTSB_LOG=warn "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" serve \
+NTSB_QUOTA_ANONYMOUS=0 NTSB_BURST_ANONYMOUS=0 NTSB_MAX_CONNECTIONS_PER_IP=0 NTSB_CACHE_MB=$CACHE_MB NTSB_LOG=warn "$BIN" --data-dir "$BENCH_DATA_DIR" "${DB_ARGS[@]}" serve \
   --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT

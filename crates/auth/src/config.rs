@@ -1,5 +1,5 @@
 //! What the engine enforces: token lifetimes, registration, quotas, burst
-//! limits, login limits and the lockout, and the password hashing cost.
+//! limits, login limits and the lockout, reset mails, and the password hashing cost.
 
 use crate::password::HashCost;
 
@@ -26,13 +26,45 @@ pub struct Quotas {
 }
 
 impl Default for Quotas {
+    /// Each tier allows at least what the one below it does (anonymous ≤ free ≤
+    /// premium ≤ admin), so an account is never worth less than no account and
+    /// registering many accounts gains nothing over one address's anonymous share.
     fn default() -> Self {
         Quotas {
             anonymous: Tier { daily: 1_000, per_second: 10 },
-            free: Tier { daily: 100, per_second: 5 },
+            free: Tier { daily: 2_000, per_second: 10 },
             premium: Tier { daily: 10_000, per_second: 20 },
             admin: Tier { daily: 0, per_second: 0 },
         }
+    }
+}
+
+impl Quotas {
+    /// Where a tier allows less than the tier below it, one sentence each,
+    /// naming the settings: `ntsb serve` warns about them at start. Only limits
+    /// on both sides are compared: a tier made unlimited (`0`) on purpose, such
+    /// as anonymous traffic on an internal deployment, is not flagged.
+    pub fn inconsistencies(&self) -> Vec<String> {
+        let tiers =
+            [("anonymous", self.anonymous), ("free", self.free), ("premium", self.premium), ("admin", self.admin)];
+        let above = |a: u64, b: u64| a != 0 && b != 0 && a > b;
+        let mut found = Vec::new();
+        for pair in tiers.windows(2) {
+            let ((low, l), (high, h)) = (pair[0], pair[1]);
+            if above(l.daily, h.daily) {
+                found.push(format!(
+                    "quota_{high} ({}) is below quota_{low} ({}): an account of that tier gets less than {low} callers",
+                    h.daily, l.daily
+                ));
+            }
+            if above(l.per_second, h.per_second) {
+                found.push(format!(
+                    "burst_{high} ({}) is below burst_{low} ({}): an account of that tier gets less than {low} callers",
+                    h.per_second, l.per_second
+                ));
+            }
+        }
+        found
     }
 }
 
@@ -72,6 +104,11 @@ pub struct AuthConfig {
     pub login: LoginLimits,
     /// Argon2id cost.
     pub hash_cost: HashCost,
+    /// Accounts one client address may register per hour (`0`: unlimited).
+    pub registrations_per_hour: u64,
+    /// A password-reset mail is sent to one account at most once in this many
+    /// seconds; further requests meanwhile answer the same but send nothing.
+    pub reset_mail_every: i64,
 }
 
 impl Default for AuthConfig {
@@ -84,6 +121,27 @@ impl Default for AuthConfig {
             quotas: Quotas::default(),
             login: LoginLimits::default(),
             hash_cost: HashCost::default(),
+            registrations_per_hour: 3,
+            reset_mail_every: 5 * 60,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_tiers_are_ordered_and_a_tier_below_the_one_beneath_is_named() {
+        assert_eq!(Quotas::default().inconsistencies(), Vec::<String>::new());
+        let q = Quotas::default();
+        assert!(q.free.daily >= q.anonymous.daily && q.free.per_second >= q.anonymous.per_second);
+        let bad = Quotas { free: Tier { daily: 100, per_second: 5 }, ..Quotas::default() };
+        let found = bad.inconsistencies();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("quota_free (100) is below quota_anonymous (1000)"), "{found:?}");
+        assert!(found[1].starts_with("burst_free (5) is below burst_anonymous (10)"), "{found:?}");
+        let unlimited_anonymous = Quotas { anonymous: Tier { daily: 0, per_second: 0 }, ..bad };
+        assert!(unlimited_anonymous.inconsistencies().is_empty(), "an unlimited tier is a choice");
     }
 }

@@ -37,6 +37,11 @@ const TOUCH_EVERY: i64 = 60;
 /// The same denial (event, subject, route) is written to the audit table at most
 /// this often (seconds); every one is still a log line.
 const AUDIT_DENIALS_EVERY: i64 = 60;
+/// How long failed logins of an address are counted towards a lock, from the
+/// first failure (seconds; at least twice the lock time).
+const FAILURE_WINDOW: u64 = 24 * 3600;
+/// Daily-quota units an export costs per this many rows (see [`Auth::charge`]).
+pub const EXPORT_ROWS_PER_UNIT: u64 = 100;
 
 /// How a request proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +294,49 @@ impl Auth {
         }
     }
 
+    /// Charges `units` more against `subject`'s daily quota, for a request whose
+    /// work is larger than one ordinary request (see the cost model in
+    /// docs/SECURITY.md: a batch of predictions costs one unit per item, an
+    /// export one per [`EXPORT_ROWS_PER_UNIT`] rows). [`Auth::check_rate`] has
+    /// already counted the request itself, so pass the cost beyond that one.
+    ///
+    /// Refused with [`Error::RateLimited`] (nothing charged) when the quota
+    /// left is smaller than `units`; `Ok(Some(limit))` is the quota's state
+    /// after the charge, `Ok(None)` an unlimited tier or no charge. A failing
+    /// counter store lets the request through (logged), as in `check_rate`.
+    pub async fn charge(&self, subject: &Subject, units: u64) -> Result<Option<Limit>> {
+        let (tier, id): (Tier, String) = match subject {
+            Subject::User(id, role) => (self.tier(*role), format!("u:{id}")),
+            Subject::Anonymous(ip) => (self.inner.config.quotas.anonymous, format!("ip:{ip}")),
+        };
+        if tier.daily == 0 || units == 0 {
+            return Ok(None);
+        }
+        let key = format!("q:d:{id}");
+        let window = 24 * 3600;
+        let counters = &self.inner.counters;
+        let result: std::result::Result<std::result::Result<Limit, Limit>, crate::limits::CounterError> = async {
+            // Look first (adding nothing), so a refused charge costs nothing.
+            let seen = counters.increment(&key, 0, window).await?;
+            let left = tier.daily.saturating_sub(seen.count);
+            if units > left {
+                return Ok(Err(Limit { scope: "daily quota", limit: tier.daily, remaining: left, reset: seen.ttl }));
+            }
+            let after = counters.increment(&key, units, window).await?;
+            let remaining = tier.daily.saturating_sub(after.count);
+            Ok(Ok(Limit { scope: "daily quota", limit: tier.daily, remaining, reset: after.ttl }))
+        }
+        .await;
+        match result {
+            Ok(Ok(limit)) => Ok(Some(limit)),
+            Ok(Err(limit)) => Err(Error::RateLimited(limit)),
+            Err(e) => {
+                tracing::error!(error = %e, "rate-limit counters failed; request let through");
+                Ok(None)
+            }
+        }
+    }
+
     /// The limits of a role.
     pub fn tier(&self, role: Role) -> Tier {
         let q = &self.inner.config.quotas;
@@ -374,10 +422,22 @@ impl Auth {
 
     // ----- accounts ----------------------------------------------------------
 
-    /// Self-registration as a `free` user (refused when registration is closed).
+    /// Self-registration as a `free` user (refused when registration is closed;
+    /// at most `registrations_per_hour` per client address, 429 beyond).
     pub async fn register(&self, email: &str, password: &str, ip: &str) -> Result<Account> {
         if !self.inner.config.registration_open {
             return Err(Error::RegistrationClosed);
+        }
+        // Check what can be checked for free first, so typos do not use up the limit.
+        password::check_strength(password, Email::parse(email)?.as_str(), "password")?;
+        let per_hour = self.inner.config.registrations_per_hour;
+        if per_hour > 0
+            && let Err(e) = self.count("registrations", &format!("register:ip:{ip}"), per_hour, 3600).await
+        {
+            if matches!(e, Error::RateLimited(_)) {
+                self.audit_denial("rate_limited", None, ip, "registrations");
+            }
+            return Err(e);
         }
         let user = self.create_user(email, password, Role::Free).await?;
         self.audit("registered", Some(user.id), None, ip, "").await;
@@ -443,36 +503,17 @@ impl Auth {
             Ok((user, ok))
         })
         .await?;
-        let Some(user) = user else {
-            // Unknown accounts lock like known ones, so locking reveals nothing.
-            let hit = self
-                .inner
-                .counters
-                .increment(&format!("login:fail:{}", email.as_str()), 1, u64::try_from(limits.lock_secs).unwrap_or(900))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            self.audit("login_failure", None, None, ip, "unknown account").await;
-            if hit.count > u64::from(limits.lock_after) {
-                return Err(Error::Locked { retry_after: hit.ttl });
-            }
-            return Err(Error::InvalidCredentials);
-        };
-        if let Some(until) = user.locked_until.filter(|until| *until > now) {
-            self.audit("login_failure", Some(user.id), None, ip, "account locked").await;
+        if let Some(u) = user.as_ref().filter(|_| ok)
+            && let Some(until) = u.locked_until.filter(|until| *until > now)
+        {
+            // The right password during a lock: refused like any attempt then.
+            self.audit("login_failure", Some(u.id), None, ip, "account locked").await;
             return Err(Error::Locked { retry_after: u64::try_from(until - now).unwrap_or(1).max(1) });
         }
         if !ok {
-            let accounts = self.accounts();
-            let id = user.id;
-            let lock_until = now + limits.lock_secs;
-            let count = blocking(move || Ok(accounts.record_login_failure(id, limits.lock_after, lock_until)?)).await?;
-            self.audit("login_failure", Some(user.id), None, ip, "wrong password").await;
-            if count.failures == limits.lock_after {
-                self.audit("lockout", Some(user.id), None, ip, &format!("{} consecutive failures", count.failures))
-                    .await;
-            }
-            return Err(Error::InvalidCredentials);
+            return self.login_failed(&email, user.as_ref(), ip, now).await;
         }
+        let Some(user) = user else { return Err(Error::InvalidCredentials) };
         if user.disabled {
             self.audit("login_failure", Some(user.id), None, ip, "account disabled").await;
             return Err(Error::Disabled);
@@ -480,6 +521,69 @@ impl Auth {
         let pair = self.start_session(user.id, now).await?;
         self.audit("login_success", Some(user.id), None, ip, "").await;
         Ok(pair)
+    }
+
+    /// A wrong password, or any password for an unknown address. Known and
+    /// unknown addresses go through the same counters, so what an attacker
+    /// sees (which attempt locks, for how long, when it ends, what happens
+    /// after) is the same whether or not the address has an account:
+    ///
+    /// * every failure adds one to the address's failure count, kept
+    ///   [`FAILURE_WINDOW`] from the first failure;
+    /// * the failure that brings the count to the threshold locks the address
+    ///   for the lock time, from that failure on; while locked, every attempt is
+    ///   refused with the time left;
+    /// * a failure after a lock ended locks again at once, until the count's
+    ///   window ends.
+    ///
+    /// For a real account the lock is also written to its row (`locked_until`,
+    /// shown to administrators and refusing the right password too) and audited
+    /// as `lockout`.
+    async fn login_failed(&self, email: &Email, user: Option<&User>, ip: &str, now: i64) -> Result<TokenPair> {
+        let limits = self.inner.config.login;
+        let lock_secs = u64::try_from(limits.lock_secs).unwrap_or(900).max(1);
+        let counter = |e: crate::limits::CounterError| Error::Internal(e.to_string());
+        let failures = self
+            .inner
+            .counters
+            .increment(&format!("login:fail:{}", email.as_str()), 1, FAILURE_WINDOW.max(2 * lock_secs))
+            .await
+            .map_err(counter)?;
+        let threshold = u64::from(limits.lock_after);
+        let lock_key = format!("login:lock:{}", email.as_str());
+        // The failure that locks (a fresh lock), or an attempt during a lock.
+        let (locks_now, locked) = if failures.count < threshold {
+            (false, None)
+        } else if failures.count == threshold {
+            // The lock key is created here, so its window starts now.
+            let _ = self.inner.counters.increment(&lock_key, 1, lock_secs).await.map_err(counter)?;
+            (true, None)
+        } else {
+            let lock = self.inner.counters.increment(&lock_key, 1, lock_secs).await.map_err(counter)?;
+            // A count of 1 means the last lock had ended: this failure locks again.
+            if lock.count == 1 { (true, None) } else { (false, Some(lock.ttl)) }
+        };
+        let detail = match (user, locked) {
+            (_, Some(_)) => "locked",
+            (Some(_), None) => "wrong password",
+            (None, None) => "unknown account",
+        };
+        if let Some(u) = user {
+            let (accounts, id) = (self.accounts(), u.id);
+            // The row mirrors the counters' decision: lock_after 0 locks now, MAX never.
+            let lock_after = if locks_now { 0 } else { u32::MAX };
+            let lock_until = now + limits.lock_secs;
+            blocking(move || Ok(accounts.record_login_failure(id, lock_after, lock_until)?)).await?;
+        }
+        self.audit("login_failure", user.map(|u| u.id), None, ip, detail).await;
+        if locks_now {
+            let who = user.map(|u| u.id);
+            self.audit("lockout", who, None, ip, &format!("{} failures", failures.count)).await;
+        }
+        match locked {
+            Some(retry_after) => Err(Error::Locked { retry_after }),
+            None => Err(Error::InvalidCredentials),
+        }
     }
 
     async fn start_session(&self, user: UserId, now: i64) -> Result<TokenPair> {
@@ -568,8 +672,18 @@ impl Auth {
     }
 
     /// Changes the caller's password after checking the current one; every
-    /// session of the account ends (log in again).
-    pub async fn change_password(&self, who: &Principal, current: &str, new: &str, ip: &str) -> Result<()> {
+    /// session of the account ends (log in again), and every API key is revoked
+    /// unless `keep_keys` (the owner's explicit choice: a password change is
+    /// often the answer to a leak, and a key made by whoever knew the old
+    /// password must not outlive it).
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        new: &str,
+        keep_keys: bool,
+        ip: &str,
+    ) -> Result<()> {
         password::check_strength(new, &who.email, "new_password")?;
         if current == new {
             return Err(Error::InvalidInput {
@@ -583,26 +697,34 @@ impl Auth {
             let user = accounts.user_by_id(id)?.ok_or_else(|| Error::NotFound("no such user".into()))?;
             if current.chars().count() > password::MAX_LENGTH || !password::verify(&current, &user.password_hash, cost)
             {
-                return Ok(false);
+                return Ok(None);
             }
             let hash = password::hash(&new, cost)?;
             accounts.set_password(id, &hash, now)?;
             accounts.revoke_user_families(id, now, "password_changed")?;
-            Ok(true)
+            let keys = if keep_keys { None } else { Some(accounts.revoke_user_api_keys(id, now)?) };
+            Ok(Some(keys))
         })
         .await?;
         self.inner.recent.forget_all();
-        if !ok {
+        let Some(keys) = ok else {
             self.audit("password_change_failure", Some(who.user), None, ip, "wrong current password").await;
             return Err(Error::InvalidCredentials);
+        };
+        let detail = if keep_keys { "API keys kept at the owner's request" } else { "" };
+        self.audit("password_changed", Some(who.user), None, ip, detail).await;
+        if let Some(n) = keys {
+            self.audit("key_revoked", Some(who.user), None, ip, &format!("all keys ({n}): password changed")).await;
         }
-        self.audit("password_changed", Some(who.user), None, ip, "").await;
         Ok(())
     }
 
     /// Starts a password reset: when the address belongs to an enabled account,
     /// a single-use token valid for the reset lifetime is stored (hashed) and
-    /// delivered to it. Answers the same whether or not the account exists.
+    /// delivered to it; it replaces any older token (one live token per
+    /// account). At most one mail per account per `reset_mail_every`; requests
+    /// meanwhile send nothing. Answers the same whether or not the account
+    /// exists, and whether or not a mail was sent.
     pub async fn request_reset(&self, email: &str, ip: &str) -> Result<()> {
         let email = Email::parse(email)?;
         let limit = self.inner.config.login.per_account_per_minute;
@@ -614,12 +736,29 @@ impl Auth {
             self.audit("password_reset_requested", None, None, ip, "no delivery configured").await;
             return Ok(());
         };
+        // One mail per account per interval, whether or not the account exists;
+        // the answer is the same either way.
+        let every = u64::try_from(self.inner.config.reset_mail_every).unwrap_or(0);
+        if every > 0 {
+            let sent = self
+                .inner
+                .counters
+                .increment(&format!("reset:mail:{}", email.as_str()), 1, every)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            if sent.count > 1 {
+                let detail = format!("not sent: a reset mail went out less than {every} s ago");
+                self.audit("password_reset_requested", None, None, ip, &detail).await;
+                return Ok(());
+            }
+        }
         let token = random::token("")?;
         let (hash, now) = (random::digest(&token), self.now());
         let expires = now + self.inner.config.reset_ttl;
         let accounts = self.accounts();
         let user = blocking(move || {
             let Some(user) = accounts.user_by_email(email.as_str())?.filter(|u| !u.disabled) else { return Ok(None) };
+            // Storing the new token ends every older one of the account.
             accounts.create_password_reset(&hash, user.id, now, expires)?;
             delivery.deliver(&user.email, &token, expires)?;
             Ok(Some(user.id))
@@ -631,7 +770,7 @@ impl Auth {
     }
 
     /// Completes a reset: spends the token, sets the new password, clears any
-    /// lockout and ends every session.
+    /// lockout, ends every session and revokes every API key.
     pub async fn confirm_reset(&self, token: &str, new: &str, ip: &str) -> Result<()> {
         password::check_strength(new, "", "new_password")?;
         if token.is_empty() || token.len() > 64 {
@@ -646,13 +785,16 @@ impl Auth {
             password::check_strength(&new, &user.email, "new_password")?;
             accounts.set_password(id, &password::hash(&new, cost)?, now)?;
             accounts.revoke_user_families(id, now, "password_reset")?;
-            Ok(Some(id))
+            // Whoever took the account over may have made keys: they all end.
+            let keys = accounts.revoke_user_api_keys(id, now)?;
+            Ok(Some((id, keys)))
         })
         .await?;
         self.inner.recent.forget_all();
         match user {
-            Some(id) => {
+            Some((id, keys)) => {
                 self.audit("password_reset", Some(id), None, ip, "").await;
+                self.audit("key_revoked", Some(id), None, ip, &format!("all keys ({keys}): password reset")).await;
                 Ok(())
             }
             None => {
@@ -854,7 +996,8 @@ impl Auth {
         Ok(account)
     }
 
-    /// Disables (ending every session) or re-enables an account.
+    /// Disables (ending every session and revoking every API key) or re-enables
+    /// an account (its old keys stay revoked).
     pub async fn set_disabled(&self, actor: Option<UserId>, user: UserId, disabled: bool, ip: &str) -> Result<Account> {
         Self::not_self(actor, user)?;
         let (accounts, now) = (self.accounts(), self.now());
@@ -862,18 +1005,27 @@ impl Auth {
             if !accounts.set_disabled(user, disabled)? {
                 return Err(Error::NotFound(format!("no user {user}")));
             }
-            if disabled {
+            let keys = if disabled {
                 accounts.revoke_user_families(user, now, "disabled")?;
-            }
-            accounts
+                // Keys do not come back with a re-enabled account: the owner makes new ones.
+                Some(accounts.revoke_user_api_keys(user, now)?)
+            } else {
+                None
+            };
+            let account = accounts
                 .user_by_id(user)?
                 .map(|u| Account::from(&u))
-                .ok_or_else(|| Error::NotFound(format!("no user {user}")))
+                .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
+            Ok((account, keys))
         })
         .await?;
+        let (account, keys) = account;
         self.inner.recent.forget_all();
         let event = if disabled { "account_disabled" } else { "account_enabled" };
         self.audit(event, Some(user), actor, ip, "").await;
+        if let Some(n) = keys {
+            self.audit("key_revoked", Some(user), actor, ip, &format!("all keys ({n}): account disabled")).await;
+        }
         Ok(account)
     }
 

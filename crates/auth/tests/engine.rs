@@ -207,14 +207,14 @@ async fn password_change_needs_the_current_one_and_ends_sessions() {
     e.auth.register("a@example.org", PW, IP).await.unwrap();
     let (who, t) = session(&e, "a@example.org").await;
     assert!(matches!(
-        e.auth.change_password(&who, "nope-nope-nope", "green-Otter-8-kettle", IP).await,
+        e.auth.change_password(&who, "nope-nope-nope", "green-Otter-8-kettle", false, IP).await,
         Err(Error::InvalidCredentials)
     ));
     assert!(matches!(
-        e.auth.change_password(&who, PW, "weak", IP).await,
+        e.auth.change_password(&who, PW, "weak", false, IP).await,
         Err(Error::InvalidInput { field: "new_password", .. })
     ));
-    e.auth.change_password(&who, PW, "green-Otter-8-kettle", IP).await.unwrap();
+    e.auth.change_password(&who, PW, "green-Otter-8-kettle", false, IP).await.unwrap();
     assert!(e.auth.authenticate_bearer(&t.access_token).await.is_err());
     assert!(e.auth.login("a@example.org", PW, "203.0.113.1").await.is_err());
     assert!(e.auth.login("a@example.org", "green-Otter-8-kettle", "203.0.113.2").await.is_ok());
@@ -236,6 +236,7 @@ async fn reset_tokens_are_delivered_single_use_and_short_lived() {
     assert!(e.auth.confirm_reset(&token, "yellow-Finch-9-anvil", IP).await.is_err(), "single use");
     assert!(e.auth.login("a@example.org", "green-Otter-8-kettle", IP).await.is_ok());
 
+    e.clock.advance(5 * 60);
     e.auth.request_reset("a@example.org", IP).await.unwrap();
     let token = mailbox.0.lock().unwrap()[1].1.clone();
     e.clock.advance(30 * 60);
@@ -274,7 +275,8 @@ async fn disabling_an_account_stops_its_tokens_and_keys_at_once() {
     let k = e.auth.create_key(&alice, "k", IP).await.unwrap();
     e.auth.set_disabled(Some(admin.id), alice.user, true, IP).await.unwrap();
     assert!(e.auth.authenticate_bearer(&t.access_token).await.is_err());
-    assert!(matches!(e.auth.authenticate_key(&k.key).await, Err(Error::Disabled)));
+    // Disabling revoked the key: it is unknown now, not merely refused.
+    assert!(matches!(e.auth.authenticate_key(&k.key).await, Err(Error::Unauthenticated(_))));
     assert!(matches!(e.auth.login("a@example.org", PW, "203.0.113.9").await, Err(Error::Disabled)));
     assert!(matches!(e.auth.set_role(Some(admin.id), admin.id, Role::Free, IP).await, Err(Error::Forbidden(_))));
 }
@@ -328,4 +330,202 @@ async fn bursts_are_limited_per_second_and_admins_are_unlimited() {
     }
     let anon = Subject::Anonymous("203.0.113.5".into());
     assert_eq!(e.auth.check_rate(&anon).await.unwrap().map(|l| l.limit), Some(1_000));
+}
+
+// ----- findings of the outside security review (issue 24) -----------------------------
+
+/// What an attacker sees of one login attempt.
+fn seen(r: ntsb_auth::Result<ntsb_auth::TokenPair>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(Error::InvalidCredentials) => "invalid".into(),
+        Err(Error::Locked { retry_after }) => format!("locked {retry_after}"),
+        Err(other) => format!("{other:?}"),
+    }
+}
+
+/// Wrong passwords for `email` on a fixed schedule: failures spread over more
+/// than the lock time, the lock, attempts during it, its end, and after.
+async fn guessing(e: &Env, email: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut attempt = |r| out.push(seen(r));
+    for _ in 0..5 {
+        e.clock.advance(13);
+        attempt(e.auth.login(email, "wrong-password-123", IP).await);
+    }
+    e.clock.advance(20 * 60);
+    for _ in 0..8 {
+        e.clock.advance(13);
+        attempt(e.auth.login(email, "wrong-password-123", IP).await);
+    }
+    e.clock.advance(15 * 60);
+    for _ in 0..3 {
+        e.clock.advance(13);
+        attempt(e.auth.login(email, "wrong-password-123", IP).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_and_known_addresses_lock_at_the_same_attempt_for_the_same_time() {
+    let known = env();
+    known.auth.register("a@example.org", PW, IP).await.unwrap();
+    let unknown = env();
+    let (k, u) = (guessing(&known, "a@example.org").await, guessing(&unknown, "a@example.org").await);
+    assert_eq!(k, u, "an attacker can tell whether the address has an account");
+    // The tenth failure locks for the whole lock time, from that failure on;
+    // a failure after the lock ended locks again at once.
+    let expected: Vec<String> = [
+        vec!["invalid"; 10],
+        vec!["locked 887", "locked 874", "locked 861"],
+        vec!["invalid", "locked 887", "locked 874"],
+    ]
+    .concat()
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(k, expected);
+    // The owner's right password is refused while locked, and the lock is on the account's row.
+    assert!(matches!(known.auth.login("a@example.org", PW, IP).await, Err(Error::Locked { retry_after: 874 })));
+    let row = known.auth.find_user("a@example.org").await.unwrap();
+    assert_eq!(row.locked_until, Some(known.auth.now() + 874));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_change_reset_and_disabling_revoke_api_keys() {
+    let mailbox = Arc::new(Mailbox::default());
+    let e = env_full(|_| {}, Some(mailbox.clone()));
+    let admin = e.auth.create_user("root@example.org", PW, Role::Admin).await.unwrap();
+    let victim = e.auth.create_user("boss@example.org", PW, Role::Admin).await.unwrap();
+    let keys_alive = |keys: Vec<String>| {
+        let auth = e.auth.clone();
+        async move {
+            let mut alive = Vec::new();
+            for k in keys {
+                alive.push(auth.authenticate_key(&k).await.is_ok());
+            }
+            alive
+        }
+    };
+
+    // A password change revokes keys unless the owner asks to keep them.
+    let (who, _) = session(&e, "boss@example.org").await;
+    let k1 = e.auth.create_key(&who, "laptop", IP).await.unwrap().key;
+    e.auth.change_password(&who, PW, "green-Otter-8-kettle", true, IP).await.unwrap();
+    assert_eq!(keys_alive(vec![k1.clone()]).await, [true], "kept at the owner's request");
+    let who = e
+        .auth
+        .authenticate_bearer(&e.auth.login("boss@example.org", "green-Otter-8-kettle", IP).await.unwrap().access_token)
+        .await
+        .unwrap();
+    e.auth.change_password(&who, "green-Otter-8-kettle", PW, false, IP).await.unwrap();
+    assert_eq!(keys_alive(vec![k1]).await, [false], "revoked by default");
+
+    // An admin's key made by whoever took the account over ends with the owner's reset.
+    let (who, _) = session(&e, "boss@example.org").await;
+    let stolen = e.auth.create_key(&who, "attacker", IP).await.unwrap().key;
+    assert_eq!(e.auth.authenticate_key(&stolen).await.unwrap().role, Role::Admin);
+    e.auth.request_reset("boss@example.org", IP).await.unwrap();
+    let token = mailbox.0.lock().unwrap().last().unwrap().1.clone();
+    e.auth.confirm_reset(&token, "yellow-Finch-9-anvil", IP).await.unwrap();
+    assert_eq!(keys_alive(vec![stolen]).await, [false], "the reset revoked the key");
+
+    // Disabling revokes keys; enabling does not bring them back.
+    let who = e
+        .auth
+        .authenticate_bearer(&e.auth.login("boss@example.org", "yellow-Finch-9-anvil", IP).await.unwrap().access_token)
+        .await
+        .unwrap();
+    let k3 = e.auth.create_key(&who, "ci", IP).await.unwrap().key;
+    e.auth.set_disabled(Some(admin.id), victim.id, true, IP).await.unwrap();
+    e.auth.set_disabled(Some(admin.id), victim.id, false, IP).await.unwrap();
+    assert_eq!(keys_alive(vec![k3]).await, [false], "re-enabling does not revive keys");
+
+    let revocations = e
+        .auth
+        .audit_events(AuditQuery { event: Some("key_revoked".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    let details: Vec<&str> = revocations.iter().map(|r| r.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        ["all keys (1): account disabled", "all keys (1): password reset", "all keys (1): password changed"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_reset_token_ends_the_older_one_and_mails_are_spaced() {
+    let mailbox = Arc::new(Mailbox::default());
+    let e = env_full(|_| {}, Some(mailbox.clone()));
+    e.auth.register("a@example.org", PW, IP).await.unwrap();
+    for _ in 0..5 {
+        e.auth.request_reset("a@example.org", IP).await.expect("the same answer every time");
+        e.clock.advance(10);
+    }
+    assert_eq!(mailbox.0.lock().unwrap().len(), 1, "one mail per five minutes");
+    e.clock.advance(5 * 60);
+    e.auth.request_reset("a@example.org", IP).await.unwrap();
+    let (first, second) = {
+        let mails = mailbox.0.lock().unwrap();
+        assert_eq!(mails.len(), 2);
+        (mails[0].1.clone(), mails[1].1.clone())
+    };
+    assert!(e.auth.confirm_reset(&first, "green-Otter-8-kettle", IP).await.is_err(), "the older token ended");
+    e.auth.confirm_reset(&second, "green-Otter-8-kettle", IP).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weak_passwords_are_refused_everywhere_naming_the_field() {
+    let mailbox = Arc::new(Mailbox::default());
+    let e = env_full(|_| {}, Some(mailbox.clone()));
+    for weak in ["Password123!", "Qwerty123456", "Summer2024!!", "blue-Heron-7-\u{0}ladder"] {
+        match e.auth.register("a@example.org", weak, IP).await {
+            Err(Error::InvalidInput { field: "password", reason }) => assert!(!reason.is_empty()),
+            other => panic!("{weak:?}: {other:?}"),
+        }
+    }
+    e.auth.register("a@example.org", PW, IP).await.unwrap();
+    let (who, _) = session(&e, "a@example.org").await;
+    assert!(matches!(
+        e.auth.change_password(&who, PW, "Summer2024!!", false, IP).await,
+        Err(Error::InvalidInput { field: "new_password", .. })
+    ));
+    e.auth.request_reset("a@example.org", IP).await.unwrap();
+    let token = mailbox.0.lock().unwrap()[0].1.clone();
+    assert!(matches!(
+        e.auth.confirm_reset(&token, "Qwerty123456", IP).await,
+        Err(Error::InvalidInput { field: "new_password", .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registrations_are_limited_per_address() {
+    let e = env();
+    for i in 0..3 {
+        e.auth.register(&format!("u{i}@example.org"), PW, IP).await.unwrap();
+    }
+    match e.auth.register("u3@example.org", PW, IP).await {
+        Err(Error::RateLimited(l)) => assert_eq!((l.scope, l.limit, l.reset), ("registrations", 3, 3600)),
+        other => panic!("{other:?}"),
+    }
+    e.auth.register("u3@example.org", PW, "198.51.100.1").await.expect("another address");
+    e.clock.advance(3600);
+    e.auth.register("u4@example.org", PW, IP).await.expect("the next hour");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn costly_requests_are_charged_by_work_and_a_refused_charge_costs_nothing() {
+    let e = env_with(|c| c.quotas.free = Tier { daily: 100, per_second: 0 });
+    let who = Subject::User(ntsb_auth::UserId(1), Role::Free);
+    assert_eq!(e.auth.check_rate(&who).await.unwrap().unwrap().remaining, 99);
+    let after = e.auth.charge(&who, 59).await.unwrap().unwrap();
+    assert_eq!((after.limit, after.remaining), (100, 40));
+    match e.auth.charge(&who, 41).await {
+        Err(Error::RateLimited(l)) => assert_eq!((l.limit, l.remaining), (100, 40), "nothing charged"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.auth.charge(&who, 40).await.unwrap().unwrap().remaining, 0);
+    assert!(matches!(e.auth.check_rate(&who).await, Err(Error::RateLimited(_))));
+    let admin = Subject::User(ntsb_auth::UserId(2), Role::Admin);
+    assert_eq!(e.auth.charge(&admin, 1_000_000).await.unwrap(), None, "admins are unlimited");
 }

@@ -97,6 +97,11 @@ pub struct AuthArgs {
           default_value_t = LoginLimits::default().lock_secs / 60,
           value_parser = clap::value_parser!(i64).range(1..=10_080))]
     pub lockout_minutes: i64,
+    /// Accounts one client address may register per hour (0: unlimited).
+    #[arg(long, env = "NTSB_REGISTRATIONS_PER_HOUR", global = true, value_name = "N", hide_env_values = true,
+          default_value_t = AuthConfig::default().registrations_per_hour,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub registrations_per_hour: u64,
     /// Directory where password-reset messages are written for a mail relay [default: DATA_DIR/outbox].
     #[arg(long, env = "NTSB_RESET_OUTBOX", global = true, value_name = "DIR", hide_env_values = true)]
     pub reset_outbox: Option<PathBuf>,
@@ -162,6 +167,7 @@ impl AuthSettings {
         };
         let engine = AuthConfig {
             registration_open: args.registration == Registration::Open,
+            registrations_per_hour: args.registrations_per_hour,
             quotas,
             login: LoginLimits {
                 per_account_per_minute: args.login_attempts_per_minute,

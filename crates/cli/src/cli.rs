@@ -304,6 +304,17 @@ pub struct ServeArgs {
     #[arg(long, env = "NTSB_REQUEST_TIMEOUT", default_value_t = 30, value_name = "SECONDS", hide_env_values = true,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// Seconds a client may take to send a request's headers (and a keep-alive connection may stay idle)
+    /// before the connection is closed.
+    #[arg(long, env = "NTSB_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout: u64,
+    /// Connections one client address may hold open at once (0: no cap); more are answered 429 and closed.
+    /// Trusted proxies are not capped.
+    #[arg(long, env = "NTSB_MAX_CONNECTIONS_PER_IP", value_name = "N", hide_env_values = true,
+          default_value_t = ntsb_server::DEFAULT_MAX_CONNECTIONS_PER_IP as u64,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub max_connections_per_ip: u64,
     /// Reverse proxies whose X-Forwarded-For names the client (comma-separated or repeated IP addresses)
     /// [default: none, X-Forwarded-For ignored].
     #[arg(

@@ -105,6 +105,9 @@ fn attacks_fail_safely_with_the_right_status_and_a_problem_document() {
             ("NTSB_LOG", "info"),
             ("NTSB_BURST_FREE", "0"),
             ("NTSB_BURST_PREMIUM", "0"),
+            // The counts asserted below; registrations are many from one address here.
+            ("NTSB_QUOTA_FREE", "100"),
+            ("NTSB_REGISTRATIONS_PER_HOUR", "1000"),
             ("NTSB_LOGIN_ATTEMPTS_PER_MINUTE", "1000"),
             ("NTSB_RESET_OUTBOX", &d.join("outbox").to_string_lossy()),
         ],

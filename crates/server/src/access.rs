@@ -296,7 +296,11 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
     let Some(auth) = gate.auth.as_ref() else {
         // No accounts configured: public routes are open, everything else is shut.
         return match policy {
-            Policy::Public if !route.starts_with("/api/v1/auth/") => next.run(req).await,
+            Policy::Public if !route.starts_with("/api/v1/auth/") => {
+                let res = next.run(req).await;
+                note_invalid_input(&gate.metrics, &res, &ip, &route);
+                res
+            }
             Policy::Public => {
                 ApiError::Unavailable("accounts are not configured on this server".into()).into_response()
             }
@@ -363,8 +367,51 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
         req.extensions_mut().insert(p);
     }
     let mut res = next.run(req).await;
-    if let Some(limit) = &limit {
-        rate_limit_headers(res.headers_mut(), limit);
+    // A handler that charged more than one unit (exports, batches) left the quota's new state.
+    if let Some(limit) = res.extensions().get::<Limit>().cloned().or(limit) {
+        rate_limit_headers(res.headers_mut(), &limit);
+    }
+    note_invalid_input(&gate.metrics, &res, &ip, &route);
+    if is_private(policy, &route) {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// Charges `units` more to the caller's daily quota for a costly request
+/// (beyond the one unit the middleware counted), before the work is done;
+/// 429 `quota_exceeded` with nothing charged when the quota left is smaller.
+/// The answer should carry the returned state (as a response extension) so
+/// its `RateLimit-*` headers tell the truth. Without accounts nothing is charged.
+pub(crate) async fn charge(auth: Option<&Auth>, who: &Principal, units: u64) -> Result<Option<Limit>, ApiError> {
+    let Some(auth) = auth else { return Ok(None) };
+    Ok(auth.charge(&Subject::User(who.user, who.role), units).await?)
+}
+
+/// Invalid input is the caller's mistake, not a security event: one log line
+/// at `info` (target `ntsb::validation`, with the client address, route and
+/// parameter; never in the audit trail) and the `ntsb_validation_failures_total`
+/// counter, by parameter.
+fn note_invalid_input(metrics: &crate::metrics::Metrics, res: &Response, ip: &str, route: &str) {
+    let Some(problem) = res.extensions().get::<crate::error::Problem>() else { return };
+    let parameter = match (problem.code.as_str(), problem.parameter.as_deref()) {
+        ("invalid_parameter", Some(p)) => p,
+        ("invalid_parameter", None) => "body",
+        ("unsupported_media_type", _) => "content-type",
+        _ => return,
+    };
+    tracing::info!(target: "ntsb::validation", ip, route, parameter, code = %problem.code, "invalid input refused");
+    metrics.validation_failure(parameter);
+}
+
+/// Whether a route's answers concern the caller (an account, its keys, its
+/// predictions) or administration: those carry `Cache-Control: no-store`, so
+/// no browser or shared cache keeps them, and are never in the response cache
+/// (the route table refuses a cacheable route with such a policy).
+pub(crate) fn is_private(policy: Policy, route: &str) -> bool {
+    match policy {
+        Policy::User | Policy::Session | Policy::Admin => true,
+        Policy::Public => route.starts_with("/api/v1/auth/"),
+        Policy::Open => false,
+    }
 }

@@ -38,7 +38,7 @@ pub struct Problem {
     /// What went wrong in this request.
     pub detail: String,
     /// Stable code for programs: `invalid_parameter`, `not_found`, `method_not_allowed`,
-    /// `payload_too_large`, `timeout`, `unavailable`, `internal`; `unauthenticated`,
+    /// `payload_too_large`, `timeout`, `body_timeout`, `unsupported_media_type`, `unavailable`, `internal`; `unauthenticated`,
     /// `invalid_credentials`, `forbidden`, `admin_required`, `session_required`,
     /// `account_disabled`, `registration_closed`, `conflict`, `rate_limited`,
     /// `quota_exceeded`, `account_locked`.
@@ -74,6 +74,13 @@ pub enum ApiError {
     /// The request took longer than the configured timeout.
     #[error("the request took too long and was abandoned")]
     Timeout,
+    /// The client did not send the whole request body in time (408; the
+    /// connection is closed).
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// A request body in another media type than JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A dependency (store, index) is not usable right now.
     #[error("{0}")]
     Unavailable(String),
@@ -171,6 +178,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -189,6 +198,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Timeout => "timeout",
+            ApiError::BodyTimeout => "body_timeout",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
@@ -207,6 +218,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::PayloadTooLarge => "Payload too large",
             ApiError::Timeout => "Request timed out",
+            ApiError::BodyTimeout => "Request body timed out",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Unauthorized { .. } => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
@@ -261,6 +274,10 @@ impl IntoResponse for ApiError {
         }
         if matches!(self, ApiError::Timeout | ApiError::Unavailable(_)) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still be on its way: this connection is done.
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let ApiError::Unauthorized { .. } = &self {
             res.headers_mut()

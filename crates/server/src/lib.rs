@@ -27,7 +27,10 @@
 
 mod access;
 pub mod cache;
+mod connections;
 mod error;
+mod extract;
+mod json;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -45,6 +48,8 @@ pub use error::{ApiError, Problem};
 pub use metrics::{Family, Metrics};
 pub use openapi::openapi;
 pub use routes::{CONTENT_SECURITY_POLICY, policies, route_paths, router, router_with};
-pub use server::{LISTEN_BACKLOG, Role, ServerOptions, bind, serve, serve_on, shutdown_signal};
+pub use server::{
+    DEFAULT_MAX_CONNECTIONS_PER_IP, LISTEN_BACKLOG, Role, ServerOptions, bind, serve, serve_on, shutdown_signal,
+};
 pub use state::{AppState, DEFAULT_CACHE_BYTES};
 pub use tls::TlsOptions;

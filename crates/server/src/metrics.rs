@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Most distinct `parameter` labels of `ntsb_validation_failures_total`.
+const MAX_VALIDATION_LABELS: usize = 64;
+
 /// Upper bounds of the latency histogram buckets, seconds.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -46,6 +49,8 @@ pub struct Metrics {
     limits: RwLock<BTreeMap<(&'static str, &'static str), Arc<AtomicU64>>>,
     /// Scoring calls by model: items scored and call latency.
     predictions: RwLock<BTreeMap<&'static str, Arc<Prediction>>>,
+    /// Requests refused for invalid input, by the parameter at fault.
+    validation: RwLock<BTreeMap<String, Arc<AtomicU64>>>,
     in_flight: AtomicI64,
     started: Instant,
     started_unix: f64,
@@ -65,6 +70,7 @@ impl Metrics {
             series: RwLock::new(HashMap::new()),
             limits: RwLock::new(BTreeMap::new()),
             predictions: RwLock::new(BTreeMap::new()),
+            validation: RwLock::new(BTreeMap::new()),
             in_flight: AtomicI64::new(0),
             started: Instant::now(),
             started_unix,
@@ -89,6 +95,21 @@ impl Metrics {
         let counter = self.limits.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
         let counter = counter
             .unwrap_or_else(|| self.limits.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone());
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a request refused for invalid input at `parameter` (a query
+    /// parameter, a body field, `content-type`). Parameter names can come from
+    /// the client (an unknown parameter is named), so at most
+    /// [`MAX_VALIDATION_LABELS`] distinct ones get a series; later ones count as `other`.
+    pub(crate) fn validation_failure(&self, parameter: &str) {
+        let found = self.validation.read().unwrap_or_else(|p| p.into_inner()).get(parameter).cloned();
+        let counter = found.unwrap_or_else(|| {
+            let mut map = self.validation.write().unwrap_or_else(|p| p.into_inner());
+            let label =
+                if map.len() < MAX_VALIDATION_LABELS || map.contains_key(parameter) { parameter } else { "other" };
+            map.entry(label.to_string()).or_default().clone()
+        });
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -145,6 +166,13 @@ impl Metrics {
         for ((tier, decision), n) in self.limits.read().unwrap_or_else(|p| p.into_inner()).iter() {
             let n = n.load(Ordering::Relaxed);
             let _ = writeln!(out, "ntsb_ratelimit_decisions_total{{tier=\"{tier}\",decision=\"{decision}\"}} {n}");
+        }
+
+        out.push_str("# HELP ntsb_validation_failures_total Requests refused for invalid input (400, 415), by the parameter or field at fault.\n");
+        out.push_str("# TYPE ntsb_validation_failures_total counter\n");
+        for (parameter, n) in self.validation.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "ntsb_validation_failures_total{{parameter=\"{}\"}} {n}", escape(parameter));
         }
 
         let predictions: Vec<(&'static str, Arc<Prediction>)> =
@@ -302,6 +330,24 @@ mod tests {
             text.contains("# TYPE ntsb_x_total counter\nntsb_x_total{kind=\"a\\\"b\"} 2\nntsb_x_total 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn validation_failures_are_counted_by_parameter_with_bounded_labels() {
+        let m = Metrics::new();
+        m.validation_failure("from");
+        m.validation_failure("from");
+        m.validation_failure("we\"ird");
+        for i in 0..200 {
+            m.validation_failure(&format!("junk{i}"));
+        }
+        m.validation_failure("from");
+        let text = m.render(&[]);
+        assert!(text.contains("ntsb_validation_failures_total{parameter=\"from\"} 3"), "{text}");
+        assert!(text.contains("ntsb_validation_failures_total{parameter=\"we\\\"ird\"} 1"), "{text}");
+        let series = text.lines().filter(|l| l.starts_with("ntsb_validation_failures_total{")).count();
+        assert_eq!(series, MAX_VALIDATION_LABELS + 1, "labels are bounded, the rest is `other`");
+        assert!(text.contains("ntsb_validation_failures_total{parameter=\"other\"} 138"), "{text}");
     }
 
     #[test]

@@ -55,6 +55,11 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
             let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
             let key = SecurityRequirement::new("api_key", Vec::<String>::new());
             let responses = &mut op.responses.responses;
+            if op.request_body.is_some() {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`")
+                });
+            }
             match policy {
                 Policy::Open => continue,
                 Policy::Public => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::connections::ConnectionRules;
 use crate::routes::router_with;
 use crate::state::AppState;
 
@@ -34,7 +35,16 @@ pub struct ServerOptions {
     /// Serve HTTPS with these files (TLS 1.2 and 1.3, reloaded on change)
     /// instead of plain HTTP.
     pub tls: Option<crate::tls::TlsOptions>,
+    /// Longest time for a request's headers to arrive; a connection that takes
+    /// longer (or stays idle between requests that long) is closed.
+    pub header_timeout: Duration,
+    /// Most connections one client address may hold open at once (0: no cap);
+    /// more are answered 429 and closed. Trusted proxies are not capped.
+    pub max_connections_per_ip: usize,
 }
+
+/// Default of [`ServerOptions::max_connections_per_ip`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 
 /// The routes a process serves. One image runs as several tiers: the API tier
 /// (everything but the models), the ML tier (the CPU-heavy model routes, so
@@ -100,6 +110,8 @@ impl Default for ServerOptions {
             unlimited_loopback: false,
             role: Role::All,
             tls: None,
+            header_timeout: Duration::from_secs(10),
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
         }
     }
 }
@@ -140,14 +152,16 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router_with(state, &opts).map_err(std::io::Error::other)?;
+    let rules = ConnectionRules {
+        header_timeout: opts.header_timeout,
+        max_per_ip: opts.max_connections_per_ip,
+        exempt: opts.trusted_proxies.clone().into(),
+    };
     if let Some(tls) = &opts.tls {
-        return crate::tls::serve(listener, app, tls, shutdown).await;
+        return crate::tls::serve(listener, app, tls, rules, shutdown).await;
     }
     tracing::info!(address = %listener.local_addr()?, "serving");
-    // The peer address is what anonymous limits are counted against.
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::connections::serve_plain(listener, app, rules, shutdown).await
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -197,8 +197,10 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     opts: &TlsOptions,
+    rules: crate::connections::ConnectionRules,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limiter = Arc::new(crate::connections::ConnectionLimiter::default());
     let reloader = CertReloader::load(opts.clone())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(reloader.server_config()?);
     reloader.watch();
@@ -237,12 +239,18 @@ pub(crate) async fn serve(
             },
             () = stopped(&mut stop) => break,
         };
+        let Some(slot) = limiter.admit(peer.ip(), &rules) else {
+            // Not worth a handshake: closed at once.
+            tracing::debug!(%peer, "connection refused: too many from this address");
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let open = open_tx.clone();
         let mut stop = stop_rx.clone();
+        let builder = crate::connections::http1(&rules);
         tokio::spawn(async move {
-            let _open = open;
+            let (_open, _slot) = (open, slot);
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
@@ -259,11 +267,8 @@ pub(crate) async fn serve(
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .with_upgrades();
+            let conn =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
             let mut conn = std::pin::pin!(conn);
             let ended = tokio::select! {
                 ended = conn.as_mut() => ended,

@@ -288,7 +288,8 @@ pub trait Accounts: Send + Sync {
     /// Notes that a key was used now.
     fn touch_api_key(&self, id: &str, now: i64) -> Result<()>;
 
-    /// Stores a password-reset token (by hash).
+    /// Stores a password-reset token (by hash), ending the user's older unused
+    /// ones in the same transaction: one live token per account.
     fn create_password_reset(&self, token_hash: &str, user: UserId, now: i64, expires_at: i64) -> Result<()>;
     /// Uses a reset token, atomically: returns its user when it was unused and
     /// not expired, and marks it (and the user's other reset tokens) used.

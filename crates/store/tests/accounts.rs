@@ -145,14 +145,24 @@ conformance! {
     fn reset_tokens_are_single_use_and_expire(kind) {
         let s = kind.store("reset_tokens_are_single_use_and_expire");
         let u = s.create_user(&new_user("a@example.org", Role::Free), 1).unwrap();
-        s.create_password_reset("r1", u.id, 10, 100).unwrap();
-        s.create_password_reset("r2", u.id, 10, 100).unwrap();
+        let v = s.create_user(&new_user("b@example.org", Role::Free), 1).unwrap();
         s.create_password_reset("r3", u.id, 10, 50).unwrap();
         assert_eq!(s.consume_password_reset("r3", 50).unwrap(), None, "expired");
+        s.create_password_reset("r1", u.id, 10, 100).unwrap();
+        s.create_password_reset("v1", v.id, 10, 100).unwrap();
         assert_eq!(s.consume_password_reset("r1", 20).unwrap(), Some(u.id));
         assert_eq!(s.consume_password_reset("r1", 21).unwrap(), None, "used");
-        assert_eq!(s.consume_password_reset("r2", 22).unwrap(), None, "a sibling dies with the first use");
         assert_eq!(s.consume_password_reset("nope", 22).unwrap(), None);
+        assert_eq!(s.consume_password_reset("v1", 23).unwrap(), Some(v.id), "another account's token lives on");
+    }
+
+    fn a_new_reset_token_ends_the_older_ones(kind) {
+        let s = kind.store("a_new_reset_token_ends_the_older_ones");
+        let u = s.create_user(&new_user("a@example.org", Role::Free), 1).unwrap();
+        s.create_password_reset("old", u.id, 10, 100).unwrap();
+        s.create_password_reset("new", u.id, 11, 100).unwrap();
+        assert_eq!(s.consume_password_reset("old", 20).unwrap(), None, "one live token per account");
+        assert_eq!(s.consume_password_reset("new", 21).unwrap(), Some(u.id));
     }
 
     fn audit_events_are_listed_newest_first_and_filtered(kind) {

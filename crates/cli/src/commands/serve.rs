@@ -83,8 +83,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         unlimited_loopback: config.demo,
         role: args.role,
         tls,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections_per_ip: usize::try_from(args.max_connections_per_ip).unwrap_or(usize::MAX),
         ..ServerOptions::default()
     };
+    for problem in config.auth.engine.quotas.inconsistencies() {
+        tracing::warn!("{problem}");
+    }
     if let Some(tls) = &opts.tls {
         // Refuse unusable files before anything is served, naming the file.
         ntsb_server::tls::CertReloader::load(tls.clone()).context("--tls-cert/--tls-key")?;

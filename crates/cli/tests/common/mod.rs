@@ -49,6 +49,9 @@ pub fn ntsb(data_dir: &Path) -> Command {
         "NTSB_LOGIN_ATTEMPTS_PER_MINUTE",
         "NTSB_LOCKOUT_THRESHOLD",
         "NTSB_LOCKOUT_MINUTES",
+        "NTSB_REGISTRATIONS_PER_HOUR",
+        "NTSB_HEADER_TIMEOUT",
+        "NTSB_MAX_CONNECTIONS_PER_IP",
         "NTSB_RESET_OUTBOX",
         "NTSB_TRUSTED_PROXIES",
     ] {

@@ -55,7 +55,7 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
         return answer(&hit, if_none_match.as_deref(), "shared");
     }
     let res = next.run(req).await;
-    if res.status() != StatusCode::OK {
+    if res.status() != StatusCode::OK || is_private(res.headers()) {
         return res;
     }
     let (parts, body) = res.into_parts();
@@ -114,6 +114,16 @@ fn merge_headers(into: &mut HeaderMap, from: HeaderMap) {
     }
 }
 
+/// Whether a handler marked its answer as not for storing (`no-store` or
+/// `private`): such an answer is never cached here nor relabelled public.
+fn is_private(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').map(|d| d.trim().to_ascii_lowercase()).any(|d| d == "no-store" || d == "private"))
+}
+
 /// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `W/` is ignored.
 fn matches(header: &str, tag: &str) -> bool {
     header.split(',').map(str::trim).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
@@ -127,5 +137,16 @@ mod tests {
         assert!(super::matches("W/\"b\"", "\"b\""));
         assert!(super::matches("*", "\"b\""));
         assert!(!super::matches("\"a\"", "\"b\""));
+    }
+
+    #[test]
+    fn private_answers_are_recognised() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let mut h = HeaderMap::new();
+        assert!(!super::is_private(&h));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=0, No-Store"));
+        assert!(super::is_private(&h));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+        assert!(super::is_private(&h));
     }
 }

@@ -47,7 +47,10 @@ fn bare(status: StatusCode, path: &str) -> ApiError {
         StatusCode::NOT_FOUND => ApiError::NotFound(format!("no resource at {path}; see /docs")),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout,
+        StatusCode::REQUEST_TIMEOUT => ApiError::BodyTimeout,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType("request bodies must be JSON (Content-Type: application/json)".into())
+        }
         other => ApiError::Other(other),
     }
 }

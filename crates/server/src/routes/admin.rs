@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use ntsb_auth::{Account, AuditEvent, AuditQuery, Role, UserId};
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{engine, object, string};
 use crate::access::{AdminUser, ClientIp};
 use crate::error::{ApiError, Problem};
+use crate::extract::PathText;
 use crate::state::AppState;
 
 /// Default page size.
@@ -102,7 +103,7 @@ pub(crate) async fn set_role(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     body: Bytes,
 ) -> Result<Json<Account>, ApiError> {
     let id = user_id(&id)?;
@@ -129,7 +130,7 @@ pub(crate) async fn set_disabled(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     body: Bytes,
 ) -> Result<Json<Account>, ApiError> {
     let id = user_id(&id)?;
@@ -158,7 +159,7 @@ pub(crate) async fn revoke_keys(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<RevokedBody>, ApiError> {
     let id = user_id(&id)?;
     let revoked = engine(&state)?.revoke_user_keys(Some(admin.user), id, &ip).await?;

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ntsb_auth::{Account, ApiKey, Auth, TokenPair};
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use crate::access::{AuthUser, ClientIp};
 use crate::error::{ApiError, Problem};
+use crate::extract::PathText;
 use crate::state::AppState;
 
 /// Largest body of an account request.
@@ -30,13 +31,12 @@ pub(crate) fn engine(state: &AppState) -> Result<&Auth, ApiError> {
     state.auth.as_ref().ok_or_else(|| ApiError::Unavailable("accounts are not configured on this server".into()))
 }
 
-/// A JSON object body with exactly the `allowed` fields (unknown ones refused).
+/// A JSON object body with exactly the `allowed` fields (unknown and repeated ones refused).
 pub(crate) fn object(body: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::PayloadTooLarge);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::invalid("body", "not valid JSON"))?;
-    let Value::Object(map) = value else { return Err(ApiError::invalid("body", "must be a JSON object")) };
+    let map = crate::json::object(body)?;
     if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         let shown: String = key.chars().take(40).collect();
         return Err(ApiError::invalid(shown, format!("unknown field; expected {}", allowed.join(", "))));
@@ -61,7 +61,9 @@ pub(crate) struct Credentials {
     /// E-mail address.
     #[schema(example = "pilot@example.org")]
     email: String,
-    /// Password: 12 to 128 characters, at least 5 different, not a common one.
+    /// Password: 12 to 128 characters, no control characters, hard to guess
+    /// (zxcvbn score 4 of 4, 10^10 guesses or more; common and breached passwords and the
+    /// e-mail address's words are refused).
     #[schema(example = "blue-Heron-7-ladder")]
     password: String,
 }
@@ -82,6 +84,9 @@ pub(crate) struct PasswordChange {
     current_password: String,
     /// The new password (same rule as registration).
     new_password: String,
+    /// Keep the account's API keys (default `false`: every key is revoked, as
+    /// the change may answer a leak).
+    keep_api_keys: Option<bool>,
 }
 
 /// A password-reset request.
@@ -205,6 +210,7 @@ fn tokens(pair: TokenPair) -> Response {
     responses((status = 201, description = "Registered", body = AccountBody),
               (status = 400, description = "Invalid e-mail or weak password", body = Problem),
               (status = 403, description = "Registration is closed (`registration_closed`)", body = Problem),
+              (status = 429, description = "Too many registrations from this address (3 an hour by default)", body = Problem),
               (status = 409, description = "The address is registered", body = Problem)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
@@ -268,7 +274,8 @@ pub(crate) async fn me(State(state): State<AppState>, AuthUser(who): AuthUser) -
     Ok(Json(engine(&state)?.me(&who).await?))
 }
 
-/// Changes the caller's password; every session ends (log in again).
+/// Changes the caller's password; every session ends (log in again) and every
+/// API key is revoked unless `keep_api_keys` is `true`.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 204, description = "Changed"),
               (status = 400, description = "Weak new password", body = Problem),
@@ -279,16 +286,22 @@ pub(crate) async fn change_password(
     AuthUser(who): AuthUser,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let map = object(&body, &["current_password", "new_password"])?;
+    let map = object(&body, &["current_password", "new_password", "keep_api_keys"])?;
+    let keep_keys = match map.get("keep_api_keys") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid("keep_api_keys", "must be true or false")),
+    };
     engine(&state)?
-        .change_password(&who, string(&map, "current_password")?, string(&map, "new_password")?, &ip)
+        .change_password(&who, string(&map, "current_password")?, string(&map, "new_password")?, keep_keys, &ip)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Asks for a password reset. The answer is the same whether or not the
 /// address has an account; when it has, a single-use token valid 30 minutes
-/// is sent to it.
+/// is sent to it, ending any older token. One mail per account per five
+/// minutes: requests meanwhile get the same answer and send nothing.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "accounts", request_body = ResetRequest,
     responses((status = 202, description = "Accepted", body = AcceptedBody)))]
 pub(crate) async fn reset_request(
@@ -302,7 +315,8 @@ pub(crate) async fn reset_request(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-/// Sets a new password with a reset token; every session ends.
+/// Sets a new password with a reset token; every session ends and every API
+/// key of the account is revoked.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "accounts", request_body = ResetConfirm,
     responses((status = 204, description = "Password set"),
               (status = 400, description = "Weak new password", body = Problem),
@@ -359,7 +373,7 @@ pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     AuthUser(who): AuthUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<StatusCode, ApiError> {
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::NotFound("no such API key".into()));

@@ -1,13 +1,13 @@
 //! `GET /api/v1/events` and `GET /api/v1/events/{ev_id}`.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE};
 use ntsb_store::DocumentLookup;
 
 use crate::error::{ApiError, Problem};
+use crate::extract::PathText;
 use crate::openapi::{EventDetailBody, EventPageBody, FilterParams, PageParams};
 use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
 use crate::state::{AppState, blocking, engine_error};
@@ -81,11 +81,10 @@ pub(crate) async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery)
     ))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    PathText(ev_id): PathText,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
-    let Path(ev_id) = path.map_err(|e| ApiError::invalid("ev_id", e.body_text()))?;
     let ev_id = ev_id.trim().to_string();
     let plausible = !ev_id.is_empty()
         && ev_id.chars().count() <= MAX_ID_CHARS

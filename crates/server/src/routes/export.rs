@@ -15,12 +15,13 @@ use axum::response::{IntoResponse, Response};
 use ntsb_model::query::{EventFilter, EventSummary};
 use tokio::sync::mpsc;
 
+use crate::access::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::openapi::FilterParams;
 use crate::params::{FILTER_PARAMS, Params};
 use crate::routes::events::filter_of;
 use crate::routes::geo::{GEO_JSON, feature};
-use crate::state::AppState;
+use crate::state::{AppState, blocking};
 
 /// Bytes gathered before a chunk is sent.
 const CHUNK: usize = 64 * 1024;
@@ -52,26 +53,39 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
 ];
 
 #[utoipa::path(get, path = "/api/v1/export/events.csv", tag = "exports", summary = "Export events as CSV",
-    description = "Every filtered event, oldest first, one row each (RFC 4180, header row first), streamed.",
+    description = "Every filtered event, oldest first, one row each (RFC 4180, header row first), streamed. \
+        Costs one unit of the daily quota per 100 rows (rounded up), charged before streaming: \
+        429 `quota_exceeded` when less is left.",
     params(FilterParams),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn csv(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    AuthUser(who): AuthUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let filter = parse(&state, raw).await?;
+    let charged = charge_rows(&state, &who, &filter).await?;
     let mut header_row = CSV_COLUMNS.join(",");
     header_row.push_str("\r\n");
     let body = stream(state, filter, header_row, String::new(), |e, out, _| csv_row(e, out));
-    Ok(attachment(body, "text/csv; charset=utf-8", "events.csv"))
+    Ok(attachment(body, "text/csv; charset=utf-8", "events.csv", charged))
 }
 
 #[utoipa::path(get, path = "/api/v1/export/events.geojson", tag = "exports", summary = "Export events as GeoJSON",
     description = "Every filtered event, oldest first, as one FeatureCollection (events without \
-        coordinates have a null geometry), streamed.",
+        coordinates have a null geometry), streamed. Costs one unit of the daily quota per 100 rows \
+        (rounded up), charged before streaming: 429 `quota_exceeded` when less is left.",
     params(FilterParams),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = String),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn geojson(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn geojson(
+    State(state): State<AppState>,
+    AuthUser(who): AuthUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let filter = parse(&state, raw).await?;
+    let charged = charge_rows(&state, &who, &filter).await?;
     let head = "{\"type\":\"FeatureCollection\",\"features\":[\n".to_string();
     let body = stream(state, filter, head, "\n]}\n".to_string(), |e, out, first| {
         if !first {
@@ -79,7 +93,25 @@ pub(crate) async fn geojson(State(state): State<AppState>, RawQuery(raw): RawQue
         }
         out.push_str(&feature(e, None).to_string());
     });
-    Ok(attachment(body, GEO_JSON, "events.geojson"))
+    Ok(attachment(body, GEO_JSON, "events.geojson", charged))
+}
+
+/// Charges an export by the rows it will return: one unit of the daily quota
+/// per [`ntsb_auth::EXPORT_ROWS_PER_UNIT`] rows (rounded up; the request's own
+/// unit is the first), counted before anything is streamed.
+async fn charge_rows(
+    state: &AppState,
+    who: &ntsb_auth::Principal,
+    filter: &EventFilter,
+) -> Result<Option<ntsb_auth::Limit>, ApiError> {
+    let Some(auth) = state.auth.as_ref() else { return Ok(None) };
+    if auth.tier(who.role).daily == 0 {
+        return Ok(None);
+    }
+    let (counting, f) = (state.clone(), filter.clone());
+    let rows = blocking(move || Ok(counting.queries.summary(&f)?.events)).await?;
+    let units = rows.div_ceil(ntsb_auth::EXPORT_ROWS_PER_UNIT).max(1);
+    crate::access::charge(Some(auth), who, units - 1).await
 }
 
 async fn parse(state: &AppState, raw: Option<String>) -> Result<EventFilter, ApiError> {
@@ -87,8 +119,16 @@ async fn parse(state: &AppState, raw: Option<String>) -> Result<EventFilter, Api
     filter_of(state, &p).await
 }
 
-fn attachment(body: Body, content_type: &'static str, filename: &'static str) -> Response {
+fn attachment(
+    body: Body,
+    content_type: &'static str,
+    filename: &'static str,
+    charged: Option<ntsb_auth::Limit>,
+) -> Response {
     let mut res = body.into_response();
+    if let Some(limit) = charged {
+        res.extensions_mut().insert(limit);
+    }
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {

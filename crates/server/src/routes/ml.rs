@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::json_response;
+use crate::access::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, blocking, blocking_cpu};
 
@@ -252,12 +253,7 @@ pub(crate) struct ModelsBody {
 }
 
 fn json_body(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("not valid JSON: {e}")))?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::invalid("body", "must be a JSON object")),
-    }
+    crate::json::object(body)
 }
 
 fn check_keys(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
@@ -531,7 +527,8 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
 #[utoipa::path(post, path = "/api/v1/ml/predict/batch", tag = "machine learning", summary = "Score many events",
     description = "Up to 1,000 items, each `{\"ev_id\": …}` or `{\"features\": {…}}`, scored by one model; \
         the answers come in the same order. An invalid item fails the whole request with a 400 naming it \
-        (`items[3].features.latitude`).",
+        (`items[3].features.latitude`). Costs one unit of the daily quota per item, charged before \
+        scoring: 429 `quota_exceeded` when less is left.",
     request_body = BatchRequest,
     responses(
         (status = 200, description = "One prediction per item, in order", body = BatchBody),
@@ -539,7 +536,11 @@ pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Resul
         (status = 404, description = "An item's ev_id is not stored", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn predict_batch(
+    State(state): State<AppState>,
+    AuthUser(who): AuthUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let map = json_body(&body)?;
     check_keys(&map, &["model", "items", "contributions"], "")?;
     let items = match map.get("items") {
@@ -559,15 +560,22 @@ pub(crate) async fn predict_batch(State(state): State<AppState>, body: Bytes) ->
         check_keys(obj, &["ev_id", "features"], &prefix)?;
         subjects.push((subject(obj, &prefix)?, prefix));
     }
-    let (metrics, name, started) = (state.metrics.clone(), model.kind.name(), std::time::Instant::now());
     let count = subjects.len() as u64;
+    // One unit of the daily quota per item (the request's own unit is the first).
+    let charged = crate::access::charge(state.auth.as_ref(), &who, count.saturating_sub(1)).await?;
+    let (metrics, name, started) = (state.metrics.clone(), model.kind.name(), std::time::Instant::now());
     let answer = blocking_cpu(move || {
         let facts = batch_facts(&state, subjects)?;
         Ok(batch_response(&Scorer::new(&model, listed), facts))
     })
     .await;
     metrics.prediction(name, count, started.elapsed(), answer.is_ok());
-    answer
+    answer.map(|mut res| {
+        if let Some(limit) = charged {
+            res.extensions_mut().insert(limit);
+        }
+        res
+    })
 }
 
 /// The JSON of [`BatchBody`] (on the blocking pool, not the reactor): every

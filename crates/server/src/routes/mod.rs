@@ -117,14 +117,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The whole application: routes and middleware. Fails only on an unusable
-/// CORS origin.
+/// CORS origin (or a route table that would cache a per-user answer).
 pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, String> {
     let mut cached = Router::new();
     let mut plain = Router::new();
     let mut any_cached = false;
-    for (path, cacheable, _, handler) in table() {
+    for (path, cacheable, policy, handler) in table() {
         if !opts.role.serves(path) {
             continue;
+        }
+        if cacheable && crate::access::is_private(policy, path) {
+            return Err(format!("route {path}: a per-user or admin answer cannot be cacheable"));
         }
         if cacheable {
             any_cached = true;
@@ -148,6 +151,7 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         .merge(plain)
         // After routing (the policy is the matched route's) and before the
         // cache, so cached answers are still authorised and counted.
+        .route_layer(from_fn(middleware::json_only))
         .route_layer(from_fn_with_state(gate, crate::access::access))
         .fallback(fallback)
         .with_state(state)

@@ -307,6 +307,11 @@ impl<S: SqlStore> Accounts for S {
 
     fn create_password_reset(&self, token_hash: &str, user: UserId, now: i64, expires_at: i64) -> Result<()> {
         self.write(|db| {
+            // One live token per account: a new one ends the older ones.
+            db.execute(
+                "UPDATE password_resets SET used_at = ?1 WHERE user_id = ?2 AND used_at IS NULL",
+                &args![now, user.0],
+            )?;
             db.execute(
                 "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 &args![token_hash, user.0, now, expires_at],

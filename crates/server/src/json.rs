@@ -1,0 +1,154 @@
+//! Strict parsing of JSON request bodies: a key that appears twice in one
+//! object is refused with a 400 naming it (`features.make`, `items[2].ev_id`).
+//!
+//! `serde_json` keeps the last of duplicate keys, so a body could say one
+//! thing to a check that reads the first occurrence (a proxy, a log, a WAF)
+//! and another to us; RFC 8259 leaves the meaning undefined. Refusing them
+//! keeps one meaning.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A JSON object body, or a 400 naming what is wrong (`body` for malformed
+/// JSON or another kind of value, the duplicate key's path otherwise).
+pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match value(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::invalid("body", "must be a JSON object")),
+    }
+}
+
+/// Any JSON value, with duplicate keys refused.
+pub(crate) fn value(body: &[u8]) -> Result<Value, ApiError> {
+    let duplicate = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = Strict { path: String::new(), duplicate: &duplicate }.deserialize(&mut de).and_then(|v| {
+        de.end()?;
+        Ok(v)
+    });
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => match duplicate.into_inner() {
+            Some(path) => Err(ApiError::invalid(path, "appears twice; each key may appear once")),
+            None => Err(ApiError::invalid("body", format!("not valid JSON: {e}"))),
+        },
+    }
+}
+
+/// Deserialises one value at `path`, noting the first duplicate key.
+struct Strict<'a> {
+    path: String,
+    duplicate: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = format!("{}[{}]", self.path, items.len());
+            match seq.next_element_seed(Strict { path, duplicate: self.duplicate })? {
+                Some(v) => items.push(v),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let shown: String = key.chars().take(40).collect();
+            let path = if self.path.is_empty() { shown } else { format!("{}.{shown}", self.path) };
+            if object.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(path);
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let v = map.next_value_seed(Strict { path, duplicate: self.duplicate })?;
+            object.insert(key, v);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(body: &str) -> (String, String) {
+        match object(body.as_bytes()) {
+            Err(ApiError::InvalidParameter { parameter, reason }) => (parameter, reason),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_naming_their_path() {
+        assert_eq!(refused(r#"{"email":"a@b.org","email":"c@d.org"}"#).0, "email");
+        assert_eq!(refused(r#"{"features":{"make":"A","make":"B"}}"#).0, "features.make");
+        assert_eq!(refused(r#"{"items":[{"ev_id":"1"},{"ev_id":"2","ev_id":"3"}]}"#).0, "items[1].ev_id");
+        assert!(refused(r#"{"a":1,"a":2}"#).1.contains("twice"));
+    }
+
+    #[test]
+    fn ordinary_json_is_read_as_serde_json_reads_it() {
+        let text = r#"{"a":[1,-2,3.5,true,null,"x"],"b":{"c":{}},"d":18446744073709551615}"#;
+        let ours = Value::Object(object(text.as_bytes()).unwrap());
+        let theirs: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(ours, theirs);
+        assert_eq!(refused("[1]").0, "body");
+        assert_eq!(refused("{} trailing").0, "body");
+        assert_eq!(refused("{\"a\":").0, "body");
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(value(deep.as_bytes()).is_err(), "nesting is bounded, not a stack overflow");
+    }
+}
