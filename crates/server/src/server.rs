@@ -34,6 +34,8 @@ pub struct ServerOptions {
     /// Serve HTTPS with these files (TLS 1.2 and 1.3, reloaded on change)
     /// instead of plain HTTP.
     pub tls: Option<crate::tls::TlsOptions>,
+    /// Serve the dashboard's pages at `/` (`serve --no-dashboard` turns them off).
+    pub dashboard: bool,
 }
 
 /// The routes a process serves. One image runs as several tiers: the API tier
@@ -100,6 +102,7 @@ impl Default for ServerOptions {
             unlimited_loopback: false,
             role: Role::All,
             tls: None,
+            dashboard: true,
         }
     }
 }

@@ -76,6 +76,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         unlimited_loopback: config.demo,
         role: args.role,
         tls,
+        dashboard: !args.no_dashboard,
         ..ServerOptions::default()
     };
     if let Some(tls) = &opts.tls {
@@ -104,8 +105,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         let listener =
             ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
+        let dashboard = if args.no_dashboard || args.role == ntsb_server::Role::Ml {
+            String::new()
+        } else {
+            format!("dashboard at {scheme}://{addr}/; ")
+        };
         out!(
-            "ntsb: serving {} on {scheme}://{addr} (API reference at {scheme}://{addr}/docs; role {})",
+            "ntsb: serving {} on {scheme}://{addr} ({dashboard}API reference at {scheme}://{addr}/docs; role {})",
             store_label(config),
             args.role.as_str()
         )?;

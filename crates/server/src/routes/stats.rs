@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use ntsb_model::query::{Breakdown, BreakdownRow, FindingRow, OccurrenceRow, Summary};
+use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -15,7 +15,49 @@ use crate::routes::events::filter_of;
 use crate::state::{AppState, blocking};
 
 /// Most rows a breakdown returns.
-const MAX_ROWS: usize = 10_000;
+pub(crate) const MAX_ROWS: usize = 10_000;
+
+// The statistics themselves, as the routes below and the dashboard's pages ask
+// for them: one path from a filter to an answer, so a page and the JSON of the
+// same filter can never disagree.
+
+/// Totals over `filter` (what `/api/v1/stats/summary` answers).
+pub(crate) async fn summary_of(state: &AppState, filter: EventFilter) -> Result<Summary, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.summary(&filter)?)).await
+}
+
+/// Rows of the breakdown `by` (what `/api/v1/stats/{by}` answers, before its keys are named).
+pub(crate) async fn breakdown_of(
+    state: &AppState,
+    by: Breakdown,
+    filter: EventFilter,
+    min_count: u64,
+    limit: usize,
+) -> Result<Vec<BreakdownRow>, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.breakdown(by, &filter, min_count, limit)?)).await
+}
+
+/// Most cited findings (what `/api/v1/stats/findings` answers).
+pub(crate) async fn findings_of(
+    state: &AppState,
+    filter: EventFilter,
+    limit: usize,
+) -> Result<Vec<FindingRow>, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await
+}
+
+/// Most frequent occurrences (what `/api/v1/stats/occurrences` answers).
+pub(crate) async fn occurrences_of(
+    state: &AppState,
+    filter: EventFilter,
+    limit: usize,
+) -> Result<Vec<OccurrenceRow>, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await
+}
 
 /// Rows of a list-shaped statistic.
 #[derive(Debug, Serialize)]
@@ -32,11 +74,11 @@ pub(crate) struct Rows<T> {
 pub(crate) async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Summary>, ApiError> {
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
     let filter = filter_of(&state, &p).await?;
-    Ok(Json(blocking(move || Ok(state.queries.summary(&filter)?)).await?))
+    Ok(Json(summary_of(&state, filter).await?))
 }
 
 /// Names the group keys of a breakdown row after what they are (`year`, `state`, …).
-fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
+pub(crate) fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
     let (key_name, key2_name, numeric) = match by {
         Breakdown::Year => ("year", None, true),
         Breakdown::Month => ("month", None, true),
@@ -49,6 +91,10 @@ fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
         Breakdown::Phase => ("phase", None, false),
         Breakdown::Weather => ("weather", None, false),
         Breakdown::FarPart => ("far_part", None, false),
+        Breakdown::Country => ("country", None, false),
+        Breakdown::Category => ("category", None, false),
+        Breakdown::Engines => ("engines", None, true),
+        Breakdown::AmateurBuilt => ("amateur_built", None, false),
     };
     let key = match row.key.parse::<i64>() {
         Ok(n) if numeric => Value::from(n),
@@ -80,7 +126,7 @@ async fn breakdown(
     let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
     let min = if min_count { p.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64 } else { 1 };
     let filter = filter_of(&state, &p).await?;
-    let rows = blocking(move || Ok(state.queries.breakdown(by, &filter, min, limit)?)).await?;
+    let rows = breakdown_of(&state, by, filter, min, limit).await?;
     Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
 }
 
@@ -196,6 +242,42 @@ breakdown_route!(
     "By FAR part",
     "Rows keyed by `far_part` (091, 121, 135, …)."
 );
+breakdown_route!(
+    countries,
+    "/api/v1/stats/countries",
+    Breakdown::Country,
+    false,
+    LimitParams,
+    "By country",
+    "Rows keyed by `country` as the sources spell it (`USA`, `United States`, …), most events first."
+);
+breakdown_route!(
+    categories,
+    "/api/v1/stats/categories",
+    Breakdown::Category,
+    true,
+    MinCountParams,
+    "By aircraft category",
+    "Rows keyed by `category` (AIR, HELI, GLI, …) of any aircraft, most events first."
+);
+breakdown_route!(
+    engines,
+    "/api/v1/stats/engines",
+    Breakdown::Engines,
+    true,
+    MinCountParams,
+    "By number of engines",
+    "Rows keyed by `engines` (the number of engines of any aircraft), most events first."
+);
+breakdown_route!(
+    amateur_built,
+    "/api/v1/stats/amateur-built",
+    Breakdown::AmateurBuilt,
+    true,
+    MinCountParams,
+    "Amateur-built or not",
+    "Rows keyed by `amateur_built` (`yes`, `no`): whether any aircraft of the event was amateur-built."
+);
 
 #[utoipa::path(get, path = "/api/v1/stats/findings", tag = "statistics", summary = "Top findings",
     description = "Most cited findings with the share of citations as a cause.",
@@ -209,7 +291,7 @@ pub(crate) async fn findings(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await?;
+    let items = findings_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
 }
 
@@ -225,6 +307,6 @@ pub(crate) async fn occurrences(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await?;
+    let items = occurrences_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
 }
