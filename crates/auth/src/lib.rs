@@ -4,8 +4,10 @@
 //! [`Error`]s to statuses and its [`Limit`]s to `RateLimit-*` headers.
 //!
 //! * **Passwords** ([`password`]): a strength rule and argon2id hashes.
-//! * **Access tokens** ([`jwt`]): HS256 JWTs, one hour, the algorithm pinned;
-//!   each names its session, so logout ends it at once.
+//! * **Access tokens** ([`jwt`]): HS256 JWTs, one hour (longer-lived ones are
+//!   refused), the algorithm pinned; each names its session, so logout ends it
+//!   at once, and its key (`kid`), so keys rotate without logging anybody out
+//!   ([`KeySet`]).
 //! * **Refresh tokens**: 30 days, single use, rotated on every refresh; a
 //!   replayed one revokes its whole session (family).
 //! * **API keys**: `ntsb_…`, shown once, stored as SHA-256, with last-used time;
@@ -55,6 +57,7 @@ mod service;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, LoginLimits, Quotas, Tier};
 pub use error::{Error, Result};
+pub use jwt::KeySet;
 pub use limits::{CounterStore, Hit, Limit, MemoryCounters};
 pub use ntsb_store::accounts::{ApiKey, AuditEvent, AuditQuery, Role, UserId};
 pub use outbox::{FileOutbox, ResetDelivery};

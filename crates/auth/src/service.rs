@@ -16,11 +16,11 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::{AuthConfig, Tier};
-use crate::jwt::{self, Claims};
+use crate::jwt::{self, Claims, KeySet};
 use crate::limits::{CounterStore, Limit};
 use crate::outbox::ResetDelivery;
 use crate::recent::RecentPrincipals;
-use crate::{Error, Result, SigningSecret, password, random};
+use crate::{Error, Result, password, random};
 
 /// Prefix of every API key (lets secret scanners recognise leaked keys).
 pub const KEY_PREFIX: &str = "ntsb_";
@@ -167,7 +167,7 @@ struct Inner {
     accounts: Arc<dyn Accounts>,
     counters: Arc<dyn CounterStore>,
     clock: Arc<dyn Clock>,
-    secret: SigningSecret,
+    keys: KeySet,
     config: AuthConfig,
     delivery: Option<Arc<dyn ResetDelivery>>,
     /// Key id → last time its last-used time was written.
@@ -202,12 +202,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 impl Auth {
-    /// The engine over `accounts` and `counters`, signing with `secret`.
+    /// The engine over `accounts` and `counters`, signing with `keys` (a
+    /// [`crate::SigningSecret`] alone, or a [`KeySet`] that also accepts retired keys).
     pub fn new(
         accounts: Arc<dyn Accounts>,
         counters: Arc<dyn CounterStore>,
         clock: Arc<dyn Clock>,
-        secret: SigningSecret,
+        keys: impl Into<KeySet>,
         config: AuthConfig,
     ) -> Result<Auth> {
         let dummy_hash = password::hash(&random::token("dummy-")?, config.hash_cost)?;
@@ -216,7 +217,7 @@ impl Auth {
                 accounts,
                 counters,
                 clock,
-                secret,
+                keys: keys.into(),
                 config,
                 delivery: None,
                 touched: Mutex::new(HashMap::new()),
@@ -505,10 +506,10 @@ impl Auth {
             sid: family.to_string(),
             iat: now,
             exp: now + ttl,
-            typ: "access".into(),
+            typ: jwt::ACCESS.into(),
         };
         TokenPair {
-            access_token: jwt::sign(&claims, &self.inner.secret),
+            access_token: jwt::sign_with(&claims, &self.inner.keys),
             refresh_token,
             token_type: "Bearer",
             expires_in: ttl,
@@ -666,8 +667,8 @@ impl Auth {
     /// Who an access token belongs to: checks the signature (HS256 only), expiry,
     /// that the session is open and the account enabled.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Principal> {
-        let claims =
-            jwt::verify(token, &self.inner.secret, self.now()).map_err(|r| Error::Unauthenticated(r.as_str()))?;
+        let claims = jwt::verify(token, &self.inner.keys, self.now(), self.inner.config.access_ttl)
+            .map_err(|r| Error::Unauthenticated(r.as_str()))?;
         let remembered_as = format!("s:{}:{}", claims.sub, claims.sid);
         let generation = match self.inner.recent.get(&remembered_as) {
             Ok(known) => return Ok(known),

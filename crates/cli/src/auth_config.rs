@@ -5,13 +5,16 @@
 //!
 //! The secret is never a flag (flags show in `ps`) nor a TOML value (files get
 //! copied around): it comes from `NTSB_JWT_SECRET` or from the file named by
-//! `jwt_secret_file` / `NTSB_JWT_SECRET_FILE` / `--jwt-secret-file`.
+//! `jwt_secret_file` / `NTSB_JWT_SECRET_FILE` / `--jwt-secret-file`. Further
+//! keys that verify but never sign (the retired key during a rotation, or the
+//! next one before it signs) come from the files named by
+//! `jwt_verify_key_files` (see docs/runbooks/rotate-secrets.md).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use ntsb_auth::{AuthConfig, LoginLimits, Quotas, SigningSecret, Tier};
+use ntsb_auth::{AuthConfig, KeySet, LoginLimits, Quotas, SigningSecret, Tier};
 
 /// Largest daily quota or burst (0 means unlimited).
 const MAX_LIMIT: u64 = 1_000_000_000;
@@ -27,6 +30,16 @@ pub struct AuthArgs {
     /// File holding the JWT signing secret (at least 32 bytes); or set NTSB_JWT_SECRET [default: none].
     #[arg(long, env = "NTSB_JWT_SECRET_FILE", global = true, value_name = "FILE", hide_env_values = true)]
     pub jwt_secret_file: Option<PathBuf>,
+    /// Files of further JWT keys that verify tokens but never sign: the retired key until its tokens expire, or the next key before it signs (comma-separated) [default: none].
+    #[arg(
+        long,
+        env = "NTSB_JWT_VERIFY_KEY_FILES",
+        global = true,
+        value_name = "FILES",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub jwt_verify_key_files: Vec<PathBuf>,
     /// Self-registration of accounts.
     #[arg(
         long,
@@ -101,9 +114,10 @@ pub enum Registration {
 /// The validated accounts settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthSettings {
-    /// The signing secret, when one is configured (`None`: `serve` generates an
-    /// ephemeral one in development and refuses to start in production).
-    pub jwt_secret: Option<SigningSecret>,
+    /// The signing secret and the keys that only verify, when a secret is
+    /// configured (`None`: `serve` generates an ephemeral one in development and
+    /// refuses to start in production).
+    pub jwt_keys: Option<KeySet>,
     /// The engine's settings.
     pub engine: AuthConfig,
     /// Where reset messages go.
@@ -128,6 +142,17 @@ impl AuthSettings {
             }
             (None, None) => None,
         };
+        const VERIFY: &str = "jwt_verify_key_files (--jwt-verify-key-files, NTSB_JWT_VERIFY_KEY_FILES)";
+        let others = args
+            .jwt_verify_key_files
+            .iter()
+            .map(|path| SigningSecret::from_file(path, VERIFY))
+            .collect::<ntsb_auth::Result<Vec<_>>>()?;
+        let jwt_keys = match jwt_secret {
+            Some(signing) => Some(KeySet::new(signing, others)?),
+            None if others.is_empty() => None,
+            None => bail!("{VERIFY}: verification keys need a signing secret (NTSB_JWT_SECRET or jwt_secret_file)"),
+        };
         let tier = |daily, per_second| Tier { daily, per_second };
         let quotas = Quotas {
             anonymous: tier(args.quota_anonymous, args.burst_anonymous),
@@ -147,7 +172,7 @@ impl AuthSettings {
             ..AuthConfig::default()
         };
         let reset_outbox = args.reset_outbox.clone().unwrap_or_else(|| data_dir.join("outbox"));
-        Ok(AuthSettings { jwt_secret, engine, reset_outbox })
+        Ok(AuthSettings { jwt_keys, engine, reset_outbox })
     }
 }
 
@@ -167,7 +192,7 @@ mod tests {
     #[test]
     fn defaults_are_the_engines() {
         let s = AuthSettings::load(&args(&[]), Path::new("d"), none).unwrap();
-        assert_eq!(s.jwt_secret, None);
+        assert_eq!(s.jwt_keys, None);
         assert_eq!(s.engine, AuthConfig::default());
         assert_eq!(s.reset_outbox, PathBuf::from("d/outbox"));
     }
@@ -194,7 +219,7 @@ mod tests {
     fn the_secret_comes_from_the_environment_or_a_file_and_is_checked() {
         let env = |k: &str| (k == "NTSB_JWT_SECRET").then(|| "s".repeat(40));
         let s = AuthSettings::load(&args(&[]), Path::new("d"), env).unwrap();
-        assert!(s.jwt_secret.is_some());
+        assert!(s.jwt_keys.is_some());
         let short = |k: &str| (k == "NTSB_JWT_SECRET").then(|| "short".to_string());
         let err = AuthSettings::load(&args(&[]), Path::new("d"), short).unwrap_err().to_string();
         assert!(err.contains("NTSB_JWT_SECRET") && err.contains("32"), "{err}");
@@ -204,7 +229,42 @@ mod tests {
         let path = dir.path().join("secret");
         std::fs::write(&path, "f".repeat(64)).unwrap();
         let with_file = args(&["--jwt-secret-file", path.to_str().unwrap()]);
-        assert!(AuthSettings::load(&with_file, Path::new("d"), none).unwrap().jwt_secret.is_some());
+        assert!(AuthSettings::load(&with_file, Path::new("d"), none).unwrap().jwt_keys.is_some());
         assert!(AuthSettings::load(&with_file, Path::new("d"), env).is_err(), "both at once is ambiguous");
+    }
+
+    #[test]
+    fn verification_keys_come_from_files_and_join_the_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, next, short) = (dir.path().join("old"), dir.path().join("next"), dir.path().join("short"));
+        std::fs::write(&old, "o".repeat(48)).unwrap();
+        std::fs::write(&next, "n".repeat(48)).unwrap();
+        std::fs::write(&short, "tiny").unwrap();
+        let env = |k: &str| (k == "NTSB_JWT_SECRET").then(|| "s".repeat(40));
+        let list = format!("{},{}", old.display(), next.display());
+        let keys = AuthSettings::load(&args(&["--jwt-verify-key-files", &list]), Path::new("d"), env)
+            .unwrap()
+            .jwt_keys
+            .unwrap();
+        let id = |p: &Path| ntsb_auth::jwt::key_id(&SigningSecret::from_file(p, "t").unwrap());
+        assert_eq!(keys.other_ids(), [id(&old), id(&next)]);
+        assert_eq!(
+            keys.signing_id(),
+            ntsb_auth::jwt::key_id(&SigningSecret::new("s".repeat(40).into_bytes(), "t").unwrap())
+        );
+
+        let err = AuthSettings::load(&args(&["--jwt-verify-key-files", short.to_str().unwrap()]), Path::new("d"), env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jwt_verify_key_files") && err.contains("32"), "{err}");
+        let err = AuthSettings::load(&args(&["--jwt-verify-key-files", old.to_str().unwrap()]), Path::new("d"), none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("need a signing secret"), "{err}");
+        let same = |k: &str| (k == "NTSB_JWT_SECRET").then(|| "o".repeat(48));
+        let err = AuthSettings::load(&args(&["--jwt-verify-key-files", old.to_str().unwrap()]), Path::new("d"), same)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("given twice"), "{err}");
     }
 }

@@ -652,6 +652,9 @@ mod tests {
                 "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
+                "jwt_verify_key_files" => {
+                    format!("[{:?}]", dir.path().join("x").display().to_string())
+                }
                 "cors_origins" => "[\"https://a.example\"]".to_string(),
                 "trusted_proxies" => "[\"10.0.0.1\"]".to_string(),
                 "redis_url" => "\"redis://127.0.0.1:6379\"".to_string(),

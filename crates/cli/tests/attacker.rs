@@ -145,6 +145,8 @@ fn attacks_fail_safely_with_the_right_status_and_a_problem_document() {
     let real = SigningSecret::new(SECRET.as_bytes().to_vec(), "t").unwrap();
     let forged = jwt::sign(&claims(alice_id, now + 3600), &other);
     let expired = jwt::sign(&claims(alice_id, now - 1), &real);
+    // Signed with the server's own key, but valid for ten years: refused (a leaked key mints nothing lasting).
+    let ten_years = jwt::sign(&claims(alice_id, now + 10 * 365 * 86_400), &real);
     let parts: Vec<&str> = alice.split('.').collect();
     let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     payload["sub"] = json!(1);
@@ -155,6 +157,7 @@ fn attacks_fail_safely_with_the_right_status_and_a_problem_document() {
     for (what, token) in [
         ("forged", &forged),
         ("expired", &expired),
+        ("ten years", &ten_years),
         ("tampered", &tampered),
         ("alg none", &alg_none),
         ("hs512", &hs512),

@@ -34,8 +34,15 @@ pub fn engine(
     redis: Option<Arc<ntsb_server::redis_link::RedisLink>>,
     counter_namespace: &str,
 ) -> Result<Auth> {
-    let secret = match (&config.auth.jwt_secret, production) {
-        (Some(secret), _) => secret.clone(),
+    let keys = match (&config.auth.jwt_keys, production) {
+        (Some(keys), _) => {
+            tracing::info!(
+                signing_key = keys.signing_id(),
+                verify_only_keys = ?keys.other_ids(),
+                "JWT keys loaded"
+            );
+            keys.clone()
+        }
         (None, true) => bail!(
             "jwt secret: --production needs a signing secret of at least 32 bytes in NTSB_JWT_SECRET or in the file \
              named by jwt_secret_file (--jwt-secret-file, NTSB_JWT_SECRET_FILE)"
@@ -45,7 +52,7 @@ pub fn engine(
                 "no JWT signing secret configured (NTSB_JWT_SECRET or NTSB_JWT_SECRET_FILE): using an ephemeral one; \
                  tokens will not survive a restart"
             );
-            SigningSecret::ephemeral()?
+            SigningSecret::ephemeral()?.into()
         }
     };
     let clock = Arc::new(SystemClock);
@@ -58,7 +65,7 @@ pub fn engine(
         .context("starting the rate-limit counter flusher")?,
         None => Arc::new(MemoryCounters::new(clock.clone())),
     };
-    let auth = Auth::new(accounts, counters, clock, secret, config.auth.engine.clone())?
+    let auth = Auth::new(accounts, counters, clock, keys, config.auth.engine.clone())?
         .with_reset_delivery(Arc::new(FileOutbox::new(config.auth.reset_outbox.clone())));
     Ok(auth)
 }

@@ -73,6 +73,10 @@ capabilities:
   value: /run/secrets/ntsb/database-url
 - name: NTSB_JWT_SECRET_FILE
   value: /run/secrets/ntsb/jwt-secret
+{{- with .Values.secrets.jwtVerifyKeys }}
+- name: NTSB_JWT_VERIFY_KEY_FILES
+  value: {{ range $i, $k := . }}{{ if $i }},{{ end }}/run/secrets/ntsb/jwt-verify-{{ $i }}{{ end }}
+{{- end }}
 - name: NTSB_REDIS_URL
   valueFrom:
     secretKeyRef:
@@ -91,6 +95,10 @@ capabilities:
         path: database-url
       - key: {{ .Values.secrets.jwtSecretKey }}
         path: jwt-secret
+      {{- range $i, $k := .Values.secrets.jwtVerifyKeys }}
+      - key: {{ $k }}
+        path: jwt-verify-{{ $i }}
+      {{- end }}
 {{- end -}}
 
 {{/*
