@@ -73,5 +73,10 @@ fn map_row(row: &mut Row, rec_column: &str) -> Vec<Record> {
     if let Some(text) = recommendation {
         out.push(Record::Recommendation(RecommendationRecord { event, rec_no: 1, recommendation: Some(text) }));
     }
+    if out.is_empty() {
+        // An id with no text at all (a row cut short, say) would otherwise vanish
+        // without a trace; the real export has no such row.
+        row.note("ProbableCause", "the row holds no probable cause, findings or recommendation".into());
+    }
     out
 }
