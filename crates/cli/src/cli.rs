@@ -356,7 +356,7 @@ pub struct IngestArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of synthetic events.
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
     pub events: u64,
     /// Random seed; the same seed always gives the same sample.
     #[arg(long, default_value_t = 42)]

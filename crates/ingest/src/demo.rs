@@ -23,9 +23,11 @@ use ntsb_model::records::{
 /// Events `ntsb demo` generates unless told otherwise.
 pub const DEFAULT_EVENTS: usize = 5_000;
 
-/// Most events one sample can hold: the five-digit serial of the `ev_id` must
-/// stay unique. Larger requests are capped.
-pub const MAX_EVENTS: usize = 99_999;
+/// Most events one sample can hold (benchmark stores go to a few million);
+/// larger requests are capped. The first 99,999 events carry a five-digit
+/// serial in their `ev_id`; later ones a letter and four base-36 digits, so
+/// every `ev_id` stays 14 characters and unique (see [`serial`]).
+pub const MAX_EVENTS: usize = 10_000_000;
 
 /// Start of every synthetic narrative, so no excerpt can pass for a real one.
 pub const NARRATIVE_PREFIX: &str = "[SYNTHETIC DEMO RECORD] ";
@@ -43,6 +45,23 @@ pub fn generate(seed: u64, events: usize) -> impl Iterator<Item = SourcedRecord>
         .flat_map(move |i| generator.event(i))
         .enumerate()
         .map(|(i, record)| SourcedRecord { line: i as u64 + 1, record })
+}
+
+/// The five characters after the `D` of the `n`th event's `ev_id` (`n` from 1):
+/// `00001`…`99999`, then `A0000`, `A0001`, … (a letter, then four base-36
+/// digits), which no all-digit serial equals.
+fn serial(n: usize) -> String {
+    if n < 100_000 {
+        return format!("{n:05}");
+    }
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let k = n - 100_000;
+    let mut out = String::with_capacity(5);
+    out.push(char::from(b'A' + u8::try_from((k / 36usize.pow(4)) % 26).unwrap_or(0)));
+    for p in (0..4).rev() {
+        out.push(char::from(DIGITS[(k / 36usize.pow(p)) % 36]));
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -625,7 +644,7 @@ impl Generator {
         let year = FIRST_YEAR + year_idx as i64;
         let month = rng.weighted(&MONTH_WEIGHTS);
         let day = rng.range(1, days_in_month(year, month + 1));
-        let ev_id = format!("{year:04}{:02}{day:02}D{:05}", month + 1, i + 1);
+        let ev_id = format!("{year:04}{:02}{day:02}D{}", month + 1, serial(i + 1));
 
         let two_aircraft = rng.chance(20);
         let accident = two_aircraft || rng.chance(950);
@@ -987,6 +1006,23 @@ fn days_in_month(year: i64, month: usize) -> i64 {
 /// Rounds to four decimals (about 10 m), like published coordinates.
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod serial_tests {
+    use super::serial;
+
+    #[test]
+    fn serials_stay_five_characters_and_unique_past_99999() {
+        assert_eq!(serial(1), "00001");
+        assert_eq!(serial(99_999), "99999");
+        assert_eq!(serial(100_000), "A0000");
+        assert_eq!(serial(100_001), "A0001");
+        assert_eq!(serial(100_036), "A0010");
+        let many: std::collections::HashSet<String> = (1..=3_000_000).step_by(7).map(serial).collect();
+        assert_eq!(many.len(), (1..=3_000_000).step_by(7).count());
+        assert!(many.iter().all(|s| s.len() == 5));
+    }
 }
 
 #[cfg(test)]

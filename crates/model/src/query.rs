@@ -510,6 +510,73 @@ impl Breakdown {
     }
 }
 
+/// Names of the days of week, `0` Sunday … `6` Saturday ([`Breakdown::DayOfWeek`]'s `key2`).
+pub const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/// Position of a season key in the year (winter first; `unknown` last).
+fn season_rank(key: &str) -> usize {
+    ["winter", "spring", "summer", "autumn"].iter().position(|s| *s == key).unwrap_or(4)
+}
+
+impl Breakdown {
+    /// The order in which a store ranks groups before applying `min_count` and
+    /// the limit: by key then second key (absent first) for time-like
+    /// breakdowns; otherwise most events first, then by key and second key.
+    /// Keys compare bytewise. (The SQL statistics spell the same order in
+    /// `ORDER BY`; an in-memory engine sorts with this.)
+    pub fn rank(self, a: &BreakdownRow, b: &BreakdownRow) -> std::cmp::Ordering {
+        let keys = a.key.as_bytes().cmp(b.key.as_bytes()).then_with(|| a.key2.cmp(&b.key2));
+        if self.ordered_by_key() { keys } else { b.events.cmp(&a.events).then(keys) }
+    }
+
+    /// Finishes ranked and limited rows for the caller: day names as `key2`
+    /// for [`Breakdown::DayOfWeek`], seasons in the order of the year.
+    pub fn finish(self, rows: &mut [BreakdownRow]) {
+        match self {
+            Breakdown::DayOfWeek => {
+                for row in rows {
+                    row.key2 = row.key.parse::<usize>().ok().and_then(|d| WEEKDAYS.get(d)).map(|d| d.to_string());
+                }
+            }
+            Breakdown::Season => rows.sort_by_key(|r| season_rank(&r.key)),
+            _ => {}
+        }
+    }
+}
+
+impl BreakdownRow {
+    /// A group with its counts and its fatal rate (with the rate's interval).
+    pub fn new(
+        key: String,
+        key2: Option<String>,
+        events: u64,
+        fatal_events: u64,
+        fatalities: u64,
+        serious_injuries: u64,
+        destroyed: u64,
+    ) -> BreakdownRow {
+        let (fatal_rate, fatal_rate_ci95) = fatal_rate(fatal_events, events);
+        BreakdownRow {
+            key,
+            key2,
+            events,
+            fatal_events,
+            fatalities,
+            serious_injuries,
+            destroyed,
+            fatal_rate,
+            fatal_rate_ci95,
+        }
+    }
+}
+
+/// `successes / n` (0 when `n` is 0) with its Wilson 95% interval: the fatal
+/// rate of every statistic.
+pub fn fatal_rate(successes: u64, n: u64) -> (f64, [f64; 2]) {
+    let (lo, hi) = wilson_interval(successes, n);
+    (if n == 0 { 0.0 } else { successes as f64 / n as f64 }, [lo, hi])
+}
+
 /// One group of a statistics breakdown.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BreakdownRow {

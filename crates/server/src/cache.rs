@@ -93,6 +93,8 @@ pub struct ResponseCache {
     capacity: u64,
     store: Arc<dyn Store>,
     index: Option<Arc<SearchIndex>>,
+    /// The analytical engine, whose answers depend on its position in the change log.
+    analytics: Option<Arc<ntsb_analytics::Analytics>>,
     /// The shared tier, when Redis is configured and the store's versions are global.
     shared: Option<Arc<RedisLink>>,
     /// `ntsb:<release>:resp:<store id>:` once the store's id is known.
@@ -144,7 +146,16 @@ impl ResponseCache {
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             in_flight: std::sync::Mutex::new(HashMap::new()),
+            analytics: None,
         }
+    }
+
+    /// The same cache keying answers also on `engine`'s position in the
+    /// store's change log (statistics are answered from its projection, which
+    /// catches up after the store).
+    pub fn with_analytics(mut self, engine: Arc<ntsb_analytics::Analytics>) -> ResponseCache {
+        self.analytics = Some(engine);
+        self
     }
 
     /// The same cache with a shared tier in `link` — used only when the store's
@@ -226,8 +237,12 @@ impl ResponseCache {
         // One request per interval probes; the others use the version known so far.
         if due && self.probed_at.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_ok() {
             let (store, index, shared) = (self.store.clone(), self.index.clone(), self.shared.is_some());
+            let analytics = self.analytics.clone();
             let probe = move || {
-                let version = data_version(store.as_ref(), index.as_deref())?;
+                let mut version = data_version(store.as_ref(), index.as_deref())?;
+                if let Some(engine) = analytics {
+                    version ^= engine.position().rotate_left(32).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+                }
                 let id = if shared { store.store_id().map_err(|e| e.to_string())? } else { None };
                 Ok::<_, String>((version, id))
             };

@@ -9,6 +9,8 @@ use ntsb_search::SearchIndex;
 use ntsb_store::sqlite::SqliteStore;
 use ntsb_store::{Backend, Queries, Store, TrainingData};
 
+use ntsb_analytics::Analytics;
+
 use crate::cache::ResponseCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -38,6 +40,9 @@ pub struct AppState {
     /// Accounts, tokens, keys and limits. Without it, routes that need a user
     /// answer 401 (deny by default), account routes 503, public ones are open.
     pub auth: Option<ntsb_auth::Auth>,
+    /// The analytical engine: statistics and listing totals from an in-memory
+    /// projection of the store, once it is built (the store answers until then).
+    pub analytics: Option<Arc<Analytics>>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -64,6 +69,7 @@ impl AppState {
             backend: "store",
             redis: None,
             auth: None,
+            analytics: None,
         }
     }
 
@@ -81,8 +87,20 @@ impl AppState {
         self
     }
 
+    /// The same state answering statistics and totals from `engine` when it is
+    /// ready; cached answers then also key on the engine's position in the
+    /// store's change log (it catches up after the store, like the index).
+    pub fn with_analytics(mut self, engine: Arc<Analytics>) -> AppState {
+        self.analytics = Some(engine);
+        self.cache = Arc::new(self.new_cache(self.cache.stats().capacity));
+        self
+    }
+
     fn new_cache(&self, bytes: u64) -> ResponseCache {
-        let cache = ResponseCache::new(self.store.clone(), Some(self.index.clone()), bytes);
+        let mut cache = ResponseCache::new(self.store.clone(), Some(self.index.clone()), bytes);
+        if let Some(engine) = &self.analytics {
+            cache = cache.with_analytics(engine.clone());
+        }
         match &self.redis {
             Some(link) => cache.with_shared(link.clone()),
             None => cache,
@@ -115,6 +133,15 @@ impl AppState {
     pub fn with_models(mut self, registry: Arc<Registry>) -> AppState {
         self.ml = registry;
         self
+    }
+}
+
+/// An answer of the analytical engine as the API's error (a rejected filter
+/// names its parameter, as the store's does).
+pub(crate) fn engine_error(e: ntsb_analytics::Error) -> ApiError {
+    match e {
+        ntsb_analytics::Error::Store(e) => ApiError::from(e),
+        other => ApiError::internal(other.to_string()),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod backup;
 pub mod changes;
 mod error;
+pub mod facts;
 mod merge;
 mod migration_list;
 pub mod postgres;
@@ -39,7 +40,8 @@ mod types;
 pub use accounts::Accounts;
 pub use changes::{Change, ChangeKind};
 pub use error::{Error, Result};
-pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, detail_json};
+pub use facts::{AircraftFacts, CodeDescriptions, CodeFact, EventFacts, Facts};
+pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, check_filter, detail_json};
 
 /// Events whose documents [`build_missing_documents`] builds per write transaction:
 /// small enough that a writer waits at most a few tens of milliseconds.
@@ -198,7 +200,7 @@ pub trait Store: Send + Sync {
 /// The storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
 /// hand out `Arc<dyn Store>`, `Arc<dyn Queries>`, `Arc<dyn Accounts>` and
 /// `Arc<dyn TrainingData>` views of it (trait upcasting).
-pub trait Backend: Store + Queries + Accounts + TrainingData {
+pub trait Backend: Store + Queries + Accounts + TrainingData + Facts {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 

@@ -20,6 +20,8 @@ use crate::output::out;
 const DEMO_EVENTS: u64 = 5_000;
 /// Seed of that sample (the `ntsb demo` default).
 const DEMO_SEED: u64 = 42;
+/// How often the analytical projection looks for changes in the store's change log.
+const ANALYTICS_POLL: Duration = Duration::from_millis(200);
 
 /// Production mode logs JSON unless a format was chosen. The level stays the
 /// documented default (`warn`) unless one was chosen: `--log-level info` logs
@@ -61,7 +63,12 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     // Rate-limit counters in Redis are per deployment: its replicas share the store's id.
     let counter_namespace = store.store_id().context("reading the store id")?.unwrap_or_default();
     let auth = super::account::engine(config, store.clone(), args.production, redis.clone(), &counter_namespace)?;
+    // Statistics and totals from memory once the projection is built (the store
+    // answers meanwhile); it follows the store's change log like the index.
+    let analytics = ntsb_analytics::Analytics::new(store.clone(), store.clone());
+    let _analytics_follower = analytics.follow(ANALYTICS_POLL);
     let mut state = AppState::from_backend(store, index)
+        .with_analytics(analytics)
         .with_models(models.clone())
         .with_cache_bytes(args.cache_mb * 1024 * 1024)
         .with_auth(auth);

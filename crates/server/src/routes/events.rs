@@ -10,7 +10,7 @@ use ntsb_store::DocumentLookup;
 use crate::error::{ApiError, Problem};
 use crate::openapi::{EventDetailBody, EventPageBody, FilterParams, PageParams};
 use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, engine_error};
 
 /// Parameters of the listing beyond the filters.
 const LIST_PARAMS: &[&str] = &["sort", "limit", "cursor"];
@@ -73,7 +73,13 @@ pub(crate) async fn page_of(
     let state = state.clone();
     blocking(move || {
         let filter = resolve_filter(&state, filter, q.as_deref())?;
-        Ok(state.queries.list_events(&EventQuery { filter, sort, limit, cursor })?)
+        // The analytical engine counts the matches, when it is built; the store lists the page.
+        let total = state.analytics.as_ref().and_then(|a| a.total(&filter)).transpose().map_err(engine_error)?;
+        let query = EventQuery { filter, sort, limit, cursor };
+        Ok(match total {
+            Some(total) => EventPage { total, ..state.queries.list_events_uncounted(&query)? },
+            None => state.queries.list_events(&query)?,
+        })
     })
     .await
 }

@@ -1,4 +1,8 @@
 //! `GET /api/v1/stats/*`: totals and breakdowns of the filtered events.
+//!
+//! Answered by the analytical engine (`ntsb-analytics`, an in-memory projection:
+//! well under a millisecond, on the calling thread) once it is built, and by
+//! the store (on the blocking pool) until then. Both give the same answers.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -12,7 +16,7 @@ use crate::openapi::{
 };
 use crate::params::{FILTER_PARAMS, Params};
 use crate::routes::events::filter_of;
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, engine_error};
 
 /// Most rows a breakdown returns.
 pub(crate) const MAX_ROWS: usize = 10_000;
@@ -23,6 +27,9 @@ pub(crate) const MAX_ROWS: usize = 10_000;
 
 /// Totals over `filter` (what `/api/v1/stats/summary` answers).
 pub(crate) async fn summary_of(state: &AppState, filter: EventFilter) -> Result<Summary, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.summary(&filter)) {
+        return answer.map_err(engine_error);
+    }
     let state = state.clone();
     blocking(move || Ok(state.queries.summary(&filter)?)).await
 }
@@ -35,6 +42,15 @@ pub(crate) async fn breakdown_of(
     min_count: u64,
     limit: usize,
 ) -> Result<Vec<BreakdownRow>, ApiError> {
+    // The projection holds no country, category, engines or amateur-built
+    // column (its groups are empty for them): the store answers those.
+    let projected =
+        !matches!(by, Breakdown::Country | Breakdown::Category | Breakdown::Engines | Breakdown::AmateurBuilt);
+    if let Some(answer) =
+        state.analytics.as_ref().filter(|_| projected).and_then(|a| a.breakdown(by, &filter, min_count, limit))
+    {
+        return answer.map_err(engine_error);
+    }
     let state = state.clone();
     blocking(move || Ok(state.queries.breakdown(by, &filter, min_count, limit)?)).await
 }
@@ -45,6 +61,9 @@ pub(crate) async fn findings_of(
     filter: EventFilter,
     limit: usize,
 ) -> Result<Vec<FindingRow>, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.top_findings(&filter, limit)) {
+        return answer.map_err(engine_error);
+    }
     let state = state.clone();
     blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await
 }
@@ -55,6 +74,9 @@ pub(crate) async fn occurrences_of(
     filter: EventFilter,
     limit: usize,
 ) -> Result<Vec<OccurrenceRow>, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.top_occurrences(&filter, limit)) {
+        return answer.map_err(engine_error);
+    }
     let state = state.clone();
     blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await
 }

@@ -25,6 +25,14 @@ pub(crate) mod cursor;
 pub(crate) mod dbscan;
 
 /// An [`Error::InvalidQuery`] naming the user's parameter.
+/// Checks a filter as every query does (inverted ranges, bad coordinates,
+/// empty strings, impossible years are [`Error::InvalidQuery`] naming the
+/// parameter), without reading anything: for engines that answer filters from
+/// elsewhere and must reject exactly what the store rejects.
+pub fn check_filter(f: &ntsb_model::query::EventFilter) -> Result<()> {
+    crate::sql::filter::Where::from_filter(f, crate::sql::Dialect::Sqlite).map(|_| ())
+}
+
 pub(crate) fn invalid(parameter: &str, reason: impl Into<String>) -> Error {
     Error::InvalidQuery { parameter: parameter.to_string(), reason: reason.into() }
 }
@@ -88,6 +96,13 @@ pub trait Queries: Send + Sync {
     /// One page of events matching `q.filter`, in `q.sort` order, after `q.cursor`
     /// (keyset pagination, stable under ties), with the total match count.
     fn list_events(&self, q: &EventQuery) -> Result<EventPage>;
+
+    /// [`Queries::list_events`] without counting the matches (`total` is 0): for a
+    /// caller that knows the count already (an in-memory projection), so the
+    /// store does not scan for it.
+    fn list_events_uncounted(&self, q: &EventQuery) -> Result<EventPage> {
+        self.list_events(q)
+    }
 
     /// Everything about one event, by `ev_id`, or by `ntsb_no` when no event has
     /// that `ev_id`. `None` when unknown.

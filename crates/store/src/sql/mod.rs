@@ -18,6 +18,7 @@ pub(crate) mod accounts;
 pub(crate) mod conn;
 pub(crate) mod details;
 pub(crate) mod dialect;
+pub(crate) mod facts;
 pub(crate) mod filter;
 pub(crate) mod ledger;
 pub(crate) mod reads;

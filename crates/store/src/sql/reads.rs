@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use ntsb_model::query::{
     Breakdown, BreakdownRow, Cluster, EventDetail, EventFilter, EventPage, EventQuery, EventSummary, FindingRow,
-    GridCell, Injuries, MAX_PAGE, OccurrenceRow, Sort, SortField, Summary, haversine_km, wilson_interval,
+    GridCell, Injuries, MAX_PAGE, OccurrenceRow, Sort, SortField, Summary, fatal_rate, haversine_km,
 };
 
 use super::filter::{DESTROYED, FATAL, Where};
@@ -221,17 +221,6 @@ fn breakdown_sql(by: Breakdown, d: Dialect) -> (String, &'static str, &'static s
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-
-fn season_rank(key: &str) -> usize {
-    ["winter", "spring", "summer", "autumn"].iter().position(|s| *s == key).unwrap_or(4)
-}
-
-fn rate(successes: u64, n: u64) -> (f64, [f64; 2]) {
-    let (lo, hi) = wilson_interval(successes, n);
-    (if n == 0 { 0.0 } else { successes as f64 / n as f64 }, [lo, hi])
-}
-
 /// Checks a latitude/longitude pair given by a user.
 fn check_point(lat: f64, lon: f64) -> Result<()> {
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
@@ -319,23 +308,33 @@ fn clusters_of(
         .collect()
 }
 
+/// One page of `q`, with the count of all matches when `counted` (else 0).
+fn list(store: &impl SqlStore, q: &EventQuery, counted: bool) -> Result<EventPage> {
+    let after = q.cursor.as_deref().map(|c| cursor::decode(c, q.sort)).transpose()?;
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let w = Where::from_filter(&q.filter, store.dialect())?;
+    let (total, mut rows) = store.read(|db| {
+        let total: i64 =
+            if counted { db.scalar(&format!("SELECT count(*) FROM event_facts e {}", w.sql()), &w.params)? } else { 0 };
+        // One extra row tells whether another page follows.
+        Ok((total, page(db, &w, q.sort, after.as_ref(), limit + 1)?))
+    })?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = match rows.last() {
+        Some((s, k)) if more => Some(cursor::encode(q.sort, k.clone(), s.event_id)),
+        _ => None,
+    };
+    Ok(EventPage { items: rows.into_iter().map(|(s, _)| s).collect(), total: count(Some(total)), next_cursor })
+}
+
 impl<S: SqlStore + Documents> Queries for S {
     fn list_events(&self, q: &EventQuery) -> Result<EventPage> {
-        let after = q.cursor.as_deref().map(|c| cursor::decode(c, q.sort)).transpose()?;
-        let limit = q.limit.clamp(1, MAX_PAGE);
-        let w = Where::from_filter(&q.filter, self.dialect())?;
-        let (total, mut rows) = self.read(|db| {
-            let total: i64 = db.scalar(&format!("SELECT count(*) FROM event_facts e {}", w.sql()), &w.params)?;
-            // One extra row tells whether another page follows.
-            Ok((total, page(db, &w, q.sort, after.as_ref(), limit + 1)?))
-        })?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next_cursor = match rows.last() {
-            Some((s, k)) if more => Some(cursor::encode(q.sort, k.clone(), s.event_id)),
-            _ => None,
-        };
-        Ok(EventPage { items: rows.into_iter().map(|(s, _)| s).collect(), total: count(Some(total)), next_cursor })
+        list(self, q, true)
+    }
+
+    fn list_events_uncounted(&self, q: &EventQuery) -> Result<EventPage> {
+        list(self, q, false)
     }
 
     fn event_detail(&self, ev_id: &str) -> Result<Option<EventDetail>> {
@@ -393,7 +392,7 @@ impl<S: SqlStore + Documents> Queries for S {
             s.aircraft = count(Some(db.scalar(&aircraft_sql, &w.params)?));
             Ok(s)
         })?;
-        (s.fatal_rate, s.fatal_rate_ci95) = rate(s.fatal_events, s.events);
+        (s.fatal_rate, s.fatal_rate_ci95) = fatal_rate(s.fatal_events, s.events);
         Ok(s)
     }
 
@@ -413,31 +412,19 @@ impl<S: SqlStore + Documents> Queries for S {
         let params = with(&w, [Arg::Int(i64::try_from(min_count).unwrap_or(i64::MAX)), limit_arg(limit)]);
         let mut out = self.read(|db| {
             db.query(&sql, &params, |r| {
-                let events = count(r.get(2)?);
-                let fatal_events = count(r.get(3)?);
-                let (fatal_rate, fatal_rate_ci95) = rate(fatal_events, events);
-                Ok(BreakdownRow {
-                    key: r.get(0)?,
-                    key2: r.get(1)?,
-                    events,
-                    fatal_events,
-                    fatalities: count(r.get(4)?),
-                    serious_injuries: count(r.get(5)?),
-                    destroyed: count(r.get(6)?),
-                    fatal_rate,
-                    fatal_rate_ci95,
-                })
+                Ok(BreakdownRow::new(
+                    r.get(0)?,
+                    r.get(1)?,
+                    count(r.get(2)?),
+                    count(r.get(3)?),
+                    count(r.get(4)?),
+                    count(r.get(5)?),
+                    count(r.get(6)?),
+                ))
             })
         })?;
-        match by {
-            Breakdown::DayOfWeek => {
-                for row in &mut out {
-                    row.key2 = row.key.parse::<usize>().ok().and_then(|d| WEEKDAYS.get(d)).map(|d| d.to_string());
-                }
-            }
-            Breakdown::Season => out.sort_by_key(|r| season_rank(&r.key)),
-            _ => {}
-        }
+        // The order above is `Breakdown::rank`'s.
+        by.finish(&mut out);
         Ok(out)
     }
 
