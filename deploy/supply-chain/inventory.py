@@ -6,9 +6,14 @@
     inventory.py check-licenses LICENSES.md    fails when LICENSES.md is not current
 
 Only normal (not dev or build) dependencies reachable from the `ntsb-cli` package
-on x86_64 Linux count: that is what ships in the image.
+on x86_64 Linux count: that is what ships in the image. Files vendored from npm
+are listed after the crates, each from the `package.json` kept beside it:
+`crates/*/assets/vendor/*` ship inside the binary, `crates/*/tests/vendor/*` only
+run in tests.
 """
+import glob
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -76,7 +81,38 @@ def licenses_md(meta):
     for licence in sorted(by_licence):
         crates = ", ".join(f"{p['name']} {p['version']}" for p in by_licence[licence])
         lines.append(f"| `{licence}` | {crates} |")
+    lines += [
+        "",
+        "## Files vendored from npm",
+        "",
+        "Each with its package's `LICENSE` and `package.json` beside it.",
+        "",
+        "| package | licence | files | use |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in vendored():
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def vendored():
+    """(package, licence, files, use) of every npm package vendored under crates/."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    rows = []
+    for manifest in sorted(glob.glob(os.path.join(root, "crates/*/*/vendor/*/package.json"))):
+        folder = os.path.dirname(manifest)
+        with open(manifest) as f:
+            package = json.load(f)
+        files = sorted(n for n in os.listdir(folder) if n not in ("package.json", "LICENSE"))
+        rel = os.path.relpath(folder, root)
+        use = "test only" if "/tests/vendor/" in rel + "/" else "inside the binary"
+        rows.append((
+            f"{package['name']} {package['version']}",
+            f"`{package.get('license', '(none declared)')}`",
+            ", ".join(f"`{rel}/{n}`" for n in files),
+            use,
+        ))
+    return rows
 
 
 def sbom(meta):

@@ -342,6 +342,9 @@ pub struct ServeArgs {
     /// With --tls-cert: also listen for plain HTTP here, answering only with redirects to HTTPS.
     #[arg(long, env = "NTSB_HTTP_REDIRECT_LISTEN", value_name = "ADDR", hide_env_values = true)]
     pub http_redirect_listen: Option<std::net::SocketAddr>,
+    /// Serve only the API: no dashboard pages at / (they are served on the API's port by default).
+    #[arg(long = "no-dashboard", env = "NTSB_NO_DASHBOARD", hide_env_values = true)]
+    pub no_dashboard: bool,
 }
 
 #[derive(Debug, Args)]

@@ -648,7 +648,7 @@ mod tests {
                 "database_url" | "database_url_file" | "db_schema" | "db_pool_size" | "db_statement_timeout" => {
                     continue;
                 }
-                "demo" | "production" => "false".to_string(),
+                "demo" | "production" | "no_dashboard" => "false".to_string(),
                 "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }

@@ -471,6 +471,14 @@ pub enum Breakdown {
     Weather,
     /// FAR part of any aircraft.
     FarPart,
+    /// Country as the source spells it (`USA`, `United States`, `Canada`, …).
+    Country,
+    /// Aircraft category code of any aircraft (`AIR`, `HELI`, …).
+    Category,
+    /// Number of engines of any aircraft (`0`, `1`, `2`, …).
+    Engines,
+    /// Whether any aircraft was amateur-built: `yes` or `no`.
+    AmateurBuilt,
 }
 
 impl Breakdown {
@@ -487,6 +495,10 @@ impl Breakdown {
         Breakdown::Phase,
         Breakdown::Weather,
         Breakdown::FarPart,
+        Breakdown::Country,
+        Breakdown::Category,
+        Breakdown::Engines,
+        Breakdown::AmateurBuilt,
     ];
 
     /// Whether rows are ordered by key (time-like) rather than by event count.

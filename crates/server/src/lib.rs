@@ -14,6 +14,10 @@
 //! `Cache-Control`, answer `If-None-Match` with `304`, and are answered from the
 //! in-process [`cache::ResponseCache`] until the store's data version changes.
 //!
+//! The same router serves the dashboard's HTML pages at `/` (unless
+//! [`ServerOptions::dashboard`] is off), built from the same query functions as
+//! the JSON routes; see `docs/ARCHITECTURE.md`.
+//!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<ntsb_store::sqlite::SqliteStore>,
 //! #               index: std::sync::Arc<ntsb_search::SearchIndex>) -> std::io::Result<()> {
@@ -28,6 +32,7 @@
 mod access;
 pub mod cache;
 mod connections;
+mod dashboard;
 mod error;
 mod extract;
 mod json;

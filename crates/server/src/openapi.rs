@@ -107,6 +107,7 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
         routes::stats::summary, routes::stats::yearly, routes::stats::monthly, routes::stats::seasonal,
         routes::stats::day_of_week, routes::stats::decades, routes::stats::states, routes::stats::makes,
         routes::stats::make_models, routes::stats::phases, routes::stats::weather, routes::stats::far_parts,
+        routes::stats::countries, routes::stats::categories, routes::stats::engines, routes::stats::amateur_built,
         routes::stats::findings, routes::stats::occurrences,
         routes::geo::events, routes::geo::radius, routes::geo::density, routes::geo::clusters,
         routes::export::csv, routes::export::geojson,

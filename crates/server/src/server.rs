@@ -41,6 +41,8 @@ pub struct ServerOptions {
     /// Most connections one client address may hold open at once (0: no cap);
     /// more are answered 429 and closed. Trusted proxies are not capped.
     pub max_connections_per_ip: usize,
+    /// Serve the dashboard's pages at `/` (`serve --no-dashboard` turns them off).
+    pub dashboard: bool,
 }
 
 /// Default of [`ServerOptions::max_connections_per_ip`].
@@ -112,6 +114,7 @@ impl Default for ServerOptions {
             tls: None,
             header_timeout: Duration::from_secs(10),
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            dashboard: true,
         }
     }
 }

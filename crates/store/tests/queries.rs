@@ -69,6 +69,8 @@ fn plane(id: &str, key: i64, make: &str, model: &str, far: &str, damage: &str) -
         make: Some(make.into()),
         model: Some(model.into()),
         category: Some("AIR".into()),
+        num_engines: Some(if make == "BOEING" { 2 } else { 1 }),
+        amateur_built: Some(make == "PIPER"),
         far_part: Some(far.into()),
         damage: Some(damage.into()),
         ..Default::default()
@@ -465,6 +467,11 @@ fn every_breakdown(kind) {
         rows(&*s, Breakdown::FarPart),
         [k("091", 3, 2, 5, 1, 2), k("121", 1, 1, 3, 1, 1), k("135", 1, 0, 0, 2, 0)]
     );
+    assert_eq!(rows(&*s, Breakdown::Country), [k("United States", 4, 2, 5, 3, 2), k("Canada", 1, 0, 0, 0, 0)]);
+    // The event without aircraft (E5) has no category, engines or build.
+    assert_eq!(rows(&*s, Breakdown::Category), [k("AIR", 4, 2, 5, 3, 2)]);
+    assert_eq!(rows(&*s, Breakdown::Engines), [k("1", 4, 2, 5, 3, 2), k("2", 1, 1, 3, 1, 1)]);
+    assert_eq!(rows(&*s, Breakdown::AmateurBuilt), [k("no", 3, 2, 5, 3, 2), k("yes", 1, 0, 0, 0, 0)]);
     // min_count and limit; rates carry the Wilson interval.
     let big = s.breakdown(Breakdown::Make, &EventFilter::default(), 2, 10).unwrap();
     assert_eq!(big.len(), 1);

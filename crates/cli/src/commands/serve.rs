@@ -85,6 +85,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         tls,
         header_timeout: Duration::from_secs(args.header_timeout),
         max_connections_per_ip: usize::try_from(args.max_connections_per_ip).unwrap_or(usize::MAX),
+        dashboard: !args.no_dashboard,
         ..ServerOptions::default()
     };
     for problem in config.auth.engine.quotas.inconsistencies() {
@@ -116,8 +117,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         let listener =
             ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
+        let dashboard = if args.no_dashboard || args.role == ntsb_server::Role::Ml {
+            String::new()
+        } else {
+            format!("dashboard at {scheme}://{addr}/; ")
+        };
         out!(
-            "ntsb: serving {} on {scheme}://{addr} (API reference at {scheme}://{addr}/docs; role {})",
+            "ntsb: serving {} on {scheme}://{addr} ({dashboard}API reference at {scheme}://{addr}/docs; role {})",
             store_label(config),
             args.role.as_str()
         )?;

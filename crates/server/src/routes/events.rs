@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE};
+use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE, Sort};
 use ntsb_store::DocumentLookup;
 
 use crate::error::{ApiError, Problem};
@@ -57,7 +57,21 @@ pub(crate) async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery)
     let cursor = p.text("cursor")?;
     let filter = p.event_filter()?;
     let q = p.q()?;
-    let page = blocking(move || {
+    Ok(Json(page_of(&state, filter, q, sort, limit, cursor).await?))
+}
+
+/// One page of the events matching `filter` and `q` (what `/api/v1/events` answers;
+/// the dashboard's lists call it too).
+pub(crate) async fn page_of(
+    state: &AppState,
+    filter: EventFilter,
+    q: Option<String>,
+    sort: Sort,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<EventPage, ApiError> {
+    let state = state.clone();
+    blocking(move || {
         let filter = resolve_filter(&state, filter, q.as_deref())?;
         // The analytical engine counts the matches, when it is built; the store lists the page.
         let total = state.analytics.as_ref().and_then(|a| a.total(&filter)).transpose().map_err(engine_error)?;
@@ -67,8 +81,7 @@ pub(crate) async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery)
             None => state.queries.list_events(&query)?,
         })
     })
-    .await?;
-    Ok(Json(page))
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{ev_id}", tag = "events", summary = "One event in full",
@@ -86,11 +99,19 @@ pub(crate) async fn detail(
 ) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
     let ev_id = ev_id.trim().to_string();
+    let body = document_of(&state, &ev_id).await?.ok_or_else(|| not_found(&ev_id))?;
+    Ok(super::json_response(body))
+}
+
+/// The JSON document of one event (what `/api/v1/events/{ev_id}` answers), or
+/// `None` when no event has that id or case number. The dashboard's event page
+/// reads the same bytes.
+pub(crate) async fn document_of(state: &AppState, ev_id: &str) -> Result<Option<Vec<u8>>, ApiError> {
     let plausible = !ev_id.is_empty()
         && ev_id.chars().count() <= MAX_ID_CHARS
         && ev_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !plausible {
-        return Err(not_found(&ev_id));
+        return Ok(None);
     }
     // The store's ready JSON document, served as it is. A store whose read is
     // local (SQLite) is read on this thread: cheaper than the hand-over to the
@@ -99,9 +120,9 @@ pub(crate) async fn detail(
     // under thousands of connections) and computes a missing one on the pool; a
     // failed read goes the pool's way too, which reports any error properly.
     let found = if state.queries.event_detail_json_is_local() {
-        state.queries.event_detail_json(&ev_id)?
+        state.queries.event_detail_json(ev_id)?
     } else {
-        let ready = match state.queries.event_document_nonblocking(&ev_id) {
+        let ready = match state.queries.event_document_nonblocking(ev_id) {
             Some(read) => read.await.ok(),
             None => None,
         };
@@ -109,13 +130,12 @@ pub(crate) async fn detail(
             Some(DocumentLookup::Ready(body)) => Some(body),
             Some(DocumentLookup::NoSuchEvent) => None,
             Some(DocumentLookup::Compute) | None => {
-                let id = ev_id.clone();
+                let (id, state) = (ev_id.to_string(), state.clone());
                 blocking(move || Ok(state.queries.event_detail_json(&id)?)).await?
             }
         }
     };
-    let body = found.ok_or_else(|| not_found(&ev_id))?;
-    Ok(super::json_response(body))
+    Ok(found)
 }
 
 fn not_found(ev_id: &str) -> ApiError {

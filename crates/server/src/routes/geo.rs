@@ -61,8 +61,18 @@ pub(crate) async fn events(State(state): State<AppState>, RawQuery(raw): RawQuer
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(1000, MAX_FEATURES)?;
     let filter = filter_of(&state, &p).await?;
-    let events = blocking(move || Ok(state.queries.geo_events(&filter, limit)?)).await?;
+    let events = geo_events_of(&state, filter, limit).await?;
     Ok(collection(events.iter().map(|e| feature(e, None)).collect()))
+}
+
+/// Filtered events with coordinates, newest first (what `/api/v1/geo/events` answers).
+pub(crate) async fn geo_events_of(
+    state: &AppState,
+    filter: ntsb_model::query::EventFilter,
+    limit: usize,
+) -> Result<Vec<EventSummary>, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.geo_events(&filter, limit)?)).await
 }
 
 #[utoipa::path(get, path = "/api/v1/geo/radius", tag = "geo", summary = "Events near a point",

@@ -69,6 +69,10 @@ fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>)> {
         ("/api/v1/stats/phases", true, Public, get(stats::phases)),
         ("/api/v1/stats/weather", true, Public, get(stats::weather)),
         ("/api/v1/stats/far-parts", true, Public, get(stats::far_parts)),
+        ("/api/v1/stats/countries", true, Public, get(stats::countries)),
+        ("/api/v1/stats/categories", true, Public, get(stats::categories)),
+        ("/api/v1/stats/engines", true, Public, get(stats::engines)),
+        ("/api/v1/stats/amateur-built", true, Public, get(stats::amateur_built)),
         ("/api/v1/stats/findings", true, Public, get(stats::findings)),
         ("/api/v1/stats/occurrences", true, Public, get(stats::occurrences)),
         ("/api/v1/geo/events", true, Public, get(geo::events)),
@@ -101,14 +105,15 @@ fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>)> {
     ]
 }
 
-/// The paths of every route, in the form the OpenAPI document uses.
+/// The paths of every API route, in the form the OpenAPI document uses (the
+/// dashboard's pages are not part of the API).
 pub fn route_paths() -> Vec<&'static str> {
     table().into_iter().map(|(path, _, _, _)| path).collect()
 }
 
-/// Every route's access policy.
+/// Every route's access policy: the API's and the dashboard's.
 pub fn policies() -> Vec<(&'static str, Policy)> {
-    table().into_iter().map(|(path, _, policy, _)| (path, policy)).collect()
+    table().into_iter().chain(crate::dashboard::table()).map(|(path, _, policy, _)| (path, policy)).collect()
 }
 
 /// The whole application with default [`ServerOptions`] (what tests `oneshot`).
@@ -147,6 +152,7 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
     if any_cached {
         cached = cached.route_layer(from_fn_with_state(state.cache.clone(), middleware::etag));
     }
+    let dashboard = if opts.dashboard { crate::dashboard::router(state.clone(), gate.clone(), opts) } else { None };
     let mut app = cached
         .merge(plain)
         // After routing (the policy is the matched route's) and before the
@@ -158,8 +164,13 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         .layer(DefaultBodyLimit::max(opts.body_limit))
         .layer(RequestBodyLimitLayer::new(opts.body_limit))
         .layer(from_fn_with_state(opts.request_timeout, middleware::timeout))
-        .layer(from_fn(middleware::problems))
-        .layer(CompressionLayer::new());
+        .layer(from_fn(middleware::problems));
+    // The pages answer errors as HTML: they sit beside the problem-document
+    // layer, with their own gate, cache and timeout (see crate::dashboard).
+    if let Some(pages) = dashboard {
+        app = app.merge(pages);
+    }
+    let mut app = app.layer(CompressionLayer::new());
     if !opts.cors_origins.is_empty() {
         app = app.layer(cors(&opts.cors_origins)?);
     }

@@ -14,7 +14,7 @@ use crate::openapi::{FilterParams, SearchPageBody, SearchParams};
 use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
 use crate::state::{AppState, blocking};
 
-const SEARCH_PARAMS: &[&str] = &["limit", "offset"];
+pub(crate) const SEARCH_PARAMS: &[&str] = &["limit", "offset"];
 
 /// Hits read per round when structured filters must be applied after ranking.
 const SCAN_PAGE: usize = 200;
@@ -59,7 +59,13 @@ pub(crate) async fn search(
     Ok(Json(page))
 }
 
-fn run(state: &AppState, q: &str, filter: EventFilter, limit: usize, offset: usize) -> Result<SearchPage, ApiError> {
+pub(crate) fn run(
+    state: &AppState,
+    q: &str,
+    filter: EventFilter,
+    limit: usize,
+    offset: usize,
+) -> Result<SearchPage, ApiError> {
     // Only a year (or nothing) to filter by: the index filters natively.
     let year_only = EventFilter { year: None, ..filter.clone() } == EventFilter::default();
     if year_only {

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use ntsb_model::query::{Breakdown, BreakdownRow, FindingRow, OccurrenceRow, Summary};
+use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -19,7 +19,67 @@ use crate::routes::events::filter_of;
 use crate::state::{AppState, blocking, engine_error};
 
 /// Most rows a breakdown returns.
-const MAX_ROWS: usize = 10_000;
+pub(crate) const MAX_ROWS: usize = 10_000;
+
+// The statistics themselves, as the routes below and the dashboard's pages ask
+// for them: one path from a filter to an answer, so a page and the JSON of the
+// same filter can never disagree.
+
+/// Totals over `filter` (what `/api/v1/stats/summary` answers).
+pub(crate) async fn summary_of(state: &AppState, filter: EventFilter) -> Result<Summary, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.summary(&filter)) {
+        return answer.map_err(engine_error);
+    }
+    let state = state.clone();
+    blocking(move || Ok(state.queries.summary(&filter)?)).await
+}
+
+/// Rows of the breakdown `by` (what `/api/v1/stats/{by}` answers, before its keys are named).
+pub(crate) async fn breakdown_of(
+    state: &AppState,
+    by: Breakdown,
+    filter: EventFilter,
+    min_count: u64,
+    limit: usize,
+) -> Result<Vec<BreakdownRow>, ApiError> {
+    // The projection holds no country, category, engines or amateur-built
+    // column (its groups are empty for them): the store answers those.
+    let projected =
+        !matches!(by, Breakdown::Country | Breakdown::Category | Breakdown::Engines | Breakdown::AmateurBuilt);
+    if let Some(answer) =
+        state.analytics.as_ref().filter(|_| projected).and_then(|a| a.breakdown(by, &filter, min_count, limit))
+    {
+        return answer.map_err(engine_error);
+    }
+    let state = state.clone();
+    blocking(move || Ok(state.queries.breakdown(by, &filter, min_count, limit)?)).await
+}
+
+/// Most cited findings (what `/api/v1/stats/findings` answers).
+pub(crate) async fn findings_of(
+    state: &AppState,
+    filter: EventFilter,
+    limit: usize,
+) -> Result<Vec<FindingRow>, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.top_findings(&filter, limit)) {
+        return answer.map_err(engine_error);
+    }
+    let state = state.clone();
+    blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await
+}
+
+/// Most frequent occurrences (what `/api/v1/stats/occurrences` answers).
+pub(crate) async fn occurrences_of(
+    state: &AppState,
+    filter: EventFilter,
+    limit: usize,
+) -> Result<Vec<OccurrenceRow>, ApiError> {
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.top_occurrences(&filter, limit)) {
+        return answer.map_err(engine_error);
+    }
+    let state = state.clone();
+    blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await
+}
 
 /// Rows of a list-shaped statistic.
 #[derive(Debug, Serialize)]
@@ -36,14 +96,11 @@ pub(crate) struct Rows<T> {
 pub(crate) async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Summary>, ApiError> {
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
     let filter = filter_of(&state, &p).await?;
-    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.summary(&filter)) {
-        return Ok(Json(answer.map_err(engine_error)?));
-    }
-    Ok(Json(blocking(move || Ok(state.queries.summary(&filter)?)).await?))
+    Ok(Json(summary_of(&state, filter).await?))
 }
 
 /// Names the group keys of a breakdown row after what they are (`year`, `state`, …).
-fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
+pub(crate) fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
     let (key_name, key2_name, numeric) = match by {
         Breakdown::Year => ("year", None, true),
         Breakdown::Month => ("month", None, true),
@@ -56,6 +113,10 @@ fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
         Breakdown::Phase => ("phase", None, false),
         Breakdown::Weather => ("weather", None, false),
         Breakdown::FarPart => ("far_part", None, false),
+        Breakdown::Country => ("country", None, false),
+        Breakdown::Category => ("category", None, false),
+        Breakdown::Engines => ("engines", None, true),
+        Breakdown::AmateurBuilt => ("amateur_built", None, false),
     };
     let key = match row.key.parse::<i64>() {
         Ok(n) if numeric => Value::from(n),
@@ -87,10 +148,7 @@ async fn breakdown(
     let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
     let min = if min_count { p.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64 } else { 1 };
     let filter = filter_of(&state, &p).await?;
-    let rows = match state.analytics.as_ref().and_then(|a| a.breakdown(by, &filter, min, limit)) {
-        Some(answer) => answer.map_err(engine_error)?,
-        None => blocking(move || Ok(state.queries.breakdown(by, &filter, min, limit)?)).await?,
-    };
+    let rows = breakdown_of(&state, by, filter, min, limit).await?;
     Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
 }
 
@@ -206,6 +264,42 @@ breakdown_route!(
     "By FAR part",
     "Rows keyed by `far_part` (091, 121, 135, …)."
 );
+breakdown_route!(
+    countries,
+    "/api/v1/stats/countries",
+    Breakdown::Country,
+    false,
+    LimitParams,
+    "By country",
+    "Rows keyed by `country` as the sources spell it (`USA`, `United States`, …), most events first."
+);
+breakdown_route!(
+    categories,
+    "/api/v1/stats/categories",
+    Breakdown::Category,
+    true,
+    MinCountParams,
+    "By aircraft category",
+    "Rows keyed by `category` (AIR, HELI, GLI, …) of any aircraft, most events first."
+);
+breakdown_route!(
+    engines,
+    "/api/v1/stats/engines",
+    Breakdown::Engines,
+    true,
+    MinCountParams,
+    "By number of engines",
+    "Rows keyed by `engines` (the number of engines of any aircraft), most events first."
+);
+breakdown_route!(
+    amateur_built,
+    "/api/v1/stats/amateur-built",
+    Breakdown::AmateurBuilt,
+    true,
+    MinCountParams,
+    "Amateur-built or not",
+    "Rows keyed by `amateur_built` (`yes`, `no`): whether any aircraft of the event was amateur-built."
+);
 
 #[utoipa::path(get, path = "/api/v1/stats/findings", tag = "statistics", summary = "Top findings",
     description = "Most cited findings with the share of citations as a cause.",
@@ -219,10 +313,7 @@ pub(crate) async fn findings(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = match state.analytics.as_ref().and_then(|a| a.top_findings(&filter, limit)) {
-        Some(answer) => answer.map_err(engine_error)?,
-        None => blocking(move || Ok(state.queries.top_findings(&filter, limit)?)).await?,
-    };
+    let items = findings_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
 }
 
@@ -238,9 +329,6 @@ pub(crate) async fn occurrences(
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
     let limit = p.limit(50, 1000)?;
     let filter = filter_of(&state, &p).await?;
-    let items = match state.analytics.as_ref().and_then(|a| a.top_occurrences(&filter, limit)) {
-        Some(answer) => answer.map_err(engine_error)?,
-        None => blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await?,
-    };
+    let items = occurrences_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
 }

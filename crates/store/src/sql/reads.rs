@@ -200,6 +200,24 @@ fn breakdown_sql(by: Breakdown, d: Dialect) -> (String, &'static str, &'static s
             "NULL",
             "JOIN (SELECT DISTINCT event_id, far_part FROM aircraft WHERE far_part <> '') g ON g.event_id = e.id",
         ),
+        Breakdown::Country => ("e.country".into(), "NULL", NO_JOIN),
+        Breakdown::Category => (
+            "g.category".into(),
+            "NULL",
+            "JOIN (SELECT DISTINCT event_id, category FROM aircraft WHERE category <> '') g ON g.event_id = e.id",
+        ),
+        Breakdown::Engines => (
+            "CAST(g.num_engines AS TEXT)".into(),
+            "NULL",
+            "JOIN (SELECT DISTINCT event_id, num_engines FROM aircraft WHERE num_engines IS NOT NULL) g \
+             ON g.event_id = e.id",
+        ),
+        Breakdown::AmateurBuilt => (
+            "CASE g.amateur_built WHEN 1 THEN 'yes' WHEN 0 THEN 'no' END".into(),
+            "NULL",
+            "JOIN (SELECT DISTINCT event_id, amateur_built FROM aircraft WHERE amateur_built IS NOT NULL) g \
+             ON g.event_id = e.id",
+        ),
     }
 }
 

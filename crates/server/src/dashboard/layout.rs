@@ -1,0 +1,284 @@
+//! The page shell (header, navigation, filter form, downloads, footer), the
+//! HTML response and the error pages.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use ntsb_model::vocab::{Damage, EventType, InjuryLevel, Phase, Weather};
+
+use super::charts::Table;
+use super::query::PageQuery;
+use super::text::Text;
+use crate::error::{ApiError, InternalCause, Problem};
+
+/// The pages in the navigation: (path, name).
+const NAV: [(&str, &str); 6] = [
+    ("/", "Overview"),
+    ("/trends", "Trends"),
+    ("/map", "Map"),
+    ("/aircraft", "Aircraft"),
+    ("/causes", "Causes"),
+    ("/search", "Search"),
+];
+
+/// A rendered page, or one of its tables as CSV.
+pub(crate) enum Page {
+    /// HTML.
+    Html(Markup),
+    /// A table as a CSV download named `file`.
+    Csv { file: String, body: String },
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        match self {
+            Page::Html(markup) => {
+                ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], markup.into_string())
+                    .into_response()
+            }
+            Page::Csv { file, body } => {
+                let mut res = ([(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"))], body)
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+                    res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+                }
+                res
+            }
+        }
+    }
+}
+
+/// The page, or the table the query asked for as CSV (`format=csv&table=ID`).
+pub(crate) fn respond(
+    q: &PageQuery,
+    name: &str,
+    tables: &[&Table],
+    html: impl FnOnce() -> Markup,
+) -> Result<Page, ApiError> {
+    match q.csv_table()? {
+        None => Ok(Page::Html(html())),
+        Some(id) => {
+            let table = match id {
+                None => tables.first().copied(),
+                Some(id) => tables.iter().copied().find(|t| t.id == id),
+            };
+            let table = table.ok_or_else(|| {
+                let ids: Vec<&str> = tables.iter().map(|t| t.id).collect();
+                ApiError::invalid("table", format!("this page's tables are {}", ids.join(", ")))
+            })?;
+            Ok(Page::Csv { file: format!("{name}-{}.csv", table.id), body: table.csv() })
+        }
+    }
+}
+
+/// The whole document around a page's main content.
+pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · NTSB Analytics" }
+                link rel="stylesheet" href="/assets/dashboard.css";
+                link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.site {
+                    a.brand href="/" { "NTSB Analytics" }
+                    nav aria-label="Pages" {
+                        ul {
+                            @for (href, name) in NAV {
+                                li {
+                                    @if href == path {
+                                        a href=(href) aria-current="page" { (name) }
+                                    } @else {
+                                        a href=(href) { (name) }
+                                    }
+                                }
+                            }
+                            li { a href="/docs" { "API" } }
+                        }
+                    }
+                }
+                main id="main" tabindex="-1" { (main) }
+                footer.site {
+                    p {
+                        "Data: U.S. National Transportation Safety Board. Map outlines: us-atlas and world-atlas "
+                        "(ISC licence, Natural Earth and U.S. Census Bureau, public domain). "
+                        a href="/docs" { "API reference" } "."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The filter form: every API event filter by its parameter name, prefilled
+/// from the URL; submitting it (GET) puts the view in the URL. `keep` are the
+/// page's own parameters, carried as hidden fields.
+pub(crate) fn filter_form(q: &PageQuery, action: &str, keep: &[&str]) -> Markup {
+    let v = |name: &str| q.get(name).unwrap_or("").to_string();
+    html! {
+        form.filters method="get" action=(action) role="search" aria-label="Filter events" {
+            fieldset {
+                legend { "Filter events" }
+                div.grid {
+                    (input("q", "Text (narrative, cause)", "search", &v("q")))
+                    (input("from", "From date", "date", &v("from")))
+                    (input("to", "To date", "date", &v("to")))
+                    (input("year", "Year", "number", &v("year")))
+                    (input("state", "State (2 letters)", "text", &v("state")))
+                    (input("country", "Country", "text", &v("country")))
+                    (select("highest_injury", "Highest injury", &names(InjuryLevel::ALL, InjuryLevel::as_str), &v("highest_injury")))
+                    (select("event_type", "Event type", &names(EventType::ALL, EventType::as_str), &v("event_type")))
+                    (select("damage", "Aircraft damage", &names(Damage::ALL, Damage::as_str), &v("damage")))
+                    (input("make", "Make", "text", &v("make")))
+                    (input("model", "Model (prefix)", "text", &v("model")))
+                    (input("category", "Category (AIR, HELI…)", "text", &v("category")))
+                    (input("far_part", "FAR part (91, 135…)", "text", &v("far_part")))
+                    (select("phase", "Phase of flight", &names(Phase::ALL, Phase::as_str), &v("phase")))
+                    (select("weather", "Weather", &names(Weather::ALL, Weather::as_str), &v("weather")))
+                    (select("has_narrative", "Has narrative", &["true", "false"], &v("has_narrative")))
+                }
+                @if let Some(bbox) = q.get("bbox") {
+                    input type="hidden" name="bbox" value=(bbox);
+                }
+                @for name in keep {
+                    @if let Some(value) = q.get(name) {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                }
+                div.actions {
+                    button type="submit" { "Apply filters" }
+                    " "
+                    a href=(action) { "Clear all" }
+                }
+            }
+        }
+    }
+}
+
+fn names<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| as_str(*v)).collect()
+}
+
+fn input(name: &str, label: &str, kind: &str, value: &str) -> Markup {
+    let id = format!("f-{name}");
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            input id=(id) name=(name) type=(kind) value=(value);
+        }
+    }
+}
+
+fn select(name: &str, label: &str, options: &[&str], value: &str) -> Markup {
+    let id = format!("f-{name}");
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            select id=(id) name=(name) {
+                option value="" { "any" }
+                @for o in options {
+                    @if o.eq_ignore_ascii_case(value) {
+                        option value=(o) selected { (o) }
+                    } @else {
+                        option value=(o) { (o) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The active filters in words, each removable, or "all events".
+pub(crate) fn active_filters(q: &PageQuery, path: &str) -> Markup {
+    html! {
+        p.active {
+            @if q.filters.is_empty() {
+                "Showing all events."
+            } @else {
+                "Showing events where "
+                @for (i, (k, v)) in q.filters.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    span.chip { (k) " = " strong { (Text(v)) } " "
+                        a href=(q.with(path, k, None)) aria-label=(format!("Remove the {k} filter")) { "×" } }
+                }
+                "."
+            }
+        }
+    }
+}
+
+/// Links to the data behind the view: the events of the filter as CSV and
+/// GeoJSON (the API's exports and map points) and the page's tables as CSV.
+pub(crate) fn downloads(q: &PageQuery, path: &str, tables: &[&Table]) -> Markup {
+    html! {
+        section.downloads aria-labelledby="downloads-title" {
+            h2 id="downloads-title" { "Data of this view" }
+            ul {
+                @for t in tables {
+                    li { a href=(q.csv_href(path, t.id)) download {
+                        (t.caption) " (CSV)" } }
+                }
+                li { a href=(q.href("/api/v1/geo/events", &[("limit", "10000")])) { "Events with coordinates (GeoJSON, up to 10,000)" } }
+                li { a href=(q.href("/api/v1/export/events.csv", &[])) { "Every matching event (CSV export, needs an API key)" } }
+                li { a href=(q.href("/api/v1/export/events.geojson", &[])) { "Every matching event (GeoJSON export, needs an API key)" } }
+                li { a href=(q.href("/api/v1/stats/summary", &[])) { "The figures as JSON (API)" } }
+            }
+        }
+    }
+}
+
+/// Turns every error answer of a page (a problem document from a handler or
+/// the access gate, or a bare status from routing) into an HTML page with
+/// the same status and headers.
+pub(crate) async fn html_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let problem = match res.extensions().get::<Problem>() {
+        Some(p) => p.clone(),
+        None => match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound("no page here".into()).problem(),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.problem(),
+            other => ApiError::Other(other).problem(),
+        },
+    };
+    if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
+        tracing::error!(cause = %cause, "internal error on a page");
+    }
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let body = error_page(status, &problem).into_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+fn error_page(status: StatusCode, problem: &Problem) -> Markup {
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST => "This view cannot be shown",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        _ => problem.title.as_str(),
+    };
+    shell(
+        title,
+        "",
+        html! {
+            h1 { (title) }
+            p.error { (Text(&problem.detail)) }
+            @if let Some(p) = &problem.parameter {
+                p { "The parameter at fault: " code { (Text(p)) } ". Change it in the address or the form, or "
+                    a href="/" { "start again from the overview" } "." }
+            } @else {
+                p { a href="/" { "Go to the overview" } " or " a href="/search" { "search the events" } "." }
+            }
+            p.meta { "Status " (status.as_u16()) " · " code { (problem.code) } }
+        },
+    )
+}

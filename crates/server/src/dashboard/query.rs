@@ -1,0 +1,165 @@
+//! A page's query string: the API's event filter parameters (same names, same
+//! validation, see [`crate::params`]) plus the page's own, kept in the URL so a
+//! view can be bookmarked, shared and walked with back and forward.
+//!
+//! A filter form submitted without JavaScript sends every field, the empty
+//! ones too; an empty value here means "no filter" (the API refuses it, since a
+//! program should say nothing instead).
+
+use ntsb_model::query::EventFilter;
+
+use crate::error::ApiError;
+use crate::params::{FILTER_PARAMS, Params};
+use crate::routes::events::filter_of;
+use crate::state::AppState;
+
+/// Parameters every page accepts besides the filters: `format=csv` with
+/// `table=ID` downloads one of the page's tables.
+const PAGE_PARAMS: &[&str] = &["format", "table"];
+
+/// The parsed query of one page request.
+#[derive(Debug, Clone)]
+pub(crate) struct PageQuery {
+    /// The validated parameters.
+    pub params: Params,
+    /// The non-empty filter parameters as given, in the order of [`FILTER_PARAMS`].
+    pub filters: Vec<(String, String)>,
+    /// The non-empty page parameters as given (kept across filter changes).
+    pub extras: Vec<(String, String)>,
+}
+
+impl PageQuery {
+    /// Parses `raw`, accepting the filters, `format`/`table` and the page's `extra` parameters.
+    pub fn parse(raw: Option<&str>, extra: &[&str]) -> Result<PageQuery, ApiError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.extend_pairs(&pairs);
+        let params = Params::parse(Some(&ser.finish()), &[FILTER_PARAMS, PAGE_PARAMS, extra])?;
+        // Validate the filter now, so a bad value is reported before any work.
+        params.event_filter()?;
+        let mut filters = Vec::new();
+        for name in FILTER_PARAMS {
+            if let Some((k, v)) = pairs.iter().find(|(k, _)| k == name) {
+                filters.push((k.clone(), v.trim().to_string()));
+            }
+        }
+        let extras = pairs
+            .iter()
+            .filter(|(k, _)| extra.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.trim().to_string()))
+            .collect();
+        Ok(PageQuery { params, filters, extras })
+    }
+
+    /// The value of a filter parameter, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.filters.iter().chain(&self.extras).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The event filter, with `q` resolved through the search index as the API does.
+    pub async fn filter(&self, state: &AppState) -> Result<EventFilter, ApiError> {
+        filter_of(state, &self.params).await
+    }
+
+    /// The filter without `q` (for search, which ranks by `q` itself).
+    pub fn structured_filter(&self) -> Result<EventFilter, ApiError> {
+        self.params.event_filter()
+    }
+
+    /// Whether the CSV of table `ID` was asked for: `Some(ID)` (the first table when none is named).
+    pub fn csv_table(&self) -> Result<Option<Option<String>>, ApiError> {
+        match self.params.text("format")?.as_deref() {
+            None | Some("html") => Ok(None),
+            Some("csv") => Ok(Some(self.params.text("table")?)),
+            Some(other) => Err(ApiError::invalid("format", format!("expected html or csv, got {other:?}"))),
+        }
+    }
+
+    /// A link to `path` with this page's filters and the given extra parameters.
+    pub fn href(&self, path: &str, extra: &[(&str, &str)]) -> String {
+        let pairs = self.filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra.iter().copied());
+        with_query(path, &encode(pairs))
+    }
+
+    /// A link to this page's own view with `name` set to `value` (or removed when `None`),
+    /// filters and the page's other parameters kept.
+    pub fn with(&self, path: &str, name: &str, value: Option<&str>) -> String {
+        let pairs = self
+            .filters
+            .iter()
+            .chain(&self.extras)
+            .filter(|(k, _)| k != name)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(value.map(|v| (name, v)));
+        with_query(path, &encode(pairs))
+    }
+}
+
+impl PageQuery {
+    /// The link that downloads table `table` of the page at `path` as CSV, for this view.
+    pub fn csv_href(&self, path: &str, table: &str) -> String {
+        let pairs = self
+            .filters
+            .iter()
+            .chain(&self.extras)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("format", "csv"), ("table", table)]);
+        with_query(path, &encode(pairs))
+    }
+}
+
+/// Percent-encodes pairs as a query string.
+pub(crate) fn encode<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}
+
+/// Percent-encodes one path segment (an event id in `/events/{ev_id}`).
+pub(crate) fn encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `path?query`, or `path` alone when the query is empty.
+pub(crate) fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_form_fields_mean_no_filter_and_links_keep_the_rest() {
+        let q = PageQuery::parse(Some("state=ca&make=&year=2010&min_count=5&q=%20"), &["min_count"]).unwrap();
+        assert_eq!(q.href("/", &[]), "/?year=2010&state=ca");
+        assert_eq!(q.href("/map", &[]), "/map?year=2010&state=ca");
+        assert_eq!(q.with("/aircraft", "min_count", Some("10")), "/aircraft?year=2010&state=ca&min_count=10");
+        assert_eq!(q.with("/aircraft", "state", None), "/aircraft?year=2010&min_count=5");
+        assert_eq!(q.structured_filter().unwrap().state.as_deref(), Some("CA"));
+    }
+
+    #[test]
+    fn bad_values_and_unknown_parameters_are_refused_by_name() {
+        for (raw, name) in [("stat=CA", "stat"), ("year=nineteen", "year"), ("format=pdf", "format")] {
+            let err = PageQuery::parse(Some(raw), &[]).and_then(|q| q.csv_table().map(|_| q)).unwrap_err();
+            match err {
+                ApiError::InvalidParameter { parameter, .. } => assert_eq!(parameter, name, "{raw}"),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+    }
+}
