@@ -8,7 +8,9 @@
 #     chart's copy of them, the Prometheus and Alertmanager configurations and
 #     the Alertmanager routing;
 #   - the Grafana dashboards are what deploy/grafana/generate.py writes;
-#   - the compose file and the other YAML parse, and what they mount exists.
+#   - the compose file and the other YAML parse, and what they mount exists;
+#   - the chart packaged with provenance (`helm package --sign`, a key made for the
+#     check) and checked with `helm verify`, which refuses other keys and changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 PATH="$(./tools.sh | tail -1):$PATH"
@@ -95,4 +97,33 @@ if problems:
     sys.exit("\n".join(problems))
 print("compose.yaml, Dockerfile and configs: ok")
 PYEOF
+echo "== chart provenance (helm package --sign, helm verify)"
+# A throw-away OpenPGP key made here, never committed: the release key is used the
+# same way from its own files (docs/DEPLOYMENT.md, "Chart provenance").
+export GNUPGHOME="$out/gnupg"
+mkdir -m 0700 "$GNUPGHOME"
+head -c 24 /dev/urandom | base64 | tr -d '\n' > "$out/passphrase"
+gpg_batch() { gpg --batch --quiet --pinentry-mode loopback --passphrase-file "$out/passphrase" "$@"; }
+gpg_batch --quick-gen-key 'NTSB chart check <chart-check@example.invalid>' rsa3072 sign never
+gpg_batch --export-secret-keys chart-check@example.invalid > "$out/secring.gpg"
+gpg --export chart-check@example.invalid > "$out/pubring.gpg"
+gpg_batch --quick-gen-key 'Someone else <other@example.invalid>' rsa3072 sign never
+gpg --export other@example.invalid > "$out/other.gpg"
+tgz="$(NTSB_HELM_SIGNING_KEY=chart-check@example.invalid NTSB_HELM_KEYRING="$out/secring.gpg" \
+  NTSB_HELM_PASSPHRASE_FILE="$out/passphrase" NTSB_HELM_VERIFY_KEYRING="$out/pubring.gpg" \
+  helm/package.sh "$out/chart" | tail -1)"
+if helm verify --keyring "$out/other.gpg" "$tgz" >/dev/null 2>&1; then
+  echo "helm verify accepted a chart signed by another key"; exit 1
+fi
+# A chart changed after signing (a template added) must fail verification.
+mkdir "$out/tamper" && tar -xzf "$tgz" -C "$out/tamper"
+echo '# injected' > "$out/tamper/ntsb-analytics/templates/injected.yaml"
+tar -czf "$tgz" -C "$out/tamper" ntsb-analytics
+if helm verify --keyring "$out/pubring.gpg" "$tgz" >/dev/null 2>&1; then
+  echo "helm verify accepted a chart modified after signing"; exit 1
+fi
+gpgconf --kill gpg-agent 2>/dev/null || true
+unset GNUPGHOME
+echo "chart signed, verified; other keys and modified charts refused"
+
 echo "deploy checks passed"

