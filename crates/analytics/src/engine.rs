@@ -129,6 +129,7 @@ impl Analytics {
             events = projection.events(),
             position,
             seconds = took.as_secs_f64(),
+            bytes = projection.heap_bytes(),
             "analytics projection built"
         );
         *self.built.write().unwrap_or_else(|p| p.into_inner()) = Some(Built { projection, position, store_id });

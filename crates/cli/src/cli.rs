@@ -329,6 +329,11 @@ pub struct ServeArgs {
     #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_name = "MIB", hide_env_values = true,
           value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
+    /// Answer statistics and listing totals from the in-memory analytics projection (built at start,
+    /// following the store); `false` answers them from the store's SQL (for comparison).
+    #[arg(long, env = "NTSB_ANALYTICS", default_value_t = true, value_name = "BOOL", hide_env_values = true,
+          action = clap::ArgAction::Set)]
+    pub analytics: bool,
     /// Routes to serve: `all`, `api` (all but /api/v1/ml and /api/v1/rag) or `ml` (those, with /health,
     /// /ready and /metrics), so one image runs as separately scaled API and ML tiers.
     #[arg(long, env = "NTSB_ROLE", default_value = "all", value_name = "api|ml|all", hide_env_values = true)]

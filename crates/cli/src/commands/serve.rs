@@ -65,13 +65,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let auth = super::account::engine(config, store.clone(), args.production, redis.clone(), &counter_namespace)?;
     // Statistics and totals from memory once the projection is built (the store
     // answers meanwhile); it follows the store's change log like the index.
-    let analytics = ntsb_analytics::Analytics::new(store.clone(), store.clone());
-    let _analytics_follower = analytics.follow(ANALYTICS_POLL);
-    let mut state = AppState::from_backend(store, index)
-        .with_analytics(analytics)
-        .with_models(models.clone())
-        .with_cache_bytes(args.cache_mb * 1024 * 1024)
-        .with_auth(auth);
+    let analytics = args.analytics.then(|| ntsb_analytics::Analytics::new(store.clone(), store.clone()));
+    let _analytics_follower = analytics.as_ref().map(|a| a.follow(ANALYTICS_POLL));
+    let mut state = AppState::from_backend(store, index);
+    if let Some(engine) = analytics {
+        state = state.with_analytics(engine);
+    }
+    let mut state = state.with_models(models.clone()).with_cache_bytes(args.cache_mb * 1024 * 1024).with_auth(auth);
     if let Some(link) = redis {
         state = state.with_redis(link);
     }
