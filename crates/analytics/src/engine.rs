@@ -215,7 +215,8 @@ impl Analytics {
         self.with(|p| Ok(p.summary(&p.matching(filter)?)))
     }
 
-    /// See [`ntsb_store::Queries::breakdown`]; `None` when not ready.
+    /// See [`ntsb_store::Queries::breakdown`]; `None` when not ready or when the
+    /// projection holds no column for `by` (the caller asks the store).
     pub fn breakdown(
         &self,
         by: Breakdown,
@@ -223,7 +224,11 @@ impl Analytics {
         min_count: u64,
         limit: usize,
     ) -> Option<Result<Vec<BreakdownRow>>> {
-        self.with(|p| Ok(p.breakdown(by, &p.matching(filter)?, min_count, limit)))
+        match self.with(|p| Ok(p.breakdown(by, &p.matching(filter)?, min_count, limit))) {
+            Some(Ok(None)) | None => None,
+            Some(Ok(Some(rows))) => Some(Ok(rows)),
+            Some(Err(e)) => Some(Err(e)),
+        }
     }
 
     /// See [`ntsb_store::Queries::top_findings`]; `None` when not ready.

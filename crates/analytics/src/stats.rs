@@ -98,16 +98,24 @@ impl Projection {
 
     /// Groups of `set` by `by`, at least `min_count` events each, at most
     /// `limit` (see [`ntsb_store::Queries::breakdown`]).
-    pub fn breakdown(&self, by: Breakdown, set: &RoaringBitmap, min_count: u64, limit: usize) -> Vec<BreakdownRow> {
-        let mut rows = self.groups(by, set);
+    /// `None` for a breakdown the projection holds no column for (country,
+    /// category, engines, amateur-built): the store answers those.
+    pub fn breakdown(
+        &self,
+        by: Breakdown,
+        set: &RoaringBitmap,
+        min_count: u64,
+        limit: usize,
+    ) -> Option<Vec<BreakdownRow>> {
+        let mut rows = self.groups(by, set)?;
         rows.retain(|r| r.events >= min_count.max(1));
         rows.sort_by(|a, b| by.rank(a, b));
         rows.truncate(limit);
         by.finish(&mut rows);
-        rows
+        Some(rows)
     }
 
-    fn groups(&self, by: Breakdown, set: &RoaringBitmap) -> Vec<BreakdownRow> {
+    fn groups(&self, by: Breakdown, set: &RoaringBitmap) -> Option<Vec<BreakdownRow>> {
         if let Some(t) = TIME.iter().position(|b| *b == by) {
             let keys = &self.time_keys[t];
             let mut acc = vec![Acc::default(); keys.len()];
@@ -117,12 +125,13 @@ impl Projection {
                 acc[g as usize].add(r);
             }
             // Several date codes may share a key: keys are unique in `keys`, so no merge is needed.
-            return acc
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.events > 0)
-                .map(|(g, a)| a.row(keys.name(g as u32).unwrap_or("unknown").to_string(), None))
-                .collect();
+            return Some(
+                acc.iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.events > 0)
+                    .map(|(g, a)| a.row(keys.name(g as u32).unwrap_or("unknown").to_string(), None))
+                    .collect(),
+            );
         }
         let event_column = |column: &Column, code: fn(&Row) -> u32| {
             let mut acc = vec![Acc::default(); column.len() + 1];
@@ -139,7 +148,7 @@ impl Projection {
             }
             by_key.into_iter().map(|(k, a)| a.row(k, None)).collect::<Vec<_>>()
         };
-        match by {
+        let rows = match by {
             Breakdown::State => event_column(&self.state, |r| r.state),
             Breakdown::Phase => event_column(&self.phase, |r| r.phase),
             Breakdown::Weather => event_column(&self.weather, |r| r.weather),
@@ -165,8 +174,11 @@ impl Projection {
                     (self.make.name(make).unwrap_or_default().to_string(), model)
                 },
             ),
-            _ => Vec::new(),
-        }
+            // Time breakdowns are answered above; the projection holds no column for
+            // the others (country, category, engines, amateur-built).
+            _ => return None,
+        };
+        Some(rows)
     }
 
     /// Groups by a value of any aircraft, each event once per distinct value.

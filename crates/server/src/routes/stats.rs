@@ -42,13 +42,9 @@ pub(crate) async fn breakdown_of(
     min_count: u64,
     limit: usize,
 ) -> Result<Vec<BreakdownRow>, ApiError> {
-    // The projection holds no country, category, engines or amateur-built
-    // column (its groups are empty for them): the store answers those.
-    let projected =
-        !matches!(by, Breakdown::Country | Breakdown::Category | Breakdown::Engines | Breakdown::AmateurBuilt);
-    if let Some(answer) =
-        state.analytics.as_ref().filter(|_| projected).and_then(|a| a.breakdown(by, &filter, min_count, limit))
-    {
+    // The engine answers `None` while it is building and for breakdowns it holds
+    // no column for: the store answers those.
+    if let Some(answer) = state.analytics.as_ref().and_then(|a| a.breakdown(by, &filter, min_count, limit)) {
         return answer.map_err(engine_error);
     }
     let state = state.clone();
