@@ -157,30 +157,45 @@ pub(crate) async fn serve_plain(
         let builder = http1(&rules);
         tokio::spawn(async move {
             let (_open, _slot) = (open, slot);
-            // The peer address is what anonymous limits are counted against.
-            let service = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-            let conn = builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service)).with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                () = stopped(&mut stop) => {
-                    // Finish the request in progress, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(%peer, cause = %e, "connection ended with an error");
-            }
+            serve_connection(tcp, peer, app, &builder, &mut stop).await;
         });
     }
     drop(listener);
     drop(open_tx);
     let _ = all_closed.recv().await;
     Ok(())
+}
+
+/// Serves one accepted connection (plain TCP or a finished TLS stream) until
+/// it ends or the stop flag is raised, when the request in progress is finished
+/// first. Both listeners use it.
+pub(crate) async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    app: Router,
+    builder: &hyper::server::conn::http1::Builder,
+    stop: &mut watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // The peer address is what anonymous limits are counted against.
+    let service = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = stopped(stop) => {
+            // Finish the request in progress, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, cause = %e, "connection ended with an error");
+    }
 }
 
 /// Completes when the stop flag is raised (or its sender is gone).

@@ -14,11 +14,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -27,7 +25,8 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt;
+
+use crate::connections::{serve_connection, stopped};
 
 /// Where the certificate chain and key are, and how HTTPS is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,25 +261,7 @@ pub(crate) async fn serve(
                     return;
                 }
             };
-            // The peer address is what anonymous limits are counted against.
-            let service = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-            let conn =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                () = stopped(&mut stop) => {
-                    // Finish the request in progress, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(%peer, cause = %e, "connection ended with an error");
-            }
+            serve_connection(stream, peer, app, &builder, &mut stop).await;
         });
     }
     drop(listener);
@@ -290,11 +271,6 @@ pub(crate) async fn serve(
         task.await.map_err(std::io::Error::other)??;
     }
     Ok(())
-}
-
-/// Completes when the stop flag is raised (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// A router that answers every request with `308 Permanent Redirect` to the
