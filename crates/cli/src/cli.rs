@@ -159,6 +159,16 @@ pub enum Command {
     /// API keys: create one for a user.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The configuration file: its JSON Schema.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of the TOML file named by --config (every key, its type, range, default,
+    /// flag and variable), for editors and for checking a file before deploying it.
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]

@@ -321,7 +321,7 @@ fn toml_values(value: &toml::Value) -> Option<Vec<String>> {
 }
 
 /// Runs `arg`'s own value parser over `values`, as clap would for a flag.
-fn check_value(arg: &clap::Arg, values: &[String]) -> Result<(), String> {
+pub(crate) fn check_value(arg: &clap::Arg, values: &[String]) -> Result<(), String> {
     let probe = Command::new("ntsb")
         .no_binary_name(true)
         .arg(arg.clone().env(None::<&str>).global(false).required(false).default_values(values.to_vec()));

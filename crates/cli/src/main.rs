@@ -7,6 +7,7 @@ mod auth_config;
 mod cli;
 mod commands;
 mod config;
+mod config_schema;
 #[cfg(test)]
 mod env_example;
 mod output;

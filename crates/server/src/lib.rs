@@ -32,6 +32,7 @@
 mod access;
 pub mod cache;
 mod connections;
+mod csv;
 mod dashboard;
 mod error;
 mod extract;

@@ -9,7 +9,7 @@ use ntsb_store::Backend;
 use ntsb_store::postgres::PostgresStore;
 use ntsb_store::sqlite::SqliteStore;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, Database};
 
 pub mod account;
@@ -25,6 +25,11 @@ mod serve;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Describing the configuration needs no store, and must work when the
+    // configuration in force is incomplete.
+    if let Command::Config(cmd) = cli.command {
+        return config_command(cmd);
+    }
     let mut config = Config::load(&cli.global)?;
     if let Command::Serve(args) = &cli.command {
         serve::adjust_config(&mut config, &cli.global, args);
@@ -43,7 +48,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ml(cmd) => ml::run(&config, cmd),
         Command::User(cmd) => account::user(&config, cmd),
         Command::Key(cmd) => account::key(&config, cmd),
+        Command::Config(cmd) => config_command(cmd),
     }
+}
+
+/// `ntsb config …`.
+fn config_command(cmd: ConfigCommand) -> Result<ExitCode> {
+    use std::io::Write;
+
+    use clap::CommandFactory;
+    match cmd {
+        ConfigCommand::Schema => {
+            let schema = crate::config_schema::json_schema(&Cli::command());
+            writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&schema)?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How a command wants the schema to be when it opens the store.

@@ -79,32 +79,12 @@ impl Table {
     pub fn csv(&self) -> String {
         let mut out = String::new();
         let header: Vec<String> = self.columns.iter().map(|c| c.to_string()).collect();
-        csv_line(&mut out, &header);
+        crate::csv::write_record(&mut out, &header);
         for row in &self.rows {
-            csv_line(&mut out, &row.iter().map(Cell::csv).collect::<Vec<_>>());
+            crate::csv::write_record(&mut out, &row.iter().map(Cell::csv).collect::<Vec<_>>());
         }
         out
     }
-}
-
-fn csv_line(out: &mut String, fields: &[String]) {
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        // A leading =, +, - or @ would be a formula to a spreadsheet: quote it as text.
-        let formula = f.starts_with(['=', '+', '-', '@']) && f.parse::<f64>().is_err();
-        if formula {
-            out.push_str(&format!("\"'{}\"", f.replace('"', "\"\"")));
-        } else if f.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 fn cell_html(cell: &Cell) -> Markup {

@@ -199,7 +199,7 @@ impl futures_core::Stream for Chunks {
     }
 }
 
-/// One CSV row (RFC 4180 quoting).
+/// One CSV row (quoting and the formula guard: [`crate::csv::write_record`]).
 fn csv_row(e: &EventSummary, out: &mut String) {
     let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     let fields: [String; 20] = [
@@ -224,19 +224,7 @@ fn csv_row(e: &EventSummary, out: &mut String) {
         e.has_narrative.to_string(),
         e.synthetic.to_string(),
     ];
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if f.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out.push_str("\r\n");
+    crate::csv::write_record(out, &fields);
 }
 
 #[cfg(test)]
@@ -250,5 +238,13 @@ mod tests {
         csv_row(&e, &mut out);
         assert!(out.contains(",\"Boise, \"\"ID\"\"\","), "{out}");
         assert_eq!(out.matches(',').count(), CSV_COLUMNS.len() - 1 + 1, "{out}");
+    }
+
+    #[test]
+    fn csv_defuses_a_formula_in_free_text() {
+        let e = EventSummary { city: Some("=HYPERLINK(\"http://x\")".into()), ..EventSummary::default() };
+        let mut out = String::new();
+        csv_row(&e, &mut out);
+        assert!(out.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{out}");
     }
 }
