@@ -173,7 +173,7 @@ impl S3Client {
     /// Creates the bucket (tests; production buckets are made by their operators).
     pub fn create_bucket(&self) -> Result<()> {
         let url = self.bucket.create_bucket(&self.credentials).sign(SIGNED_FOR);
-        let response = self.http.put(url).send().map_err(|e| transport(e, "PUT", "bucket"))?;
+        let response = self.http.put(url).body(Vec::new()).send().map_err(|e| transport(e, "PUT", "bucket"))?;
         check(response, "PUT", "bucket").map(|_| ())
     }
 
