@@ -9,6 +9,7 @@ mod commands;
 mod config;
 #[cfg(test)]
 mod env_example;
+mod offsite_config;
 mod output;
 mod telemetry;
 
