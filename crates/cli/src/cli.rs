@@ -107,6 +107,10 @@ pub struct GlobalArgs {
     #[command(flatten)]
     pub auth: crate::auth_config::AuthArgs,
 
+    /// Off-site backups to S3-compatible object storage (top-level TOML keys).
+    #[command(flatten)]
+    pub offsite: crate::offsite_config::OffsiteArgs,
+
     /// The settings given by flag, variable or file (not left at their default).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -451,15 +455,37 @@ pub enum DbCommand {
     },
     /// Write a consistent snapshot of the store (safe while it serves) into a new directory:
     /// one file per table and a manifest of row counts and SHA-256 checksums.
+    ///
+    /// With `--to s3://BUCKET/PREFIX`: the same backup packed as one archive (tar, zstd),
+    /// encrypted here with the key of --backup-key-file, and uploaded; `--prune` then
+    /// applies the retention (--backup-keep-hourly, --backup-keep-daily).
+    #[command(group(clap::ArgGroup::new("destination").required(true).args(["path", "to"])))]
     Backup {
         /// Directory to create (must not exist or be empty).
-        path: std::path::PathBuf,
+        path: Option<std::path::PathBuf>,
+        /// Upload an encrypted archive to S3-compatible object storage instead: s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        to: Option<String>,
+        /// After uploading, delete the archives under the prefix the retention does not keep.
+        #[arg(long, requires = "to")]
+        prune: bool,
+        /// With --prune: print what would be kept and deleted, delete nothing.
+        #[arg(long, requires = "prune")]
+        dry_run: bool,
     },
     /// Replace the store's content with a backup, after verifying every file against its manifest;
     /// a damaged backup is refused and nothing is replaced.
+    ///
+    /// With `--from s3://BUCKET/PREFIX[/NAME]`: downloads the archive (the newest under the
+    /// prefix unless NAME is given), decrypts and authenticates all of it, then restores; a
+    /// wrong key or a changed or shortened archive is refused and nothing is replaced.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["path", "from"])))]
     Restore {
         /// Backup directory written by `ntsb db backup` (from either backend).
-        path: std::path::PathBuf,
+        path: Option<std::path::PathBuf>,
+        /// Restore from an encrypted archive in S3-compatible object storage instead.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX[/NAME]")]
+        from: Option<String>,
     },
 }
 

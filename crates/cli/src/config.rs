@@ -120,6 +120,8 @@ pub struct Config {
     pub log_level: String,
     /// Accounts: signing secret, registration, quotas, login limits.
     pub auth: crate::auth_config::AuthSettings,
+    /// Off-site backups: key file, object store, retention.
+    pub offsite: crate::offsite_config::OffsiteArgs,
 }
 
 /// The database backend and its location.
@@ -391,6 +393,7 @@ impl Config {
             log_format: args.log_format,
             log_level: args.log_level.clone(),
             auth,
+            offsite: args.offsite.clone(),
         })
     }
 
@@ -649,7 +652,7 @@ mod tests {
                     continue;
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
-                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" => {
+                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {
@@ -659,6 +662,8 @@ mod tests {
                 "trusted_proxies" => "[\"10.0.0.1\"]".to_string(),
                 "redis_url" => "\"redis://127.0.0.1:6379\"".to_string(),
                 "http_redirect_listen" => "\"127.0.0.1:8081\"".to_string(),
+                "s3_endpoint" => "\"http://127.0.0.1:9000\"".to_string(),
+                "s3_region" => "\"eu-west-1\"".to_string(),
                 _ => {
                     let d = arg.get_default_values().first().map(|v| v.to_string_lossy().into_owned());
                     let d = d.unwrap_or_else(|| panic!("{id}: give a sample value in this test"));

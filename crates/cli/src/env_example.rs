@@ -25,6 +25,7 @@ fn env_example_lists_every_variable() {
     let mut read = BTreeSet::new();
     variables(&crate::cli::Cli::command(), &mut read);
     read.extend(READ_DIRECTLY.iter().map(|s| s.to_string()));
+    read.extend(crate::offsite_config::CREDENTIAL_VARIABLES.iter().map(|s| s.to_string()));
     assert!(read.len() > 30, "{read:?}");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));

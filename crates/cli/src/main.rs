@@ -10,6 +10,7 @@ mod config;
 mod config_schema;
 #[cfg(test)]
 mod env_example;
+mod offsite_config;
 mod output;
 mod telemetry;
 
