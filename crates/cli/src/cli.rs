@@ -339,6 +339,23 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Changes a live-feed client may fall behind the newest before it is disconnected as a slow consumer
+    /// (the feed's ring; its memory is bounded by it whatever the number of clients).
+    #[arg(long, env = "NTSB_FEED_BUFFER", default_value_t = 4096, value_name = "CHANGES", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
+    pub feed_buffer: u64,
+    /// Live-feed connections (SSE and WebSocket) this process serves at once; more are answered 503.
+    #[arg(long, env = "NTSB_FEED_MAX_SUBSCRIBERS", default_value_t = 20_000, value_name = "N", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub feed_max_subscribers: u64,
+    /// Live-feed connections one account may hold at once; more are answered 429 `too_many_streams`.
+    #[arg(long, env = "NTSB_FEED_MAX_PER_USER", default_value_t = 5, value_name = "N", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub feed_max_per_user: u64,
+    /// Seconds between live-feed heartbeats (an SSE comment, a WebSocket ping) when no change was sent.
+    #[arg(long, env = "NTSB_FEED_HEARTBEAT", default_value_t = 15, value_name = "SECONDS", hide_env_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub feed_heartbeat: u64,
     /// MiB of memory for the response cache (answers kept until the data changes); 0 turns it off.
     #[arg(long, env = "NTSB_CACHE_MB", default_value_t = 256, value_name = "MIB", hide_env_values = true,
           value_parser = clap::value_parser!(u64).range(0..=65_536))]

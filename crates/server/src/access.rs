@@ -76,6 +76,18 @@ pub(crate) struct Gate {
     pub unlimited_loopback: bool,
     /// Where rate-limit decisions are counted.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The live feed, whose tickets stand for a user on the stream routes.
+    pub live: Option<Arc<crate::live::Live>>,
+}
+
+/// Routes that accept `?ticket=` (from `POST /api/v1/stream/tickets`) in place
+/// of a credential header: the streams, which browsers open without headers.
+const TICKET_ROUTES: [&str; 2] = ["/api/v1/stream", "/api/v1/stream/events"];
+
+/// The `ticket` query parameter of a request, if any.
+fn ticket_of(req: &Request) -> Option<String> {
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ticket").map(|(_, v)| v.into_owned())
 }
 
 /// Counts the outcome of a rate-limit check for `subject` (a caller's tier is
@@ -308,6 +320,12 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
         };
     };
     let principal = match credential(req.headers()) {
+        Ok(None) if TICKET_ROUTES.contains(&route.as_str()) => ticket_of(&req).map(|t| {
+            gate.live
+                .as_ref()
+                .and_then(|live| live.redeem_ticket(&t))
+                .ok_or(ntsb_auth::Error::Unauthenticated("unknown, used or expired stream ticket"))
+        }),
         Ok(None) => None,
         Ok(Some(Credential::Bearer(t))) => Some(auth.authenticate_bearer(t).await),
         Ok(Some(Credential::Key(k))) => Some(auth.authenticate_key(k).await),

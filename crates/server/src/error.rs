@@ -41,7 +41,7 @@ pub struct Problem {
     /// `payload_too_large`, `timeout`, `body_timeout`, `unsupported_media_type`, `unavailable`, `internal`; `unauthenticated`,
     /// `invalid_credentials`, `forbidden`, `admin_required`, `session_required`,
     /// `account_disabled`, `registration_closed`, `conflict`, `rate_limited`,
-    /// `quota_exceeded`, `account_locked`.
+    /// `quota_exceeded`, `account_locked`, `too_many_streams`.
     pub code: String,
     /// The query parameter at fault, for `invalid_parameter`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -108,7 +108,8 @@ pub enum ApiError {
     /// `RateLimit-*` headers when a limit applies).
     #[error("{detail}")]
     TooManyRequests {
-        /// Stable code: `rate_limited`, `quota_exceeded` or `account_locked`.
+        /// Stable code: `rate_limited`, `quota_exceeded`, `account_locked` or
+        /// `too_many_streams`.
         code: &'static str,
         /// What was exceeded and when to retry.
         detail: String,
@@ -156,6 +157,11 @@ pub(crate) const PROBLEM_CODES: &[(&str, u16, &str)] = &[
     ("rate_limited", 429, "Too many requests; `Retry-After` says when to retry."),
     ("quota_exceeded", 429, "The daily quota is used up; `Retry-After` says when it resets."),
     ("account_locked", 429, "Too many failed sign-ins; `Retry-After` says when to try again."),
+    (
+        "too_many_streams",
+        429,
+        "This account holds its limit of live-feed connections (`serve.feed_max_per_user`); close one first.",
+    ),
     ("too_many_connections", 429, "This address holds too many open connections; close some and retry."),
     ("internal", 500, "Our fault. Quote the `X-Request-Id` header when reporting it."),
     ("timeout", 503, "The request took too long; narrow it or retry."),

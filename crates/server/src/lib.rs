@@ -37,6 +37,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod json;
+mod live;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -51,6 +52,7 @@ pub mod tls;
 
 pub use access::{Policy, policy_for};
 pub use error::{ApiError, Problem};
+pub use live::{DEFAULT_HEARTBEAT, DEFAULT_TICKET_TTL, Live, LiveOptions};
 pub use metrics::{Family, Metrics};
 pub use openapi::openapi;
 pub use routes::{CONTENT_SECURITY_POLICY, policies, route_paths, router, router_with};

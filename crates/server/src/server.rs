@@ -154,6 +154,15 @@ pub async fn serve_on(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // On shutdown the feed stops too: its streams end (SSE with a close event,
+    // WebSockets with 1001), so the graceful stop does not wait on them.
+    let live = state.live.clone();
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(live) = live {
+            live.feed.stop();
+        }
+    };
     let app = router_with(state, &opts).map_err(std::io::Error::other)?;
     let rules = ConnectionRules {
         header_timeout: opts.header_timeout,

@@ -13,6 +13,7 @@ use ntsb_analytics::Analytics;
 
 use crate::cache::ResponseCache;
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::redis_link::RedisLink;
 
@@ -43,6 +44,9 @@ pub struct AppState {
     /// The analytical engine: statistics and listing totals from an in-memory
     /// projection of the store, once it is built (the store answers until then).
     pub analytics: Option<Arc<Analytics>>,
+    /// The live change feed behind the stream routes (they answer 503
+    /// `unavailable` without it).
+    pub live: Option<Arc<Live>>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -70,6 +74,7 @@ impl AppState {
             redis: None,
             auth: None,
             analytics: None,
+            live: None,
         }
     }
 
@@ -126,6 +131,13 @@ impl AppState {
     /// The same state with accounts, access control and rate limits by `auth`.
     pub fn with_auth(mut self, auth: ntsb_auth::Auth) -> AppState {
         self.auth = Some(auth);
+        self
+    }
+
+    /// The same state serving the live change feed through `live` (its feed
+    /// must be started; see [`ntsb_feed::Feed::start`]).
+    pub fn with_live(mut self, live: Live) -> AppState {
+        self.live = Some(Arc::new(live));
         self
     }
 

@@ -211,6 +211,8 @@ async fn every_metric_of_the_rules_and_dashboards_is_exposed() {
         "ntsb_index_position{of=\"store\"}",
         "ntsb_index_position{of=\"index\"}",
         "route=\"/api/v1/events\",status=\"200\"",
+        // Declared without a feed too, with the label the feed alert selects on.
+        "ntsb_feed_subscribers_dropped_total{reason=\"slow_consumer\"} ",
     ] {
         assert!(scrape.contains(needle), "{needle} missing from:\n{scrape}");
     }

@@ -22,10 +22,16 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// Pause before listening again after the listening connection failed.
 const RECONNECT: Duration = Duration::from_secs(5);
 
+/// A hook called whenever the store may have changed (a change notification,
+/// or a poll): the live feed looks for new changes at once.
+pub type OnChange = Box<dyn Fn() + Send>;
+
 /// Starts the follower on its own thread (the store's client is blocking); it
-/// runs until the process exits.
-pub fn spawn(store: Arc<dyn Backend>, index: Arc<SearchIndex>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("ntsb-index-follower".into()).spawn(move || Follower::new(store, index).run())?;
+/// runs until the process exits, calling `on_change` after each notification.
+pub fn spawn(store: Arc<dyn Backend>, index: Arc<SearchIndex>, on_change: OnChange) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("ntsb-index-follower".into())
+        .spawn(move || Follower::new(store, index).run(on_change))?;
     Ok(())
 }
 
@@ -42,9 +48,10 @@ impl Follower {
         Follower { store, index, listener: None, failing: false }
     }
 
-    fn run(mut self) {
+    fn run(mut self, on_change: OnChange) {
         loop {
             self.wait_for_change();
+            on_change();
             self.catch_up();
         }
     }

@@ -46,9 +46,23 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     if synced.indexed + synced.removed > 0 {
         tracing::info!(indexed = synced.indexed, removed = synced.removed, "search index synced");
     }
+    // The live change feed (not on the ML tier, which serves no stream route).
+    let feed = match args.role {
+        ntsb_server::Role::Ml => None,
+        _ => Some(
+            ntsb_feed::Feed::new(store.clone(), store.clone(), feed_config(&args)).context("starting the live feed")?,
+        ),
+    };
     if store.as_postgres().is_some() {
-        // Other processes (replicas, `ntsb ingest`) write this database: follow them.
-        super::follow::spawn(store.clone(), index.clone()).context("starting the index follower")?;
+        // Other processes (replicas, `ntsb ingest`) write this database: follow
+        // them, and wake the feed on their change notifications (it polls too).
+        let wake = feed.clone();
+        let on_change: super::follow::OnChange = Box::new(move || {
+            if let Some(feed) = &wake {
+                feed.wake();
+            }
+        });
+        super::follow::spawn(store.clone(), index.clone(), on_change).context("starting the index follower")?;
     }
     super::documents::spawn(store.clone()).context("starting the event document builder")?;
     let models = super::ml::open_registry(config);
@@ -74,6 +88,13 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let mut state = state.with_models(models.clone()).with_cache_bytes(args.cache_mb * 1024 * 1024).with_auth(auth);
     if let Some(link) = redis {
         state = state.with_redis(link);
+    }
+    if let Some(feed) = &feed {
+        let options = ntsb_server::LiveOptions {
+            heartbeat: Duration::from_secs(args.feed_heartbeat),
+            ..ntsb_server::LiveOptions::default()
+        };
+        state = state.with_live(ntsb_server::Live::new(feed.clone(), options));
     }
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
@@ -114,6 +135,9 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         tokio::spawn(super::ml::watch_models(models));
+        if let Some(feed) = &feed {
+            feed.start();
+        }
         let listener =
             ntsb_server::bind(args.listen).with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let addr = listener.local_addr()?;
@@ -130,6 +154,17 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The feed engine's settings from `serve`'s.
+fn feed_config(args: &ServeArgs) -> ntsb_feed::FeedConfig {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    ntsb_feed::FeedConfig {
+        buffer: n(args.feed_buffer),
+        max_subscribers: n(args.feed_max_subscribers),
+        max_per_user: n(args.feed_max_per_user),
+        ..ntsb_feed::FeedConfig::default()
+    }
 }
 
 fn store_label(config: &Config) -> String {

@@ -11,6 +11,7 @@ pub(crate) mod ml;
 pub(crate) mod ops;
 pub(crate) mod search;
 pub(crate) mod stats;
+pub(crate) mod stream;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -87,6 +88,10 @@ fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>)> {
         ("/api/v1/ml/predict", false, User, post(ml::predict)),
         ("/api/v1/ml/predict/batch", false, User, post(ml::predict_batch)),
         // Accounts: never cached (answers depend on the caller).
+        // Live changes: long-lived, per-user, never cached.
+        ("/api/v1/stream", false, User, get(stream::websocket)),
+        ("/api/v1/stream/events", false, User, get(stream::events)),
+        ("/api/v1/stream/tickets", false, User, post(stream::ticket)),
         ("/api/v1/auth/register", false, Public, post(auth::register)),
         ("/api/v1/auth/login", false, Public, post(auth::login)),
         ("/api/v1/auth/refresh", false, Public, post(auth::refresh)),
@@ -147,6 +152,7 @@ pub fn router_with(state: AppState, opts: &ServerOptions) -> Result<Router, Stri
         trusted_proxies: opts.trusted_proxies.clone().into(),
         unlimited_loopback: opts.unlimited_loopback,
         metrics: metrics.clone(),
+        live: state.live.clone(),
     };
     // A role may mount no cacheable route (the ML tier); a layer on no routes is refused.
     if any_cached {

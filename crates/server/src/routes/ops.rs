@@ -208,6 +208,7 @@ fn scrape(state: &AppState) -> (std::sync::Arc<crate::metrics::Metrics>, Vec<Fam
     }
     families.extend([up, errors, outages]);
     families.extend(crate::process::families());
+    families.extend(crate::live::Live::families(state.live.as_deref()));
     match state.store.loads(LEDGER_LOADS) {
         Ok(loads) => families.extend(ingest_families(&loads)),
         Err(e) => tracing::warn!(cause = %e, "metrics: the load ledger could not be read"),
