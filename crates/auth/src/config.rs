@@ -109,6 +109,16 @@ pub struct AuthConfig {
     /// A password-reset mail is sent to one account at most once in this many
     /// seconds; further requests meanwhile answer the same but send nothing.
     pub reset_mail_every: i64,
+    /// A dashboard session ends after this many seconds without a request (1 hour).
+    pub session_idle_secs: i64,
+    /// A dashboard session ends this many seconds after sign-in at the latest (8 hours).
+    pub session_max_secs: i64,
+    /// Failed logins from one address (within the lockout time) after which
+    /// the dashboard's sign-in form demands a proof-of-work challenge (3).
+    pub challenge_after: u64,
+    /// Leading zero bits the challenge's SHA-256 must have (about 2^bits hashes
+    /// to find, under a second in a browser at the default 16).
+    pub challenge_bits: u32,
 }
 
 impl Default for AuthConfig {
@@ -123,6 +133,10 @@ impl Default for AuthConfig {
             hash_cost: HashCost::default(),
             registrations_per_hour: 3,
             reset_mail_every: 5 * 60,
+            session_idle_secs: 3600,
+            session_max_secs: 8 * 3600,
+            challenge_after: 3,
+            challenge_bits: 16,
         }
     }
 }

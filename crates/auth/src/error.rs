@@ -50,6 +50,10 @@ pub enum Error {
     /// The named user or key does not exist (or is not the caller's) (404).
     #[error("{0}")]
     NotFound(String),
+    /// The sign-in form needs a solved proof-of-work challenge first (too many
+    /// failed logins from the address), or the one sent is wrong, expired or spent (403).
+    #[error("solve the challenge before signing in")]
+    ChallengeRequired,
     /// The configuration is unusable (refused at start-up).
     #[error("{0}")]
     Config(String),

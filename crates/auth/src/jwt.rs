@@ -128,6 +128,11 @@ pub struct KeySet {
 }
 
 impl KeySet {
+    /// The signing key (other engine parts derive their own MAC keys from it).
+    pub(crate) fn signing(&self) -> &SigningSecret {
+        &self.signing
+    }
+
     /// The signing key plus `others`, accepted for verification only (the
     /// retired key until its tokens expire, or the next key before it signs).
     /// A key given twice is refused: it usually means the rotation was

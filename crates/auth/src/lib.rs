@@ -53,6 +53,7 @@ mod random;
 mod recent;
 mod secret;
 mod service;
+pub mod web;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, LoginLimits, Quotas, Tier};
@@ -68,3 +69,4 @@ pub use service::{
     Account, Auth, CreatedKey, EXPORT_ROWS_PER_UNIT, Email, KEY_PREFIX, MAX_KEYS_PER_USER, Principal, Subject,
     TokenPair, Via,
 };
+pub use web::{Challenge, ChallengeAnswer, WebSignIn};

@@ -50,6 +50,9 @@ pub enum Via {
     Session(String),
     /// The API key with this public id.
     ApiKey(String),
+    /// A dashboard session (cookie): the first characters of its id's digest,
+    /// for logs. Accepted by the dashboard's pages only.
+    Browser(String),
 }
 
 /// An authenticated caller.
@@ -199,7 +202,7 @@ impl std::fmt::Debug for Auth {
 }
 
 /// Runs blocking work (store calls, argon2) off the reactor.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
         Err(e) => Err(Error::Internal(format!("blocking task failed: {e}"))),
@@ -252,8 +255,16 @@ impl Auth {
         self.inner.clock.now()
     }
 
-    fn accounts(&self) -> Arc<dyn Accounts> {
+    pub(crate) fn accounts(&self) -> Arc<dyn Accounts> {
         self.inner.accounts.clone()
+    }
+
+    pub(crate) fn counters(&self) -> &dyn CounterStore {
+        self.inner.counters.as_ref()
+    }
+
+    pub(crate) fn keys(&self) -> &KeySet {
+        &self.inner.keys
     }
 
     // ----- counters -------------------------------------------------------
@@ -335,6 +346,22 @@ impl Auth {
                 Ok(None)
             }
         }
+    }
+
+    /// The state of `subject`'s daily quota without counting anything (the
+    /// dashboard's account page); `None` for an unlimited tier or when the
+    /// counters cannot be read.
+    pub async fn usage(&self, subject: &Subject) -> Option<Limit> {
+        let (tier, id): (Tier, String) = match subject {
+            Subject::User(id, role) => (self.tier(*role), format!("u:{id}")),
+            Subject::Anonymous(ip) => (self.inner.config.quotas.anonymous, format!("ip:{ip}")),
+        };
+        if tier.daily == 0 {
+            return None;
+        }
+        let seen = self.inner.counters.increment(&format!("q:d:{id}"), 0, 24 * 3600).await.ok()?;
+        let remaining = tier.daily.saturating_sub(seen.count);
+        Some(Limit { scope: "daily quota", limit: tier.daily, remaining, reset: seen.ttl })
     }
 
     /// The limits of a role.
@@ -470,6 +497,17 @@ impl Auth {
     /// for unknown accounts), counts failures towards the lockout, and on success
     /// starts a session (refresh family) and issues a token pair.
     pub async fn login(&self, email: &str, password: &str, ip: &str) -> Result<TokenPair> {
+        let (user, now) = self.check_login(email, password, ip).await?;
+        let pair = self.start_session(user.id, now).await?;
+        self.audit("login_success", Some(user.id), None, ip, "").await;
+        Ok(pair)
+    }
+
+    /// Every check of a login up to the session it starts: attempt limits,
+    /// lockout, the password, a disabled account. Shared by the API's login and
+    /// the dashboard's sign-in, so both obey the same rules. Returns the user
+    /// and the time of the check.
+    pub(crate) async fn check_login(&self, email: &str, password: &str, ip: &str) -> Result<(User, i64)> {
         let limits = self.inner.config.login;
         // Refuse junk before spending argon2 on it; same generic answer.
         let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
@@ -511,16 +549,14 @@ impl Auth {
             return Err(Error::Locked { retry_after: u64::try_from(until - now).unwrap_or(1).max(1) });
         }
         if !ok {
-            return self.login_failed(&email, user.as_ref(), ip, now).await;
+            return Err(self.login_failed(&email, user.as_ref(), ip, now).await);
         }
         let Some(user) = user else { return Err(Error::InvalidCredentials) };
         if user.disabled {
             self.audit("login_failure", Some(user.id), None, ip, "account disabled").await;
             return Err(Error::Disabled);
         }
-        let pair = self.start_session(user.id, now).await?;
-        self.audit("login_success", Some(user.id), None, ip, "").await;
-        Ok(pair)
+        Ok((user, now))
     }
 
     /// A wrong password, or any password for an unknown address. Known and
@@ -539,10 +575,18 @@ impl Auth {
     /// For a real account the lock is also written to its row (`locked_until`,
     /// shown to administrators and refusing the right password too) and audited
     /// as `lockout`.
-    async fn login_failed(&self, email: &Email, user: Option<&User>, ip: &str, now: i64) -> Result<TokenPair> {
+    async fn login_failed(&self, email: &Email, user: Option<&User>, ip: &str, now: i64) -> Error {
+        match self.count_login_failure(email, user, ip, now).await {
+            Ok(e) | Err(e) => e,
+        }
+    }
+
+    async fn count_login_failure(&self, email: &Email, user: Option<&User>, ip: &str, now: i64) -> Result<Error> {
         let limits = self.inner.config.login;
         let lock_secs = u64::try_from(limits.lock_secs).unwrap_or(900).max(1);
         let counter = |e: crate::limits::CounterError| Error::Internal(e.to_string());
+        // Failures of the address, for the dashboard's sign-in challenge (see crate::web).
+        self.inner.counters.increment(&crate::web::failures_key(ip), 1, lock_secs).await.map_err(counter)?;
         let failures = self
             .inner
             .counters
@@ -581,8 +625,8 @@ impl Auth {
             self.audit("lockout", who, None, ip, &format!("{} failures", failures.count)).await;
         }
         match locked {
-            Some(retry_after) => Err(Error::Locked { retry_after }),
-            None => Err(Error::InvalidCredentials),
+            Some(retry_after) => Ok(Error::Locked { retry_after }),
+            None => Ok(Error::InvalidCredentials),
         }
     }
 
@@ -702,6 +746,7 @@ impl Auth {
             let hash = password::hash(&new, cost)?;
             accounts.set_password(id, &hash, now)?;
             accounts.revoke_user_families(id, now, "password_changed")?;
+            accounts.end_user_web_sessions(id)?;
             let keys = if keep_keys { None } else { Some(accounts.revoke_user_api_keys(id, now)?) };
             Ok(Some(keys))
         })
@@ -785,6 +830,7 @@ impl Auth {
             password::check_strength(&new, &user.email, "new_password")?;
             accounts.set_password(id, &password::hash(&new, cost)?, now)?;
             accounts.revoke_user_families(id, now, "password_reset")?;
+            accounts.end_user_web_sessions(id)?;
             // Whoever took the account over may have made keys: they all end.
             let keys = accounts.revoke_user_api_keys(id, now)?;
             Ok(Some((id, keys)))
@@ -1007,6 +1053,7 @@ impl Auth {
             }
             let keys = if disabled {
                 accounts.revoke_user_families(user, now, "disabled")?;
+                accounts.end_user_web_sessions(user)?;
                 // Keys do not come back with a re-enabled account: the owner makes new ones.
                 Some(accounts.revoke_user_api_keys(user, now)?)
             } else {

@@ -102,6 +102,16 @@ pub struct AuthArgs {
           default_value_t = AuthConfig::default().registrations_per_hour,
           value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub registrations_per_hour: u64,
+    /// Minutes without a request after which a dashboard session ends.
+    #[arg(long, env = "NTSB_SESSION_IDLE_MINUTES", global = true, value_name = "N", hide_env_values = true,
+          default_value_t = AuthConfig::default().session_idle_secs / 60,
+          value_parser = clap::value_parser!(i64).range(1..=10_080))]
+    pub session_idle_minutes: i64,
+    /// Hours after sign-in at which a dashboard session ends, however active.
+    #[arg(long, env = "NTSB_SESSION_MAX_HOURS", global = true, value_name = "N", hide_env_values = true,
+          default_value_t = AuthConfig::default().session_max_secs / 3600,
+          value_parser = clap::value_parser!(i64).range(1..=720))]
+    pub session_max_hours: i64,
     /// Directory where password-reset messages are written for a mail relay [default: DATA_DIR/outbox].
     #[arg(long, env = "NTSB_RESET_OUTBOX", global = true, value_name = "DIR", hide_env_values = true)]
     pub reset_outbox: Option<PathBuf>,
@@ -168,6 +178,8 @@ impl AuthSettings {
         let engine = AuthConfig {
             registration_open: args.registration == Registration::Open,
             registrations_per_hour: args.registrations_per_hour,
+            session_idle_secs: args.session_idle_minutes * 60,
+            session_max_secs: args.session_max_hours * 3600,
             quotas,
             login: LoginLimits {
                 per_account_per_minute: args.login_attempts_per_minute,

@@ -195,6 +195,7 @@ impl From<ntsb_auth::Error> for ApiError {
                 }
             }
             e @ E::RegistrationClosed => ApiError::Forbidden { code: "registration_closed", detail: e.to_string() },
+            e @ E::ChallengeRequired => ApiError::Forbidden { code: "challenge_required", detail: e.to_string() },
             e @ E::Conflict => ApiError::Conflict(e.to_string()),
             E::NotFound(what) => ApiError::NotFound(what),
             E::Store(e) => ApiError::from(e),
@@ -326,7 +327,8 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
                 .and_then(|live| live.redeem_ticket(&t))
                 .ok_or(ntsb_auth::Error::Unauthenticated("unknown, used or expired stream ticket"))
         }),
-        Ok(None) => None,
+        // A dashboard session, on the dashboard's routes only (see crate::dashboard::session).
+        Ok(None) => req.extensions().get::<crate::dashboard::WebPrincipal>().map(|w| Ok(w.0.clone())),
         Ok(Some(Credential::Bearer(t))) => Some(auth.authenticate_bearer(t).await),
         Ok(Some(Credential::Key(k))) => Some(auth.authenticate_key(k).await),
         Err(e) => Some(Err(e)),

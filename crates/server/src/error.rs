@@ -148,6 +148,8 @@ pub(crate) const PROBLEM_CODES: &[(&str, u16, &str)] = &[
     ("session_required", 403, "The operation needs a signed-in session, not an API key."),
     ("account_disabled", 403, "The account is disabled."),
     ("registration_closed", 403, "Registration is closed on this server."),
+    ("csrf", 403, "A dashboard form arrived without its CSRF token, or with a wrong one; reload the page."),
+    ("challenge_required", 403, "The dashboard's sign-in form needs its proof-of-work challenge solved first."),
     ("not_found", 404, "No such event, resource or route."),
     ("method_not_allowed", 405, "The route does not accept this method."),
     ("body_timeout", 408, "The request body did not arrive in time."),

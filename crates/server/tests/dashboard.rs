@@ -361,6 +361,7 @@ async fn every_page_has_the_strict_csp_and_refers_only_to_this_server() {
         "/search?q=engine".to_string(),
         format!("/events/{HOSTILE}"),
         "/events/20990101X00001".to_string(),
+        "/account".to_string(),
         "/assets/dashboard.css".to_string(),
     ];
     for uri in &uris {

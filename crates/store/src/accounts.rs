@@ -217,6 +217,35 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// A browser session of the dashboard, to store. Its id is a random secret
+/// kept only in the visitor's cookie; the store sees its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebSession {
+    /// SHA-256 hex of the session id.
+    pub id_hash: String,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// Sign-in time (Unix seconds); also the first `last_seen_at`.
+    pub created_at: i64,
+    /// End of its absolute lifetime (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// A stored browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 hex of the session id.
+    pub id_hash: String,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// Sign-in time (Unix seconds).
+    pub created_at: i64,
+    /// Last request seen with it (Unix seconds; written about once a minute).
+    pub last_seen_at: i64,
+    /// End of its absolute lifetime (Unix seconds).
+    pub expires_at: i64,
+}
+
 /// Which audit events to list, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -294,6 +323,21 @@ pub trait Accounts: Send + Sync {
     /// Uses a reset token, atomically: returns its user when it was unused and
     /// not expired, and marks it (and the user's other reset tokens) used.
     fn consume_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<UserId>>;
+
+    /// Stores a new browser session.
+    fn create_web_session(&self, session: &NewWebSession) -> Result<()>;
+    /// The browser session with this id digest and its user, expired or not
+    /// (the engine judges expiry with its own clock).
+    fn web_session(&self, id_hash: &str) -> Result<Option<(WebSession, User)>>;
+    /// Notes a request seen with the session now; false when it is gone.
+    fn touch_web_session(&self, id_hash: &str, now: i64) -> Result<bool>;
+    /// Deletes one browser session (sign-out, expiry); its user when it existed.
+    fn end_web_session(&self, id_hash: &str) -> Result<Option<UserId>>;
+    /// Deletes every browser session of a user (password change, disabling); how many.
+    fn end_user_web_sessions(&self, user: UserId) -> Result<u64>;
+    /// Deletes the sessions that ended by `now`: past their absolute end, or
+    /// last seen at or before `idle_before`; how many.
+    fn purge_web_sessions(&self, now: i64, idle_before: i64) -> Result<u64>;
 
     /// Appends a security event.
     fn record_audit(&self, event: &NewAuditEvent) -> Result<()>;

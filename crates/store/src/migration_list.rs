@@ -48,4 +48,5 @@ migrations! {
     9 "event_documents_postgres" "0009_event_documents_postgres";
     10 "scoring_indexes" "0010_scoring_indexes";
     12 "change_log" "0012_change_log";
+    13 "web_sessions" "0013_web_sessions";
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use ntsb_store::Error;
-use ntsb_store::accounts::{AuditQuery, NewApiKey, NewAuditEvent, NewUser, Role, Rotation, UserId};
+use ntsb_store::accounts::{AuditQuery, NewApiKey, NewAuditEvent, NewUser, NewWebSession, Role, Rotation, UserId};
 
 fn new_user(email: &str, role: Role) -> NewUser {
     NewUser { email: email.into(), password_hash: format!("$argon2id$v=19$m=8,t=1,p=1$fake${email}"), role }
@@ -186,6 +186,43 @@ conformance! {
         let page = s.audit_events(&AuditQuery { before_id: Some(all[0].id), limit: 1, ..Default::default() }).unwrap();
         assert_eq!(page.iter().map(|e| e.at).collect::<Vec<_>>(), vec![101]);
         assert!(s.audit_events(&AuditQuery { user_id: Some(UserId(8)), limit: 10, ..Default::default() }).unwrap().is_empty());
+    }
+
+    fn web_sessions_are_stored_by_digest_touched_ended_and_purged(kind) {
+        let s = kind.store("web_sessions_are_stored_by_digest_touched_ended_and_purged");
+        let a = s.create_user(&new_user("a@example.org", Role::Free), 1).unwrap();
+        let b = s.create_user(&new_user("b@example.org", Role::Admin), 1).unwrap();
+        let new = |hash: &str, user: UserId, at: i64| NewWebSession { id_hash: hash.into(), user_id: user, created_at: at, expires_at: at + 100 };
+        s.create_web_session(&new("h1", a.id, 10)).unwrap();
+        s.create_web_session(&new("h2", a.id, 20)).unwrap();
+        s.create_web_session(&new("h3", b.id, 30)).unwrap();
+        let (found, user) = s.web_session("h1").unwrap().expect("stored");
+        assert_eq!((found.user_id, found.created_at, found.last_seen_at, found.expires_at), (a.id, 10, 10, 110));
+        assert_eq!(user.email, "a@example.org");
+        assert!(s.web_session("nope").unwrap().is_none());
+        assert!(s.web_session("' OR '1'='1").unwrap().is_none());
+        // Touching moves last_seen forward, never back.
+        assert!(s.touch_web_session("h1", 50).unwrap());
+        assert!(s.touch_web_session("h1", 40).unwrap());
+        assert_eq!(s.web_session("h1").unwrap().unwrap().0.last_seen_at, 50);
+        assert!(!s.touch_web_session("nope", 50).unwrap());
+        // Ending one leaves the others.
+        assert_eq!(s.end_web_session("h1").unwrap(), Some(a.id));
+        assert_eq!(s.end_web_session("h1").unwrap(), None);
+        assert!(s.web_session("h1").unwrap().is_none());
+        assert!(s.web_session("h2").unwrap().is_some());
+        // Every session of one user ends at once.
+        s.create_web_session(&new("h4", a.id, 60)).unwrap();
+        assert_eq!(s.end_user_web_sessions(a.id).unwrap(), 2);
+        assert!(s.web_session("h3").unwrap().is_some(), "another user's session stays");
+        // Purging: past the absolute end or idle since before the cut-off.
+        s.create_web_session(&new("h5", a.id, 100)).unwrap();
+        assert_eq!(s.purge_web_sessions(131, 99).unwrap(), 1, "h3 ended at 130");
+        assert!(s.web_session("h5").unwrap().is_some());
+        assert_eq!(s.purge_web_sessions(131, 100).unwrap(), 1, "h5 idle since 100");
+        // Sessions go with their user's row.
+        s.create_web_session(&new("h6", b.id, 200)).unwrap();
+        assert!(s.web_session("h6").unwrap().is_some());
     }
 
     fn accounts_survive_a_rollback_of_nothing_and_go_with_0006(kind) {

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 static STYLE: &str = include_str!("../../assets/dashboard/dashboard.css");
+static CHALLENGE: &str = include_str!("../../assets/dashboard/challenge.js");
 static ICON: &str = include_str!("../../assets/dashboard/icon.svg");
 
 pub(crate) async fn style() -> Response {
@@ -13,4 +14,10 @@ pub(crate) async fn style() -> Response {
 
 pub(crate) async fn icon() -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"))], ICON).into_response()
+}
+
+/// The script that solves the sign-in form's proof-of-work challenge (the
+/// only script of the dashboard; loaded by that form alone).
+pub(crate) async fn challenge() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"))], CHALLENGE).into_response()
 }

@@ -12,14 +12,42 @@ use super::text::Text;
 use crate::error::{ApiError, InternalCause, Problem};
 
 /// The pages in the navigation: (path, name).
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/", "Overview"),
     ("/trends", "Trends"),
     ("/map", "Map"),
     ("/aircraft", "Aircraft"),
     ("/causes", "Causes"),
     ("/search", "Search"),
+    ("/predict", "Predict"),
 ];
+
+/// Marks an error answer whose body is a page already (a form shown again with
+/// its error): [`html_errors`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnBody;
+
+/// A rendered page with `status` that keeps its body (see [`OwnBody`]).
+pub(crate) fn page_with_status(status: StatusCode, markup: Markup) -> Response {
+    let mut res = Page::Html(markup).into_response();
+    *res.status_mut() = status;
+    res.extensions_mut().insert(OwnBody);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// One link of the navigation.
+fn nav_link(href: &str, name: &str, path: &str) -> Markup {
+    html! {
+        li {
+            @if href == path {
+                a href=(href) aria-current="page" { (name) }
+            } @else {
+                a href=(href) { (name) }
+            }
+        }
+    }
+}
 
 /// A rendered page, or one of its tables as CSV.
 pub(crate) enum Page {
@@ -48,6 +76,15 @@ impl IntoResponse for Page {
     }
 }
 
+impl Page {
+    /// The response, marked not for storing (a page for one visitor).
+    pub(crate) fn into_response_no_store(self) -> Response {
+        let mut res = self.into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
 /// The page, or the table the query asked for as CSV (`format=csv&table=ID`).
 pub(crate) fn respond(
     q: &PageQuery,
@@ -73,6 +110,7 @@ pub(crate) fn respond(
 
 /// The whole document around a page's main content.
 pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
+    let visitor = super::session::current();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -90,15 +128,30 @@ pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
                     nav aria-label="Pages" {
                         ul {
                             @for (href, name) in NAV {
-                                li {
-                                    @if href == path {
-                                        a href=(href) aria-current="page" { (name) }
-                                    } @else {
-                                        a href=(href) { (name) }
-                                    }
-                                }
+                                (nav_link(href, name, path))
+                            }
+                            @if visitor.as_ref().is_some_and(|v| v.admin) {
+                                (nav_link("/admin", "Admin", path))
                             }
                             li { a href="/docs" { "API" } }
+                        }
+                    }
+                    div.who id="who" {
+                        @match &visitor {
+                            Some(v) => {
+                                a href="/account" id="signed-in-as" aria-current=[(path == "/account").then_some("page")] {
+                                    "Signed in as " (v.email)
+                                }
+                                form.inline method="post" action="/account/sign-out" {
+                                    input type="hidden" name="csrf" value=(v.csrf);
+                                    button type="submit" id="sign-out" { "Sign out" }
+                                }
+                            }
+                            None => {
+                                a href="/account" id="sign-in-link" aria-current=[(path == "/account").then_some("page")] {
+                                    "Sign in"
+                                }
+                            }
                         }
                     }
                 }
@@ -237,7 +290,7 @@ pub(crate) fn downloads(q: &PageQuery, path: &str, tables: &[&Table]) -> Markup 
 /// the same status and headers.
 pub(crate) async fn html_errors(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<OwnBody>().is_some() {
         return res;
     }
     let problem = match res.extensions().get::<Problem>() {

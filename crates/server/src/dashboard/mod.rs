@@ -11,6 +11,8 @@
 //! table of a page is also served as CSV (`format=csv&table=ID`), so a view
 //! can be downloaded exactly as it is shown.
 
+mod account;
+mod admin;
 mod aircraft;
 mod assets;
 mod causes;
@@ -20,23 +22,27 @@ mod geo;
 mod layout;
 mod map;
 mod overview;
+mod predict;
 mod query;
 mod search;
+mod session;
 mod text;
 mod trends;
 
 use axum::Router;
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::access::{Gate, Policy};
 use crate::state::AppState;
+
+pub(crate) use session::WebPrincipal;
 
 /// The dashboard's routes: (path, whether answers are cached until the data
 /// changes, who may call it, handler). Pages are public like the statistics
 /// they show; the stylesheet and map outlines are open like `/docs`.
 pub(crate) fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>)> {
-    use Policy::{Open, Public};
+    use Policy::{Admin, Open, Public, User};
     vec![
         ("/", true, Public, get(overview::page)),
         ("/trends", true, Public, get(trends::page)),
@@ -45,7 +51,20 @@ pub(crate) fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>
         ("/causes", true, Public, get(causes::page)),
         ("/search", true, Public, get(search::page)),
         ("/events/{ev_id}", true, Public, get(event::page)),
+        // Per visitor: never cached. The forms' CSRF check is a layer (session::csrf).
+        ("/account", false, Public, get(account::page)),
+        ("/account/sign-in", false, Public, post(account::sign_in)),
+        ("/account/sign-out", false, Public, post(account::sign_out)),
+        ("/account/register", false, Public, post(account::register)),
+        ("/account/password", false, User, post(account::change_password)),
+        ("/account/keys", false, User, post(account::create_key)),
+        ("/account/keys/{id}/revoke", false, User, post(account::revoke_key)),
+        ("/predict", false, User, get(predict::page)),
+        ("/admin", false, Admin, get(admin::page)),
+        ("/admin/users/{id}/role", false, Admin, post(admin::set_role)),
+        ("/admin/users/{id}/disabled", false, Admin, post(admin::set_disabled)),
         ("/assets/dashboard.css", true, Open, get(assets::style)),
+        ("/assets/challenge.js", true, Open, get(assets::challenge)),
         ("/assets/icon.svg", true, Open, get(assets::icon)),
     ]
 }
@@ -56,22 +75,39 @@ pub(crate) fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>
 /// unknown event, a rate limit) is answered as an HTML page with the right
 /// status. `None` when the role serves no page.
 pub(crate) fn router(state: AppState, gate: Gate, opts: &crate::ServerOptions) -> Option<Router> {
-    let mut router = Router::new();
-    let mut any = false;
-    for (path, _cacheable, _, handler) in table() {
-        if opts.role.serves(path) {
-            any = true;
-            router = router.route(path, handler);
+    let mut cached = Router::new();
+    let mut plain = Router::new();
+    let (mut any_cached, mut any_plain) = (false, false);
+    for (path, cacheable, _, handler) in table() {
+        if !opts.role.serves(path) {
+            continue;
+        }
+        if cacheable {
+            any_cached = true;
+            cached = cached.route(path, handler);
+        } else {
+            any_plain = true;
+            plain = plain.route(path, handler);
         }
     }
-    if !any {
+    if !(any_cached || any_plain) {
         return None;
     }
-    let cache = state.cache.clone();
+    if any_cached {
+        // Anonymous visitors' pages only: a signed-in visitor's page is theirs alone.
+        cached = cached.route_layer(from_fn_with_state(state.cache.clone(), session::cache_unless_signed_in));
+    }
+    let rules = session::CookieRules { secure: opts.production || opts.tls.is_some() };
     Some(
-        router
-            .route_layer(from_fn_with_state(cache, crate::middleware::etag))
+        cached
+            .merge(plain)
+            // Inner to outer: the CSRF check of form posts, the access gate (the
+            // session's account, its policy and limits), the session cookie,
+            // anonymous visitors sent to sign in, the timeout, HTML errors.
+            .route_layer(from_fn_with_state((state.clone(), rules), session::csrf))
             .route_layer(from_fn_with_state(gate, crate::access::access))
+            .route_layer(from_fn_with_state((state.clone(), rules), session::resolve))
+            .route_layer(axum::middleware::from_fn(session::sign_in_first))
             .route_layer(from_fn_with_state(opts.request_timeout, crate::middleware::timeout))
             .route_layer(map_response(layout::html_errors))
             .with_state(state),

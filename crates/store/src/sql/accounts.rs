@@ -5,13 +5,15 @@
 
 use super::{Arg, Conn, Row, SqlStore, args};
 use crate::accounts::{
-    Accounts, ApiKey, AuditEvent, AuditQuery, FailureCount, NewApiKey, NewAuditEvent, NewUser, Role, Rotation, User,
-    UserId, check_limit, count_u32, stored_role,
+    Accounts, ApiKey, AuditEvent, AuditQuery, FailureCount, NewApiKey, NewAuditEvent, NewUser, NewWebSession, Role,
+    Rotation, User, UserId, WebSession, check_limit, count_u32, stored_role,
 };
 use crate::{Error, Result};
 
 const USER_COLUMNS: &str = "id, email, password_hash, role, disabled, created_at, password_changed_at, \
      last_login_at, failed_logins, locked_until";
+
+const SESSION_COLUMNS: &str = "id_hash, user_id, created_at, last_seen_at, expires_at";
 
 const KEY_COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at, revoked_at";
 
@@ -336,6 +338,71 @@ impl<S: SqlStore> Accounts for S {
                 )?;
             }
             Ok(user.map(UserId))
+        })
+    }
+
+    fn create_web_session(&self, session: &NewWebSession) -> Result<()> {
+        self.write(|db| {
+            db.execute(
+                "INSERT INTO web_sessions (id_hash, user_id, created_at, last_seen_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                &args![&session.id_hash, session.user_id.0, session.created_at, session.expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn web_session(&self, id_hash: &str) -> Result<Option<(WebSession, User)>> {
+        let session_cols: String = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+        let user_cols: String = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {session_cols}, {user_cols} FROM web_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = ?1"
+        );
+        self.read(|db| {
+            db.query_opt(&sql, &args![id_hash], |r| {
+                let session = WebSession {
+                    id_hash: r.get(0)?,
+                    user_id: UserId(r.get(1)?),
+                    created_at: r.get(2)?,
+                    last_seen_at: r.get(3)?,
+                    expires_at: r.get(4)?,
+                };
+                Ok((session, to_user(r, 5)?))
+            })
+        })
+    }
+
+    fn touch_web_session(&self, id_hash: &str, now: i64) -> Result<bool> {
+        let greatest = self.dialect().greatest();
+        self.write(|db| {
+            changed(db.execute(
+                &format!("UPDATE web_sessions SET last_seen_at = {greatest}(last_seen_at, ?1) WHERE id_hash = ?2"),
+                &args![now, id_hash],
+            ))
+        })
+    }
+
+    fn end_web_session(&self, id_hash: &str) -> Result<Option<UserId>> {
+        self.write(|db| {
+            let user: Option<i64> =
+                db.query_opt("DELETE FROM web_sessions WHERE id_hash = ?1 RETURNING user_id", &args![id_hash], |r| {
+                    r.get(0)
+                })?;
+            Ok(user.map(UserId))
+        })
+    }
+
+    fn end_user_web_sessions(&self, user: UserId) -> Result<u64> {
+        self.write(|db| db.execute("DELETE FROM web_sessions WHERE user_id = ?1", &args![user.0]))
+    }
+
+    fn purge_web_sessions(&self, now: i64, idle_before: i64) -> Result<u64> {
+        self.write(|db| {
+            db.execute(
+                "DELETE FROM web_sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2",
+                &args![now, idle_before],
+            )
         })
     }
 
