@@ -321,7 +321,8 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
         };
     };
     let principal = match credential(req.headers()) {
-        Ok(None) if TICKET_ROUTES.contains(&route.as_str()) => ticket_of(&req).map(|t| {
+        // A stream ticket, on the stream routes only (browsers cannot set headers on a WebSocket).
+        Ok(None) if TICKET_ROUTES.contains(&route.as_str()) && ticket_of(&req).is_some() => ticket_of(&req).map(|t| {
             gate.live
                 .as_ref()
                 .and_then(|live| live.redeem_ticket(&t))
