@@ -90,7 +90,14 @@ pub(super) fn restore(store: &PostgresStore, source: &mut dyn RowSource) -> Resu
     };
     // Tables an older backup format lacks are left as they are.
     let restored: Vec<_> = TABLES.iter().filter(|t| source.has_table(t.name)).collect();
-    let names: Vec<&str> = restored.iter().map(|t| t.name).chain(["event_facts", "event_documents"]).collect();
+    let mut names: Vec<&str> = restored.iter().map(|t| t.name).chain(["event_facts", "event_documents"]).collect();
+    // Dashboard sessions are never backed up: restoring the accounts ends every
+    // session (they refer to users; a schema before migration 0013 has none).
+    if restored.iter().any(|t| t.name == "users")
+        && db.query_opt("SELECT 1 WHERE to_regclass('web_sessions') IS NOT NULL", &[])?.is_some()
+    {
+        names.push("web_sessions");
+    }
     db.tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))?;
     let mut line = String::new();
     for table in restored {
