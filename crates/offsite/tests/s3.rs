@@ -7,7 +7,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use ntsb_model::SourceKind;
@@ -42,13 +42,19 @@ fn moto(test: &str) -> Option<Moto> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start moto_server");
-    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "moto_server did not listen on {port} within 60 s");
+    let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+    // Wait until it listens; a server that exits (a port taken, a broken install)
+    // fails at once, and the attempt count only guards against a hang.
+    for _ in 0..600 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(moto);
+        }
+        if let Some(status) = moto.child.try_wait().expect("moto_server status") {
+            panic!("moto_server exited ({status}) before listening on {port}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some(moto)
+    panic!("moto_server did not listen on {port} after 600 attempts")
 }
 
 fn client(moto: &Moto, location: &Location) -> S3Client {
