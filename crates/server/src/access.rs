@@ -320,16 +320,19 @@ pub(crate) async fn access(State(gate): State<Gate>, mut req: Request, next: Nex
             _ => unauthenticated().into_response(),
         };
     };
+    // A stream ticket counts on the stream routes only (browsers cannot set headers on a WebSocket).
+    let ticket = if TICKET_ROUTES.contains(&route.as_str()) { ticket_of(&req) } else { None };
     let principal = match credential(req.headers()) {
-        // A stream ticket, on the stream routes only (browsers cannot set headers on a WebSocket).
-        Ok(None) if TICKET_ROUTES.contains(&route.as_str()) && ticket_of(&req).is_some() => ticket_of(&req).map(|t| {
-            gate.live
-                .as_ref()
-                .and_then(|live| live.redeem_ticket(&t))
-                .ok_or(ntsb_auth::Error::Unauthenticated("unknown, used or expired stream ticket"))
-        }),
-        // A dashboard session, on the dashboard's routes only (see crate::dashboard::session).
-        Ok(None) => req.extensions().get::<crate::dashboard::WebPrincipal>().map(|w| Ok(w.0.clone())),
+        Ok(None) => match ticket {
+            Some(t) => Some(
+                gate.live
+                    .as_ref()
+                    .and_then(|live| live.redeem_ticket(&t))
+                    .ok_or(ntsb_auth::Error::Unauthenticated("unknown, used or expired stream ticket")),
+            ),
+            // A dashboard session, on the dashboard's routes only (see crate::dashboard::session).
+            None => req.extensions().get::<crate::dashboard::WebPrincipal>().map(|w| Ok(w.0.clone())),
+        },
         Ok(Some(Credential::Bearer(t))) => Some(auth.authenticate_bearer(t).await),
         Ok(Some(Credential::Key(k))) => Some(auth.authenticate_key(k).await),
         Err(e) => Some(Err(e)),
