@@ -136,29 +136,9 @@ head -50 "$WORK/events.paths" "$WORK/makes.paths" | grep '^/' | while read -r p;
   [ "$code" = 200 ] || { echo "GET $p: $code" >&2; exit 1; }
 done
 
-cat >"$WORK/rotate.lua" <<'LUA'
--- Requests a random line of the file named by WRK_PATHS; prints one RESULT line.
-local paths = {}
-for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
-local counter = 0
-function setup(thread) counter = counter + 1; thread:set("seed", counter) end
-function init() math.randomseed(os.time() + (seed or 0)) end
-function request() return wrk.format("GET", paths[math.random(#paths)]) end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
-
 run() { # run NAME CONNECTIONS PATHS_FILE
-  local name=$1 conns=$2 file=$3 threads=2
-  [ "$conns" -lt 2 ] && threads=1
-  local out
-  out=$(WRK_PATHS=$file wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$WORK/rotate.lua" "$BASE" \
-    | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}')
+  local name=$1 conns=$2 file=$3 out
+  out=$(bench_wrk "$conns" "$file" "$BASE")
   read -r rps p50 p95 p99 errs status <<<"$out"
   printf '%-22s %5s %10s %9s %9s %9s %8s %8s\n' "$name" "$conns" "$rps" "$p50" "$p95" "$p99" "$errs" "$status"
 }

@@ -37,24 +37,6 @@ trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
-cat >"$WORK/rotate.lua" <<'LUA'
--- Requests a random line of the file named by WRK_PATHS with the bench key; prints one RESULT line.
-local paths = {}
-for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
-local key = os.getenv("BENCH_KEY")
-local counter = 0
-function setup(thread) counter = counter + 1; thread:set("seed", counter) end
-function init() math.randomseed(os.time() + (seed or 0)) end
-function request() return wrk.format("GET", paths[math.random(#paths)], { ["X-API-Key"] = key }) end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
-
 start() { # start CACHE_MB [TLS ARGS...]: starts the server, sets SERVER and BASE
   local cache=$1; shift
   local port scheme=http
@@ -95,8 +77,7 @@ for cache in 256 0; do
     if [ "$transport" = tls ]; then start "$cache" --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"; else start "$cache"; fi
     label=$([ "$cache" = 0 ] && echo off || echo on)
     for conns in $CONNECTIONS; do
-      out=$(BENCH_KEY=$BENCH_KEY WRK_PATHS=$WORK/detail.paths wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s \
-        -s "$WORK/rotate.lua" "$BASE" | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}')
+      out=$(bench_wrk "$conns" "$WORK/detail.paths" "$BASE" "$BENCH_KEY")
       read -r rps p50 p95 p99 errs status <<<"$out"
       printf '%-8s %-10s %6s %10s %9s %9s %9s %8s %8s\n' "$transport" "$label" "$conns" "$rps" "$p50" "$p95" "$p99" "$errs" "$status"
     done
