@@ -66,7 +66,7 @@ pub use password::HashCost;
 pub use random::digest;
 pub use secret::{MIN_SECRET_BYTES, SigningSecret};
 pub use service::{
-    Account, Auth, CreatedKey, EXPORT_ROWS_PER_UNIT, Email, KEY_PREFIX, MAX_KEYS_PER_USER, Principal, Subject,
-    TokenPair, Via,
+    Account, Auth, CreatedKey, EXPORT_ROWS_PER_UNIT, Email, KEY_PREFIX, MAX_KEY_NAME, MAX_KEYS_PER_USER, Principal,
+    Subject, TokenPair, Via,
 };
 pub use web::{Challenge, ChallengeAnswer, WebSignIn};

@@ -31,7 +31,7 @@ const REFRESH_PREFIX: &str = "rt_";
 /// Most active API keys one account may hold.
 pub const MAX_KEYS_PER_USER: usize = 20;
 /// Longest API key name.
-const MAX_KEY_NAME: usize = 100;
+pub const MAX_KEY_NAME: usize = 100;
 /// A key's last-used time is written at most this often (seconds).
 const TOUCH_EVERY: i64 = 60;
 /// The same denial (event, subject, route) is written to the audit table at most

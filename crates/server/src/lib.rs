@@ -36,6 +36,7 @@ mod csv;
 mod dashboard;
 mod error;
 mod extract;
+mod fields;
 mod json;
 mod live;
 mod metrics;

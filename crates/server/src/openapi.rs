@@ -18,34 +18,120 @@ use crate::routes::{self, ops};
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     secure(&mut doc);
+    constrain_parameters(&mut doc);
+    problems_as_problem_json(&mut doc);
     doc
+}
+
+/// States in the document the rules [`crate::params`] enforces on query
+/// parameters, from the rules themselves: the years `year` accepts, the shape
+/// of `state` and `far_part`, and for every other free-text parameter that it
+/// must not be blank nor longer than [`crate::params::MAX_VALUE_CHARS`].
+/// Operations with parameters also document the 400 a bad one gets.
+fn constrain_parameters(doc: &mut utoipa::openapi::OpenApi) {
+    use crate::params;
+    use utoipa::Number;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaFormat, SchemaType, Type};
+    let years = params::year_range();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            if op.request_body.is_some() {
+                op.responses.responses.entry("400".into()).or_insert_with(|| {
+                    problem("The body is not a JSON object of this shape (`invalid_parameter`, naming the field)")
+                });
+                op.responses.responses.entry("413".into()).or_insert_with(|| problem("The body is too large"));
+            }
+            let Some(parameters) = op.parameters.as_mut() else { continue };
+            // The live streams take the event filters but not full text (`routes/stream.rs`).
+            if path.starts_with("/api/v1/stream") {
+                parameters.retain(|p| p.name != "q");
+            }
+            let mut any_query = false;
+            for parameter in parameters.iter_mut().filter(|p| p.parameter_in == ParameterIn::Query) {
+                any_query = true;
+                let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { continue };
+                let is_string = matches!(&schema.schema_type, SchemaType::Type(Type::String))
+                    || matches!(&schema.schema_type, SchemaType::Array(types) if types.contains(&Type::String));
+                match parameter.name.as_str() {
+                    "year" => {
+                        schema.minimum = Some(Number::Int(*years.start() as isize));
+                        schema.maximum = Some(Number::Int(*years.end() as isize));
+                    }
+                    "state" => schema.pattern = Some(params::STATE_PATTERN.into()),
+                    "far_part" => schema.pattern = Some(params::FAR_PART_PATTERN.into()),
+                    "bbox" => schema.pattern = Some(params::BBOX_PATTERN.into()),
+                    _ if is_string && schema.enum_values.is_none() && schema.format.is_none() => {
+                        schema.pattern.get_or_insert_with(|| params::TEXT_PATTERN.into());
+                    }
+                    _ => {}
+                }
+                if is_string && !matches!(schema.format, Some(SchemaFormat::KnownFormat(_))) {
+                    schema.max_length.get_or_insert(params::MAX_VALUE_CHARS);
+                }
+            }
+            // Search refuses a request without words (`routes/search.rs`).
+            if path == "/api/v1/search"
+                && let Some(q) = parameters.iter_mut().find(|p| p.name == "q")
+            {
+                q.required = utoipa::openapi::Required::True;
+            }
+            if any_query {
+                op.responses.responses.entry("400".into()).or_insert_with(|| {
+                    problem("A parameter is unknown, repeated or invalid (`invalid_parameter`, naming it)")
+                });
+            }
+        }
+    }
+}
+
+/// Every error answer is a problem document: its media type is
+/// `application/problem+json`, which is what the server sends.
+fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else { continue };
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                if let Some(content) = response.content.shift_remove("application/json") {
+                    response.content.insert("application/problem+json".into(), content);
+                }
+            }
+        }
+    }
+}
+
+/// A response whose body is a problem document.
+fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))))
+            .build(),
+    )
 }
 
 /// Adds the security schemes, and to every operation the security and the
 /// 401/403/429 answers its route's [`Policy`] implies — from the same table
 /// the server enforces, so the document cannot disagree with the server.
 fn secure(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::ComponentsBuilder;
     use utoipa::openapi::security::{
         ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
     };
-    use utoipa::openapi::{ComponentsBuilder, Ref, RefOr, ResponseBuilder};
     let components = doc.components.get_or_insert_with(|| ComponentsBuilder::new().build());
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
     );
     components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
-    let problem = |description: &str| -> RefOr<utoipa::openapi::Response> {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/problem+json",
-                    utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
-                )
-                .build(),
-        )
-    };
     let limited = "Over the rate limit or quota (`rate_limited`, `quota_exceeded`): see `Retry-After` and the \
         `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers, which successful answers carry too";
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -236,7 +322,7 @@ pub(crate) struct FilterParams {
     /// Earliest event date, inclusive (YYYY-MM-DD).
     #[param(format = Date, example = "2010-01-01")]
     from: Option<String>,
-    /// Latest event date, inclusive (YYYY-MM-DD).
+    /// Latest event date, inclusive (YYYY-MM-DD); not before `from`.
     #[param(format = Date, example = "2019-12-31")]
     to: Option<String>,
     /// Calendar year.
@@ -277,7 +363,8 @@ pub(crate) struct FilterParams {
     event_type: Option<EventTypeParam>,
     /// Only events with (true) or without (false) narrative text.
     has_narrative: Option<bool>,
-    /// Bounding box `min_lon,min_lat,max_lon,max_lat` (degrees, no antimeridian wrap).
+    /// Bounding box `min_lon,min_lat,max_lon,max_lat` (degrees, no antimeridian wrap; each
+    /// minimum at most its maximum).
     #[param(example = "-125,24,-66,50")]
     bbox: Option<String>,
     /// Free text over narratives and probable causes (required by /api/v1/search).
@@ -311,12 +398,21 @@ pub(crate) struct SearchParams {
     offset: Option<u32>,
 }
 
-/// Row limit of a statistic.
+/// Row limit of a breakdown.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LimitParams {
-    /// Most rows (1 to 10000 for breakdowns, 1 to 1000 for findings and occurrences).
+    /// Most rows, 1 to 10000.
     #[param(minimum = 1, maximum = 10000, example = 20)]
+    limit: Option<u32>,
+}
+
+/// Row limit of the findings and occurrences.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CodeLimitParams {
+    /// Most rows, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000, example = 20)]
     limit: Option<u32>,
 }
 
@@ -327,8 +423,8 @@ pub(crate) struct MinCountParams {
     /// Most rows, 1 to 10000.
     #[param(minimum = 1, maximum = 10000, example = 20)]
     limit: Option<u32>,
-    /// Leave out groups with fewer events (default 1).
-    #[param(minimum = 1, example = 100)]
+    /// Leave out groups with fewer events, 1 to 1000000 (default 1).
+    #[param(minimum = 1, maximum = 1000000, example = 100)]
     min_count: Option<u32>,
 }
 
@@ -352,7 +448,7 @@ pub(crate) struct RadiusParams {
     #[param(minimum = -180, maximum = 180, example = -150.0)]
     lon: f64,
     /// Radius in km (greater than 0).
-    #[param(maximum = 20040, example = 50)]
+    #[param(exclusive_minimum = 0, maximum = 20040, example = 50)]
     km: f64,
     /// Most features, 1 to 10000 (default 1000).
     #[param(minimum = 1, maximum = 10000)]
@@ -372,8 +468,8 @@ pub(crate) struct DensityParams {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ClusterParams {
-    /// Neighbourhood radius in km, up to 500 (default 25).
-    #[param(maximum = 500, example = 25)]
+    /// Neighbourhood radius in km, more than 0 and at most 500 (default 25).
+    #[param(exclusive_minimum = 0, maximum = 500, example = 25)]
     eps_km: Option<f64>,
     /// Neighbours (self included) that make a core point, 2 to 10000 (default 5).
     #[param(minimum = 2, maximum = 10000, example = 5)]

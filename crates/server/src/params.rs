@@ -14,6 +14,7 @@ use ntsb_model::query::{BBox, EventFilter, MAX_PAGE, Sort, SortField};
 use ntsb_model::vocab::{Damage, EventType, InjuryLevel, Phase, Weather};
 
 use crate::error::ApiError;
+use crate::fields::ws;
 
 /// The filter parameters every event-based endpoint accepts (see [`Params::event_filter`]).
 pub const FILTER_PARAMS: &[&str] = &[
@@ -221,17 +222,16 @@ impl Params {
         {
             return Err(ApiError::invalid("to", format!("{t} is before from ({f})")));
         }
-        let this_year = chrono::Utc::now().year() as i64;
-        let year = self.int("year", 1900..=this_year + 1)?.map(|y| y as i32);
+        let year = self.int("year", year_range())?.map(|y| y as i32);
         let state = self.text("state")?;
         if let Some(s) = &state
-            && !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()))
+            && !is_state_code(s)
         {
             return Err(ApiError::invalid("state", format!("expected a two-letter code, got {}", show(s))));
         }
         let far_part = self.text("far_part")?;
         if let Some(p) = &far_part
-            && !(p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+            && !is_far_part(p)
         {
             return Err(ApiError::invalid("far_part", format!("expected a FAR part code such as 91, got {}", show(p))));
         }
@@ -257,6 +257,65 @@ impl Params {
     }
 }
 
+/// The years `year` accepts: 1900 to next year.
+pub fn year_range() -> RangeInclusive<i64> {
+    1900..=chrono::Utc::now().year() as i64 + 1
+}
+
+/// The rule of `state` as a regular expression, for the OpenAPI document; a
+/// test checks that it agrees with [`is_state_code`]. Text parameters are
+/// trimmed first, hence the optional spaces.
+pub const STATE_PATTERN: &str = concat!("^[", ws!(), "]*[A-Za-z]{2}[", ws!(), "]*$");
+
+/// A two-letter state code (any case).
+fn is_state_code(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// The rule of `far_part` as a regular expression, for the OpenAPI document.
+pub const FAR_PART_PATTERN: &str = concat!("^[", ws!(), "]*[A-Za-z0-9]{1,8}[", ws!(), "]*$");
+
+/// A FAR part code: 1 to 8 ASCII letters and digits (`91`, `091`, `135`, `NUSC`).
+fn is_far_part(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The shape of `bbox` as a regular expression, for the OpenAPI document:
+/// four comma-separated numbers, longitudes within -180..180 and latitudes
+/// within -90..90. That the minimum must not exceed the maximum is said in the
+/// parameter's description; a pattern cannot compare numbers.
+pub const BBOX_PATTERN: &str = concat!(
+    "^[",
+    ws!(),
+    "]*",
+    r"-?(?:180(?:\.0+)?|(?:1[0-7]\d|\d{1,2})(?:\.\d+)?)",
+    "[",
+    ws!(),
+    "]*,[",
+    ws!(),
+    "]*",
+    r"-?(?:90(?:\.0+)?|[1-8]?\d(?:\.\d+)?)",
+    "[",
+    ws!(),
+    "]*,[",
+    ws!(),
+    "]*",
+    r"-?(?:180(?:\.0+)?|(?:1[0-7]\d|\d{1,2})(?:\.\d+)?)",
+    "[",
+    ws!(),
+    "]*,[",
+    ws!(),
+    "]*",
+    r"-?(?:90(?:\.0+)?|[1-8]?\d(?:\.\d+)?)",
+    "[",
+    ws!(),
+    "]*$"
+);
+
+/// What every other text parameter must be, for the OpenAPI document: not
+/// blank (a blank value is refused as "must not be empty").
+pub const TEXT_PATTERN: &str = concat!("[^", ws!(), "]");
+
 /// Page size bounds of event listings.
 pub const EVENTS_LIMIT: (usize, usize) = (100, MAX_PAGE);
 
@@ -277,6 +336,68 @@ fn show(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_patterns_agree_with_the_checks() {
+        let state = regex::Regex::new(STATE_PATTERN).unwrap();
+        let far = regex::Regex::new(FAR_PART_PATTERN).unwrap();
+        let text = regex::Regex::new(TEXT_PATTERN).unwrap();
+        for raw in [
+            "AK",
+            "ak",
+            " CA ",
+            "A",
+            "ABC",
+            "A1",
+            "",
+            "  ",
+            "Ä",
+            "91",
+            "091",
+            "NUSC",
+            "123456789",
+            "9 1",
+            "\u{2003}",
+            "\u{85}",
+            "\u{feff}",
+            "\u{85}AK\u{3000}",
+            "\u{feff}AK",
+        ] {
+            // What `Params::text` hands to the checks: trimmed, refused when blank.
+            let trimmed = raw.trim();
+            let passes_text = !trimmed.is_empty();
+            assert_eq!(text.is_match(raw), passes_text, "text {raw:?}");
+            assert_eq!(state.is_match(raw), passes_text && is_state_code(trimmed), "state {raw:?}");
+            assert_eq!(far.is_match(raw), passes_text && is_far_part(trimmed), "far_part {raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_documented_bbox_pattern_accepts_what_the_parser_accepts() {
+        let pattern = regex::Regex::new(BBOX_PATTERN).unwrap();
+        for raw in [
+            "-125,24,-66,50",
+            " -180 , -90 , 180 , 90 ",
+            "0,0,0.5,0.5",
+            "1,2,3",
+            "181,0,182,1",
+            "-10,-91,10,0",
+            "a,b,c,d",
+            "-125,24,-66,50,1",
+            "-1e1,0,1,1",
+            "180.0,90.0,180.00,90.0",
+        ] {
+            let parsed = Params::parse(Some(&format!("bbox={}", raw.replace(' ', "%20"))), &[&["bbox"]]).unwrap();
+            let accepted = parsed.bbox("bbox").is_ok();
+            // The parser also reads exponents (`-1e1`), which the document leaves unsaid:
+            // what the pattern admits is accepted, and for plain decimals the two agree.
+            if raw.contains('e') {
+                assert!(!pattern.is_match(raw) || accepted, "{raw:?}");
+            } else {
+                assert_eq!(pattern.is_match(raw), accepted, "{raw:?}");
+            }
+        }
+    }
 
     fn p(q: &str) -> Params {
         Params::parse(Some(q), &[FILTER_PARAMS, &["limit", "sort", "cursor"]]).unwrap()

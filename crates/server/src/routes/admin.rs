@@ -4,29 +4,29 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use ntsb_auth::{Account, AuditEvent, AuditQuery, Role, UserId};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{engine, object, string};
+use super::auth::engine;
 use crate::access::{AdminUser, ClientIp};
 use crate::error::{ApiError, Problem};
-use crate::extract::PathText;
+use crate::extract::{PathText, TypedQuery};
+use crate::fields::Bounded;
 use crate::state::AppState;
 
 /// Default page size.
 const DEFAULT_LIMIT: usize = 100;
 
-fn page_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=ntsb_store::accounts::MAX_PAGE).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid("limit", "must be an integer from 1 to 1000")),
-        },
-    }
+/// A page size, 1 to the store's largest page.
+type PageLimit = Bounded<1, { ntsb_store::accounts::MAX_PAGE as i64 }>;
+
+/// A user or row id: a positive integer.
+type RowId = Bounded<1, { i64::MAX }>;
+
+fn page_limit(limit: Option<PageLimit>) -> usize {
+    limit.map_or(DEFAULT_LIMIT, |l| l.get() as usize)
 }
 
 fn id_param(raw: &str, name: &str) -> Result<i64, ApiError> {
@@ -38,14 +38,16 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// Query of the user listing.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub(crate) struct UsersQuery {
     /// Only users with a greater id (the `next` of the previous page).
-    after: Option<i64>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<usize>,
+    #[param(inline)]
+    after: Option<RowId>,
+    /// Page size (default 100).
+    #[param(inline)]
+    limit: Option<PageLimit>,
 }
 
 /// A page of users.
@@ -58,16 +60,6 @@ pub(crate) struct UsersBody {
     next: Option<i64>,
 }
 
-fn only(params: &std::collections::HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
-    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::invalid(
-            k.chars().take(40).collect::<String>(),
-            format!("unknown parameter; expected {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Lists accounts.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "administration", params(UsersQuery),
     responses((status = 200, description = "A page of users", body = UsersBody),
@@ -75,27 +67,49 @@ fn only(params: &std::collections::HashMap<String, String>, allowed: &[&str]) ->
 pub(crate) async fn users(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
-    Query(params): Query<std::collections::HashMap<String, String>>,
+    TypedQuery(query): TypedQuery<UsersQuery>,
 ) -> Result<Json<UsersBody>, ApiError> {
-    only(&params, &["after", "limit"])?;
-    let limit = page_limit(params.get("limit").map(String::as_str))?;
-    let after = params.get("after").map(|a| id_param(a, "after")).transpose()?.map(UserId);
+    let limit = page_limit(query.limit);
+    let after = query.after.map(|a| UserId(a.get()));
     let items = engine(&state)?.list_users(after, limit).await?;
     let next = (items.len() == limit).then(|| items.last().map(|u| u.id.0)).flatten();
     Ok(Json(UsersBody { items, next }))
 }
 
 /// A new role.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RoleChange {
-    /// `free`, `premium` or `admin`.
-    role: String,
+    /// The role.
+    role: RoleName,
+}
+
+/// A role as a request names it (the store's [`Role`], which knows nothing of
+/// requests and their documentation).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RoleName {
+    /// The default tier.
+    Free,
+    /// A paying tier.
+    Premium,
+    /// Operators.
+    Admin,
+}
+
+impl From<RoleName> for Role {
+    fn from(name: RoleName) -> Role {
+        match name {
+            RoleName::Free => Role::Free,
+            RoleName::Premium => Role::Premium,
+            RoleName::Admin => Role::Admin,
+        }
+    }
 }
 
 /// Changes a user's role (not your own). Applies to the user's live tokens and keys at once.
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/role", tag = "administration", request_body = RoleChange,
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id", minimum = 1)),
     responses((status = 200, description = "The account", body = super::auth::AccountBody),
               (status = 400, description = "Unknown role", body = Problem),
               (status = 404, description = "No such user", body = Problem)))]
@@ -107,15 +121,13 @@ pub(crate) async fn set_role(
     body: Bytes,
 ) -> Result<Json<Account>, ApiError> {
     let id = user_id(&id)?;
-    let map = object(&body, &["role"])?;
-    let role = Role::parse(string(&map, "role")?)
-        .ok_or_else(|| ApiError::invalid("role", "must be free, premium or admin"))?;
-    Ok(Json(engine(&state)?.set_role(Some(admin.user), id, role, &ip).await?))
+    let RoleChange { role } = super::auth::body(&body)?;
+    Ok(Json(engine(&state)?.set_role(Some(admin.user), id, role.into(), &ip).await?))
 }
 
 /// Disabled or not.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DisabledChange {
     /// `true` disables the account (its sessions end, its keys stop working); `false` enables it.
     disabled: bool,
@@ -123,7 +135,7 @@ pub(crate) struct DisabledChange {
 
 /// Disables or enables an account (not your own).
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/disabled", tag = "administration", request_body = DisabledChange,
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id", minimum = 1)),
     responses((status = 200, description = "The account", body = super::auth::AccountBody),
               (status = 404, description = "No such user", body = Problem)))]
 pub(crate) async fn set_disabled(
@@ -134,12 +146,7 @@ pub(crate) async fn set_disabled(
     body: Bytes,
 ) -> Result<Json<Account>, ApiError> {
     let id = user_id(&id)?;
-    let map = object(&body, &["disabled"])?;
-    let disabled = match map.get("disabled") {
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::invalid("disabled", "must be true or false")),
-        None => return Err(ApiError::invalid("disabled", "is required")),
-    };
+    let DisabledChange { disabled } = super::auth::body(&body)?;
     Ok(Json(engine(&state)?.set_disabled(Some(admin.user), id, disabled, &ip).await?))
 }
 
@@ -152,7 +159,7 @@ pub(crate) struct RevokedBody {
 
 /// Revokes every API key of a user.
 #[utoipa::path(delete, path = "/api/v1/admin/users/{id}/api-keys", tag = "administration",
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id", minimum = 1)),
     responses((status = 200, description = "Revoked", body = RevokedBody),
               (status = 404, description = "No such user", body = Problem)))]
 pub(crate) async fn revoke_keys(
@@ -167,19 +174,46 @@ pub(crate) async fn revoke_keys(
 }
 
 /// Query of the audit trail.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub(crate) struct AuditParams {
     /// Only this event (`login_failure`, `lockout`, `rate_limited`, `key_created`, `role_changed`, …).
-    event: Option<String>,
+    #[param(inline)]
+    event: Option<AuditEventName>,
     /// Only events concerning this user.
-    user_id: Option<i64>,
+    #[param(inline)]
+    user_id: Option<RowId>,
     /// Only events older than this id (the `next` of the previous page).
-    before: Option<i64>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<usize>,
+    #[param(inline)]
+    before: Option<RowId>,
+    /// Page size (default 100).
+    #[param(inline)]
+    limit: Option<PageLimit>,
 }
+
+/// An audit event's name: 1 to 64 lowercase letters and `_`.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditEventName(String);
+
+impl<'de> Deserialize<'de> for AuditEventName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(serde::de::Error::custom("must be an event name (1 to 64 lowercase letters and _)"));
+        }
+        Ok(AuditEventName(name))
+    }
+}
+
+impl utoipa::PartialSchema for AuditEventName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z_]{1,64}$")).into()
+    }
+}
+
+impl utoipa::ToSchema for AuditEventName {}
 
 /// One audit event.
 #[derive(Serialize, ToSchema)]
@@ -218,20 +252,13 @@ pub(crate) struct AuditBody {
 pub(crate) async fn audit(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
-    Query(params): Query<std::collections::HashMap<String, String>>,
+    TypedQuery(params): TypedQuery<AuditParams>,
 ) -> Result<Json<AuditBody>, ApiError> {
-    only(&params, &["event", "user_id", "before", "limit"])?;
-    let limit = page_limit(params.get("limit").map(String::as_str))?;
-    let event = match params.get("event") {
-        Some(e) if e.is_empty() || e.len() > 64 || !e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
-            return Err(ApiError::invalid("event", "must be an event name (lowercase letters and _)"));
-        }
-        other => other.cloned(),
-    };
+    let limit = page_limit(params.limit);
     let query = AuditQuery {
-        event,
-        user_id: params.get("user_id").map(|u| id_param(u, "user_id")).transpose()?.map(UserId),
-        before_id: params.get("before").map(|b| id_param(b, "before")).transpose()?,
+        event: params.event.map(|e| e.0),
+        user_id: params.user_id.map(|u| UserId(u.get())),
+        before_id: params.before.map(Bounded::get),
         limit,
     };
     let items = engine(&state)?.audit_events(query).await?;

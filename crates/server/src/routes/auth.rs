@@ -1,9 +1,10 @@
 //! `/api/v1/auth`: registration, login, token refresh, logout, the caller's
 //! account, password change and reset, and API keys.
 //!
-//! Bodies are small JSON objects parsed by hand, so every mistake is a 400
-//! naming the field, unknown fields are refused, and nothing larger than
-//! [`MAX_BODY`] is read. Every decision is the engine's ([`ntsb_auth::Auth`]).
+//! Bodies are small JSON objects, each parsed into the type that documents it
+//! ([`crate::json::parse`]): every mistake is a 400 naming the field, unknown
+//! fields are refused, and nothing larger than [`MAX_BODY`] is read. Every
+//! decision is the engine's ([`ntsb_auth::Auth`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,109 +12,204 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ntsb_auth::{Account, ApiKey, Auth, TokenPair};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::{AuthUser, ClientIp};
 use crate::error::{ApiError, Problem};
 use crate::extract::PathText;
+use crate::fields::{Text, ws};
 use crate::state::AppState;
 
 /// Largest body of an account request.
 pub(crate) const MAX_BODY: usize = 16 * 1024;
-
-/// Longest string field accepted.
-const MAX_FIELD: usize = 1024;
 
 /// The engine, or 503 when accounts are not configured.
 pub(crate) fn engine(state: &AppState) -> Result<&Auth, ApiError> {
     state.auth.as_ref().ok_or_else(|| ApiError::Unavailable("accounts are not configured on this server".into()))
 }
 
-/// A JSON object body with exactly the `allowed` fields (unknown and repeated ones refused).
-pub(crate) fn object(body: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    if body.len() > MAX_BODY {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let map = crate::json::object(body)?;
-    if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let shown: String = key.chars().take(40).collect();
-        return Err(ApiError::invalid(shown, format!("unknown field; expected {}", allowed.join(", "))));
-    }
-    Ok(map)
-}
-
-/// A required string field.
-pub(crate) fn string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
-    match map.get(field) {
-        Some(Value::String(s)) if s.chars().count() <= MAX_FIELD => Ok(s),
-        Some(Value::String(_)) => Err(ApiError::invalid(field, format!("must be at most {MAX_FIELD} characters"))),
-        Some(_) => Err(ApiError::invalid(field, "must be a string")),
-        None => Err(ApiError::invalid(field, "is required")),
-    }
+/// The body of an account request, parsed into its type.
+pub(crate) fn body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    crate::json::parse(body, MAX_BODY)
 }
 
 /// E-mail and password.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Credentials {
     /// E-mail address.
     #[schema(example = "pilot@example.org")]
-    email: String,
+    email: Text,
     /// Password: 12 to 128 characters, no control characters, hard to guess
     /// (zxcvbn score 4 of 4, 10^10 guesses or more; common and breached passwords and the
     /// e-mail address's words are refused).
     #[schema(example = "blue-Heron-7-ladder")]
-    password: String,
+    password: Text,
+}
+
+/// An e-mail address, as the engine's rule reads it
+/// (`ntsb_auth::Email::parse`: trimmed, one `@`, a dotted domain, no spaces or
+/// control characters, at most 254 characters); a test checks the two agree.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct EmailAddress(Text);
+
+/// The rule of [`EmailAddress`] as a regular expression, for the document.
+const EMAIL_PATTERN: &str = concat!(
+    "^[",
+    ws!(),
+    "]*",
+    "[^@",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]+@",
+    "[^@.",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]",
+    "[^@",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]*\.",
+    "[^@",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]*",
+    "[^@.",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]",
+    "[",
+    ws!(),
+    "]*$"
+);
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new().schema_type(Type::String).max_length(Some(254)).pattern(Some(EMAIL_PATTERN)).into()
+    }
+}
+
+impl utoipa::ToSchema for EmailAddress {}
+
+/// A new password. The engine applies the rule (`ntsb_auth::password`); its
+/// length bounds and the refusal of control characters are stated in the
+/// document from the same constants. How hard it is to guess (zxcvbn) no
+/// schema can say.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct NewPassword(Text);
+
+impl utoipa::PartialSchema for NewPassword {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use ntsb_auth::password::{MAX_LENGTH, MIN_LENGTH};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(MIN_LENGTH))
+            .max_length(Some(MAX_LENGTH))
+            .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NewPassword {}
+
+/// A name for an API key: 1 to `MAX_KEY_NAME` characters once trimmed, no
+/// control characters (the engine's rule, `Auth::create_key_for`).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct KeyName(Text);
+
+/// The rule of [`KeyName`] as a regular expression: once trimmed, 1 to
+/// `MAX_KEY_NAME` (100) characters with no control character.
+const KEY_NAME_PATTERN: &str = concat!(
+    "^[",
+    ws!(),
+    "]*",
+    "(?:[^",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f]",
+    "|[^",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]{0,98}[^",
+    ws!(),
+    r"\x00-\x1f\x7f-\x9f])",
+    "[",
+    ws!(),
+    "]*$"
+);
+
+impl utoipa::PartialSchema for KeyName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(crate::fields::MAX_TEXT))
+            .pattern(Some(KEY_NAME_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for KeyName {}
+
+/// E-mail and password of a new account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Registration {
+    /// E-mail address.
+    #[schema(example = "pilot@example.org")]
+    email: EmailAddress,
+    /// Password: 12 to 128 characters, no control characters, hard to guess
+    /// (zxcvbn score 4 of 4, 10^10 guesses or more; common and breached passwords and the
+    /// e-mail address's words are refused).
+    #[schema(example = "blue-Heron-7-ladder")]
+    password: NewPassword,
 }
 
 /// A refresh token to exchange.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
     /// The refresh token from the last login or refresh (single use).
-    refresh_token: String,
+    refresh_token: Text,
 }
 
 /// A password change.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PasswordChange {
     /// The current password.
-    current_password: String,
+    current_password: Text,
     /// The new password (same rule as registration).
-    new_password: String,
+    new_password: NewPassword,
     /// Keep the account's API keys (default `false`: every key is revoked, as
     /// the change may answer a leak).
     keep_api_keys: Option<bool>,
 }
 
 /// A password-reset request.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ResetRequest {
     /// The account's e-mail address.
-    email: String,
+    email: EmailAddress,
 }
 
 /// A password-reset confirmation.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ResetConfirm {
     /// The token delivered to the account's address.
-    token: String,
-    /// The new password.
-    new_password: String,
+    token: Text,
+    /// The new password (same rule as registration).
+    new_password: NewPassword,
 }
 
 /// A new API key's name.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct KeyRequest {
     /// A label for the key (1–100 characters).
     #[schema(example = "laptop")]
-    name: String,
+    name: KeyName,
 }
 
 /// Tokens of a session.
@@ -206,7 +302,7 @@ fn tokens(pair: TokenPair) -> Response {
 }
 
 /// Registers a `free` account (when registration is open).
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = Credentials,
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = Registration,
     responses((status = 201, description = "Registered", body = AccountBody),
               (status = 400, description = "Invalid e-mail or weak password", body = Problem),
               (status = 403, description = "Registration is closed (`registration_closed`)", body = Problem),
@@ -217,8 +313,8 @@ pub(crate) async fn register(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = object(&body, &["email", "password"])?;
-    let account: Account = engine(&state)?.register(string(&map, "email")?, string(&map, "password")?, &ip).await?;
+    let Registration { email: EmailAddress(email), password: NewPassword(password) } = self::body(&body)?;
+    let account: Account = engine(&state)?.register(email.as_str(), password.as_str(), &ip).await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
 
@@ -236,8 +332,8 @@ pub(crate) async fn login(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = object(&body, &["email", "password"])?;
-    let pair = engine(&state)?.login(string(&map, "email")?, string(&map, "password")?, &ip).await?;
+    let Credentials { email, password } = self::body(&body)?;
+    let pair = engine(&state)?.login(email.as_str(), password.as_str(), &ip).await?;
     Ok(tokens(pair))
 }
 
@@ -251,8 +347,8 @@ pub(crate) async fn refresh(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = object(&body, &["refresh_token"])?;
-    Ok(tokens(engine(&state)?.refresh(string(&map, "refresh_token")?, &ip).await?))
+    let RefreshRequest { refresh_token } = self::body(&body)?;
+    Ok(tokens(engine(&state)?.refresh(refresh_token.as_str(), &ip).await?))
 }
 
 /// Ends the caller's session: its access and refresh tokens stop working.
@@ -286,14 +382,9 @@ pub(crate) async fn change_password(
     AuthUser(who): AuthUser,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let map = object(&body, &["current_password", "new_password", "keep_api_keys"])?;
-    let keep_keys = match map.get("keep_api_keys") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::invalid("keep_api_keys", "must be true or false")),
-    };
+    let PasswordChange { current_password, new_password, keep_api_keys } = self::body(&body)?;
     engine(&state)?
-        .change_password(&who, string(&map, "current_password")?, string(&map, "new_password")?, keep_keys, &ip)
+        .change_password(&who, current_password.as_str(), new_password.0.as_str(), keep_api_keys.unwrap_or(false), &ip)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,8 +400,8 @@ pub(crate) async fn reset_request(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = object(&body, &["email"])?;
-    engine(&state)?.request_reset(string(&map, "email")?, &ip).await?;
+    let ResetRequest { email: EmailAddress(email) } = self::body(&body)?;
+    engine(&state)?.request_reset(email.as_str(), &ip).await?;
     let body = AcceptedBody { status: "if the address has an account, a reset token was sent to it".into() };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -326,8 +417,8 @@ pub(crate) async fn reset_confirm(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let map = object(&body, &["token", "new_password"])?;
-    engine(&state)?.confirm_reset(string(&map, "token")?, string(&map, "new_password")?, &ip).await?;
+    let ResetConfirm { token, new_password } = self::body(&body)?;
+    engine(&state)?.confirm_reset(token.as_str(), new_password.0.as_str(), &ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -341,8 +432,8 @@ pub(crate) async fn create_key(
     AuthUser(who): AuthUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = object(&body, &["name"])?;
-    let created = engine(&state)?.create_key(&who, string(&map, "name")?, &ip).await?;
+    let KeyRequest { name: KeyName(name) } = self::body(&body)?;
+    let created = engine(&state)?.create_key(&who, name.as_str(), &ip).await?;
     let body = CreatedKeyBody {
         id: created.record.id,
         key: created.key,
@@ -380,4 +471,68 @@ pub(crate) async fn revoke_key(
     }
     engine(&state)?.revoke_key(&who, &id, &ip).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_email_pattern_is_the_engine_rule() {
+        let pattern = regex::Regex::new(EMAIL_PATTERN).unwrap();
+        for raw in [
+            "pilot@example.org",
+            " Pilot@Example.ORG ",
+            "a@b.c",
+            "",
+            "@example.org",
+            "pilot@",
+            "pilot@example",
+            "pilot@.example.org",
+            "pilot@example.org.",
+            "pi lot@example.org",
+            "a@b@example.org",
+            "pilot@ex\u{1}ample.org",
+            "pilot@exa\u{85}mple.org",
+            "pilot@@example.org",
+            "p@-.x",
+            "\u{85}pilot@example.org",
+            "\u{feff}p@example.org",
+        ] {
+            assert_eq!(pattern.is_match(raw), ntsb_auth::Email::parse(raw).is_ok(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_documented_key_name_pattern_is_the_engine_rule() {
+        let pattern = regex::Regex::new(KEY_NAME_PATTERN).unwrap();
+        let engine_accepts = |raw: &str| {
+            let name = raw.trim();
+            !name.is_empty() && name.chars().count() <= ntsb_auth::MAX_KEY_NAME && !name.chars().any(char::is_control)
+        };
+        let long = "k".repeat(ntsb_auth::MAX_KEY_NAME);
+        let padded = format!(" {long}{}", " ".repeat(50));
+        let too_long = format!("{long}k");
+        for raw in [
+            "laptop",
+            " laptop ",
+            "",
+            "   ",
+            "a",
+            "lap\ttop",
+            "\tlaptop\n",
+            "lap top",
+            "\u{85}x",
+            &long,
+            &padded,
+            &too_long,
+        ] {
+            assert_eq!(pattern.is_match(raw), engine_accepts(raw), "{raw:?}");
+        }
+        assert_eq!(
+            ntsb_auth::MAX_KEY_NAME,
+            100,
+            "KEY_NAME_PATTERN spells the limit as {{0,98}} between two characters"
+        );
+    }
 }

@@ -77,7 +77,7 @@ pub(crate) async fn csv(
         coordinates have a null geometry), streamed. Costs one unit of the daily quota per 100 rows \
         (rounded up), charged before streaming: 429 `quota_exceeded` when less is left.",
     params(FilterParams),
-    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = String),
+    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn geojson(
     State(state): State<AppState>,

@@ -39,11 +39,14 @@ const MAX_ID_CHARS: usize = 40;
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({"model": "fatal", "features": {"event_date": "2015-07-04", "make": "Cessna",
     "phase": "maneuvering", "weather": "IMC", "damage": "destroyed", "num_engines": 1}}))]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct PredictRequest {
-    /// `fatal`, `risk` or `severity`.
-    model: String,
+    /// The model.
+    #[schema(inline)]
+    model: ModelNameParam,
     /// Score the stored event with this id (give this or `features`).
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,40}\s*$")]
     ev_id: Option<String>,
     /// Facts of the event; every field is optional (give this or `ev_id`).
     features: Option<FactsBody>,
@@ -61,6 +64,7 @@ pub(crate) struct PredictRequest {
 /// scored as "other" and listed in `unknown_categories`. Fields a model does not
 /// read are listed in `ignored_fields`.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct FactsBody {
     /// Event date, YYYY-MM-DD (1900–2100).
@@ -120,16 +124,30 @@ pub(crate) struct FactsBody {
 
 /// Many events scored by one model.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct BatchRequest {
-    /// `fatal`, `risk` or `severity`.
-    model: String,
+    /// The model.
+    #[schema(inline)]
+    model: ModelNameParam,
     /// Up to 1,000 items, each `{"ev_id": …}` or `{"features": {…}}`.
+    #[schema(max_items = 1000)]
     items: Vec<BatchItem>,
     /// How many of the largest contributions to list per item: a number
     /// (default 5) or `"all"`.
     #[schema(schema_with = contributions_asked)]
     contributions: Option<Value>,
+}
+
+/// A model's name.
+// The names of `ModelKind`; a test checks they agree.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ModelNameParam {
+    Fatal,
+    Risk,
+    Severity,
 }
 
 /// The schema of a request's `contributions`: a count (0 or more) or `"all"`.
@@ -149,9 +167,11 @@ fn contributions_asked() -> utoipa::openapi::schema::Schema {
 
 /// One item of a batch.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct BatchItem {
     /// A stored event.
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,40}\s*$")]
     ev_id: Option<String>,
     /// Or the facts of an event.
     features: Option<FactsBody>,
@@ -292,8 +312,10 @@ fn listed(map: &Map<String, Value>) -> Result<usize, ApiError> {
     match map.get("contributions") {
         None | Some(Value::Null) => Ok(LISTED_BY_DEFAULT),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("all") => Ok(usize::MAX),
+        // JSON does not tell 10 from 10.0: an integral float is that integer.
         Some(Value::Number(n)) => n
             .as_u64()
+            .or_else(|| n.as_f64().filter(|x| x.fract() == 0.0 && *x >= 0.0).map(|x| x as u64))
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .ok_or_else(|| ApiError::invalid("contributions", EXPECTED)),
         Some(_) => Err(ApiError::invalid("contributions", EXPECTED)),
@@ -655,4 +677,33 @@ pub(crate) async fn models(State(state): State<AppState>) -> Json<ModelsBody> {
         })
         .collect();
     Json(ModelsBody { items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_rules_the_parser_applies() {
+        let doc = serde_json::to_value(crate::openapi::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+        for request in ["PredictRequest", "BatchRequest"] {
+            assert_eq!(
+                schemas[request]["properties"]["model"]["oneOf"][0]["enum"],
+                serde_json::json!(names),
+                "{request}"
+            );
+        }
+        assert_eq!(schemas["BatchRequest"]["properties"]["items"]["maxItems"], MAX_BATCH);
+        let pattern =
+            regex::Regex::new(schemas["BatchItem"]["properties"]["ev_id"]["pattern"].as_str().unwrap()).unwrap();
+        for id in ["20080124X00101", " ERA22LA123 ", "a-b_c", "", "x y", &"9".repeat(MAX_ID_CHARS + 1)] {
+            let trimmed = id.trim();
+            let accepted = !trimmed.is_empty()
+                && trimmed.chars().count() <= MAX_ID_CHARS
+                && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            assert_eq!(pattern.is_match(id), accepted, "{id:?}");
+        }
+    }
 }

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, Problem};
 use crate::openapi::{
-    BreakdownBody, FilterParams, FindingsBody, LimitParams, MinCountParams, OccurrencesBody, SummaryBody,
+    BreakdownBody, CodeLimitParams, FilterParams, FindingsBody, LimitParams, MinCountParams, OccurrencesBody,
+    SummaryBody,
 };
 use crate::params::{FILTER_PARAMS, Params};
 use crate::routes::events::filter_of;
@@ -20,6 +21,12 @@ use crate::state::{AppState, blocking, engine_error};
 
 /// Most rows a breakdown returns.
 pub(crate) const MAX_ROWS: usize = 10_000;
+
+/// Most rows of the findings and occurrences.
+const MAX_CODE_ROWS: usize = 1000;
+
+/// Largest `min_count` of a breakdown.
+const MAX_MIN_COUNT: i64 = 1_000_000;
 
 // The statistics themselves, as the routes below and the dashboard's pages ask
 // for them: one path from a filter to an answer, so a page and the JSON of the
@@ -142,7 +149,7 @@ async fn breakdown(
     let extra: &[&str] = if min_count { &["limit", "min_count"] } else { &["limit"] };
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, extra])?;
     let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
-    let min = if min_count { p.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64 } else { 1 };
+    let min = if min_count { p.int("min_count", 1..=MAX_MIN_COUNT)?.unwrap_or(1) as u64 } else { 1 };
     let filter = filter_of(&state, &p).await?;
     let rows = breakdown_of(&state, by, filter, min, limit).await?;
     Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
@@ -299,7 +306,7 @@ breakdown_route!(
 
 #[utoipa::path(get, path = "/api/v1/stats/findings", tag = "statistics", summary = "Top findings",
     description = "Most cited findings with the share of citations as a cause.",
-    params(FilterParams, LimitParams),
+    params(FilterParams, CodeLimitParams),
     responses((status = 200, description = "Rows", body = FindingsBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn findings(
@@ -307,7 +314,7 @@ pub(crate) async fn findings(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Rows<FindingRow>>, ApiError> {
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
-    let limit = p.limit(50, 1000)?;
+    let limit = p.limit(50, MAX_CODE_ROWS)?;
     let filter = filter_of(&state, &p).await?;
     let items = findings_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
@@ -315,7 +322,7 @@ pub(crate) async fn findings(
 
 #[utoipa::path(get, path = "/api/v1/stats/occurrences", tag = "statistics", summary = "Top occurrences",
     description = "Most frequent occurrences, with how often each was the defining event.",
-    params(FilterParams, LimitParams),
+    params(FilterParams, CodeLimitParams),
     responses((status = 200, description = "Rows", body = OccurrencesBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn occurrences(
@@ -323,8 +330,29 @@ pub(crate) async fn occurrences(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Rows<OccurrenceRow>>, ApiError> {
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
-    let limit = p.limit(50, 1000)?;
+    let limit = p.limit(50, MAX_CODE_ROWS)?;
     let filter = filter_of(&state, &p).await?;
     let items = occurrences_of(&state, filter, limit).await?;
     Ok(Json(Rows { items }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OpenAPI document states the limits this module enforces.
+    #[test]
+    fn documented_limits_are_the_enforced_ones() {
+        let doc = serde_json::to_value(crate::openapi::openapi()).unwrap();
+        let maximum = |path: &str, name: &str| {
+            let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+            parameter["schema"]["maximum"].as_i64().unwrap()
+        };
+        assert_eq!(maximum("/api/v1/stats/findings", "limit"), MAX_CODE_ROWS as i64);
+        assert_eq!(maximum("/api/v1/stats/occurrences", "limit"), MAX_CODE_ROWS as i64);
+        assert_eq!(maximum("/api/v1/stats/states", "limit"), MAX_ROWS as i64);
+        assert_eq!(maximum("/api/v1/stats/makes", "min_count"), MAX_MIN_COUNT);
+        assert_eq!(maximum("/api/v1/stats/makes", "year"), *crate::params::year_range().end());
+    }
 }
