@@ -678,7 +678,8 @@ mod tests {
                     continue;
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
-                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file" | "sync_metrics_file" => {
+                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file"
+                | "sync_metrics_file" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {
