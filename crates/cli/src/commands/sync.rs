@@ -39,8 +39,20 @@ pub fn run(config: &Config, args: SyncArgs) -> Result<ExitCode> {
     let syncer = Syncer::new(store.as_ref(), Some(&index), Client::new(policy, max_bytes)?, options);
     loop {
         let mut progress = output::progress();
-        let report = syncer.run(progress.as_mut())?;
+        let run = syncer.run(progress.as_mut());
         drop(progress);
+        let report = match (run, args.every) {
+            (Ok(report), _) => report,
+            (Err(e), None) => return Err(e.into()),
+            // Under --every, a run that could not even save its state is logged and
+            // the schedule goes on (the next run reads the state again).
+            (Err(e), Some(every)) => {
+                tracing::error!(error = %e, "sync failed");
+                eprintln!("ntsb: sync: {e}");
+                std::thread::sleep(every);
+                continue;
+            }
+        };
         let outcome = report.outcome;
         match outcome {
             Outcome::Updated | Outcome::Unchanged => tracing::info!(
@@ -53,9 +65,15 @@ pub fn run(config: &Config, args: SyncArgs) -> Result<ExitCode> {
                 "sync finished"
             ),
         }
-        if let Some(path) = &settings.sync_metrics_file {
-            ntsb_sync::metrics::write_textfile(path, &report.state.counters)
-                .with_context(|| format!("sync_metrics_file (--sync-metrics-file) {}", path.display()))?;
+        if let Some(path) = &settings.sync_metrics_file
+            && let Err(e) = ntsb_sync::metrics::write_textfile(path, &report.state.counters)
+        {
+            let e =
+                anyhow::Error::from(e).context(format!("sync_metrics_file (--sync-metrics-file) {}", path.display()));
+            if args.every.is_none() {
+                return Err(e);
+            }
+            tracing::error!(error = format!("{e:#}"), "sync metrics file not written");
         }
         if args.json {
             print_json(&report)?
