@@ -114,11 +114,12 @@ impl Outcome {
 pub struct ChangeSummary {
     /// Events added.
     pub events_created: u64,
-    /// Events with at least one changed field.
+    /// Events that existed before the run and had at least one field or row changed.
     pub events_updated: u64,
     /// Events deleted.
     pub events_deleted: u64,
-    /// Changed fields (`table.column`, or `table` for an added row) and how many events each changed in.
+    /// Changed fields (`table.column`, or `table` for an added row) and in how many
+    /// events that existed before the run each changed.
     pub fields: BTreeMap<String, u64>,
     /// Revisions of the first updated events (old and new value, load), by event.
     pub revisions: Vec<(String, Revision)>,
@@ -348,35 +349,61 @@ impl<'a> Syncer<'a> {
         Ok(())
     }
 
-    /// What the change log recorded after `head` for the given loads.
+    /// What the change log recorded after `head` for the given loads, by
+    /// distinct event: an event added by this run and then changed by a later
+    /// file of it (its aircraft, its narrative) counts as added only.
     fn changes_since(&self, head: u64, loads: &HashSet<i64>) -> Result<ChangeSummary> {
-        let mut summary = ChangeSummary::default();
-        let mut updated: Vec<String> = Vec::new();
+        let mut created: HashSet<i64> = HashSet::new();
+        let mut deleted: HashSet<i64> = HashSet::new();
+        let mut updated: Vec<(i64, Option<String>)> = Vec::new();
+        let mut fields: BTreeMap<String, HashSet<i64>> = BTreeMap::new();
         let mut after = head;
         loop {
             let batch = self.store.changes(after, 10_000)?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
-            for change in batch.iter().filter(|c| c.load.is_some_and(|l| loads.contains(&l))) {
+            for change in batch.into_iter().filter(|c| c.load.is_some_and(|l| loads.contains(&l))) {
                 match change.kind {
-                    ChangeKind::Created => summary.events_created += 1,
-                    ChangeKind::Deleted => summary.events_deleted += 1,
+                    ChangeKind::Created => {
+                        created.insert(change.event_id);
+                    }
+                    ChangeKind::Deleted => {
+                        deleted.insert(change.event_id);
+                    }
                     ChangeKind::Updated => {
-                        summary.events_updated += 1;
                         for field in &change.fields {
-                            *summary.fields.entry(field.clone()).or_default() += 1;
+                            fields.entry(field.clone()).or_default().insert(change.event_id);
                         }
-                        if updated.len() < self.options.show_revisions
-                            && let Some(key) = change.ev_id.clone().or_else(|| change.ntsb_no.clone())
-                            && !updated.contains(&key)
-                        {
-                            updated.push(key);
-                        }
+                        updated.push((change.event_id, change.ev_id.or(change.ntsb_no)));
                     }
                 }
             }
         }
-        for key in updated {
+        let mut summary = ChangeSummary {
+            events_created: created.len() as u64,
+            events_deleted: deleted.len() as u64,
+            ..ChangeSummary::default()
+        };
+        for (field, events) in fields {
+            let n = events.iter().filter(|e| !created.contains(e)).count() as u64;
+            if n > 0 {
+                summary.fields.insert(field, n);
+            }
+        }
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut shown: Vec<String> = Vec::new();
+        for (event, key) in updated {
+            if created.contains(&event) || !seen.insert(event) {
+                continue;
+            }
+            if shown.len() < self.options.show_revisions
+                && let Some(key) = key
+            {
+                shown.push(key);
+            }
+        }
+        summary.events_updated = seen.len() as u64;
+        for key in shown {
             for revision in self.store.revisions(&key)? {
                 if loads.contains(&revision.load.0) {
                     summary.revisions.push((key.clone(), revision));
