@@ -93,6 +93,14 @@ check(len(jobs) == 1 and jobs[0]["metadata"]["annotations"]["helm.sh/hook"] == "
       "the migration is a pre-install/pre-upgrade hook Job")
 cron = by(default, "CronJob")
 check({n.rsplit("-", 1)[-1] for n in cron} == {"hourly", "daily"}, f"hourly and daily backup CronJobs: {list(cron)}")
+check(not any(n.endswith("-sync") for n in cron), "the sync CronJob is off by default")
+sync = by(all_on, "CronJob").get("ntsb-ntsb-analytics-sync")
+check(sync is not None, "all-on renders the sync CronJob")
+if sync:
+    c = sync["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    check(c["args"] == ["sync"] and sync["spec"]["concurrencyPolicy"] == "Forbid", "sync: `ntsb sync`, one at a time")
+    check(env.get("NTSB_SYNC_ALLOWED_HOSTS") == "data.ntsb.gov", f"sync: allowlist from values: {env}")
 check(by(all_on, "ServiceMonitor") and by(all_on, "PrometheusRule"), "all-on renders ServiceMonitor and PrometheusRule")
 check(not by(default, "ServiceMonitor"), "ServiceMonitor is optional (off by default)")
 

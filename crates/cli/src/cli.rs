@@ -111,6 +111,10 @@ pub struct GlobalArgs {
     #[command(flatten)]
     pub offsite: crate::offsite_config::OffsiteArgs,
 
+    /// `ntsb sync`: where NTSB's files come from and what may be reached (top-level TOML keys).
+    #[command(flatten)]
+    pub sync: SyncSettings,
+
     /// The settings given by flag, variable or file (not left at their default).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -121,6 +125,37 @@ impl GlobalArgs {
     pub fn is_given(&self, id: &str) -> bool {
         self.given.iter().any(|g| g == id)
     }
+}
+
+/// `ntsb sync`'s settings: the source, the hosts it may reach, the size limit, the metrics file.
+#[derive(Debug, Args, Clone, PartialEq)]
+#[command(next_help_heading = "Sync from NTSB")]
+pub struct SyncSettings {
+    /// `ntsb sync`: NTSB's download page (every linked file `ntsb ingest` reads is fetched) or the URL of one file.
+    #[arg(long = "source", env = "NTSB_SYNC_SOURCE", global = true, value_name = "URL", hide_env_values = true,
+          default_value = ntsb_sync::DEFAULT_SOURCE, value_parser = crate::config::sync_source)]
+    pub sync_source: url::Url,
+    /// `ntsb sync`: hosts it may fetch from (names, IP addresses or CIDR ranges; comma-separated or repeated;
+    /// giving any replaces the default). Redirects elsewhere, and names resolving to private, loopback or
+    /// link-local addresses, are refused unless that address or range is listed too.
+    #[arg(long = "allow-host", env = "NTSB_SYNC_ALLOWED_HOSTS", global = true, value_name = "HOST",
+          hide_env_values = true, value_delimiter = ',', default_value = "data.ntsb.gov",
+          value_parser = crate::config::sync_host)]
+    pub sync_allowed_hosts: Vec<String>,
+    /// `ntsb sync`: largest file it downloads, MiB (a larger one is refused before or while it arrives).
+    #[arg(long = "sync-max-mb", env = "NTSB_SYNC_MAX_MB", global = true, value_name = "MIB", hide_env_values = true,
+          default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub sync_max_mb: u64,
+    /// `ntsb sync`: after each run, write its counters in Prometheus text format to this file
+    /// (for node-exporter's textfile collector) [default: none].
+    #[arg(
+        long = "sync-metrics-file",
+        env = "NTSB_SYNC_METRICS_FILE",
+        global = true,
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub sync_metrics_file: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -136,6 +171,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Load NTSB files or directories (Access databases, CSV exports, AviationData, CAROL, narratives).
     Ingest(IngestArgs),
+    /// Download NTSB's published files (--source) and load what is new; --every keeps it running.
+    Sync(SyncArgs),
     /// Load the deterministic synthetic demo sample into the demo store.
     Demo(DemoArgs),
     /// Row counts per table and the date range of the store.
@@ -393,6 +430,23 @@ pub struct IngestArgs {
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Records per transaction.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ntsb sync`'s own options (its settings are [`SyncSettings`]).
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Keep running: sync now, then again after each interval (e.g. 24h, 6h, 1h30m; at least 1m).
+    #[arg(long, value_name = "INTERVAL", value_parser = ntsb_sync::parse_interval)]
+    pub every: Option<std::time::Duration>,
+    /// Revisions listed in the summary (of the first updated events; the counts cover all).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub show_revisions: u64,
+    /// Records per transaction of the load.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_size: u64,
     /// Print the summary as JSON.

@@ -97,6 +97,24 @@ pub fn redis_url(value: &str) -> Result<Secret, String> {
     Ok(Secret(value.trim().to_string()))
 }
 
+/// Value parser of `sync_source`: an http(s) URL without credentials.
+pub fn sync_source(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim()).map_err(|_| "must be an http:// or https:// URL".to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold credentials".into());
+    }
+    Ok(url)
+}
+
+/// Value parser of `sync_allowed_hosts`: a host name, an IP address or a CIDR range.
+pub fn sync_host(value: &str) -> Result<String, String> {
+    ntsb_sync::Policy::new(&[value]).map_err(|e| e.to_string())?;
+    Ok(value.trim().to_string())
+}
+
 /// Value parser of `log_level`: a level or a `tracing` filter.
 pub fn log_filter(value: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(value).map_err(|_| "is not a valid level or filter".to_string())?;
@@ -122,6 +140,8 @@ pub struct Config {
     pub auth: crate::auth_config::AuthSettings,
     /// Off-site backups: key file, object store, retention.
     pub offsite: crate::offsite_config::OffsiteArgs,
+    /// `ntsb sync`: source, allowed hosts, size limit, metrics file.
+    pub sync: crate::cli::SyncSettings,
 }
 
 /// The database backend and its location.
@@ -394,6 +414,7 @@ impl Config {
             log_level: args.log_level.clone(),
             auth,
             offsite: args.offsite.clone(),
+            sync: args.sync.clone(),
         })
     }
 
@@ -410,6 +431,11 @@ impl Config {
     /// Directory of rejects reports.
     pub fn rejects_dir(&self) -> PathBuf {
         self.store_dir().join("rejects")
+    }
+
+    /// Directory of the files `ntsb sync` downloaded, and its state.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.store_dir().join("downloads")
     }
 }
 
@@ -652,7 +678,8 @@ mod tests {
                     continue;
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
-                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file" => {
+                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file"
+                | "sync_metrics_file" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {

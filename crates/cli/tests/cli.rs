@@ -268,3 +268,73 @@ fn demo_loads_a_synthetic_store_that_never_mixes_with_real_data() {
     let out = ntsb(&data, &["--demo", "ingest", data.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+/// A one-file HTTP server on 127.0.0.1 and a random port: answers every GET
+/// with `body` and `ETag: "e1"`, or 304 when that ETag is sent back.
+fn serve_one_file(body: Vec<u8>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut conditional = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                conditional |= line.to_ascii_lowercase().starts_with("if-none-match: \"e1\"");
+                line.clear();
+            }
+            let mut out = stream;
+            let _ = if conditional {
+                out.write_all(b"HTTP/1.1 304 Not Modified\r\nETag: \"e1\"\r\nConnection: close\r\n\r\n")
+            } else {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nETag: \"e1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                out.write_all(head.as_bytes()).and_then(|()| out.write_all(&body))
+            };
+        }
+    });
+    port
+}
+
+#[test]
+fn sync_downloads_loads_then_answers_304_and_refuses_hosts_off_the_allowlist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let body = std::fs::read(write_aviation_data(&input, "Probable Cause")).unwrap();
+    let port = serve_one_file(body.clone());
+    let data = tmp.path().join("data");
+    let source = format!("http://127.0.0.1:{port}/avdata/AviationData.csv");
+    let metrics = tmp.path().join("ntsb_sync.prom");
+    let metrics_flag = metrics.to_str().unwrap();
+    let args =
+        ["sync", "--source", &source, "--allow-host", "127.0.0.1", "--sync-metrics-file", metrics_flag, "--json"];
+
+    let first = ok_json(&ntsb(&data, &args));
+    assert_eq!(first["outcome"], "updated", "{first}");
+    assert_eq!(first["events_created"], 2, "two events; the bad-date row is rejected: {first}");
+    assert_eq!(first["rejects"], 1, "{first}");
+    assert_eq!(first["files"][0]["result"], "loaded");
+    assert_eq!(std::fs::read(data.join("downloads/AviationData.csv")).unwrap(), body);
+
+    let second = ok_json(&ntsb(&data, &args));
+    assert_eq!(second["outcome"], "unchanged", "{second}");
+    assert_eq!(second["files"][0]["result"], "not_modified");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("ntsb_sync_runs_total{outcome=\"updated\"} 1\n"), "{text}");
+    assert!(text.contains("ntsb_sync_runs_total{outcome=\"unchanged\"} 1\n"), "{text}");
+
+    // A loopback name allowed by name only is refused (its address is checked); exit code 1.
+    let refused =
+        ntsb(&data, &["sync", "--source", &source.replace("127.0.0.1", "localhost"), "--allow-host", "localhost"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let shown = String::from_utf8_lossy(&refused.stdout);
+    assert!(shown.contains("failed") && shown.contains("loopback"), "{shown}");
+    // The default allowlist is NTSB's host only.
+    let default = ntsb(&data, &["sync", "--source", &source]);
+    assert_eq!(default.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&default.stdout).contains("--allow-host 127.0.0.1"));
+}

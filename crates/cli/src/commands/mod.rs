@@ -22,6 +22,7 @@ mod ingest;
 mod inspect;
 pub mod ml;
 mod serve;
+mod sync;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     crate::telemetry::init(&config);
     match cli.command {
         Command::Ingest(args) => ingest::run(&config, args),
+        Command::Sync(args) => sync::run(&config, args),
         Command::Demo(args) => demo::run(&config, args),
         Command::Stats(args) => inspect::stats(&config, args.json),
         Command::Loads(args) => inspect::loads(&config, args),
