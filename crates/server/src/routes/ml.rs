@@ -696,6 +696,13 @@ mod tests {
             );
         }
         assert_eq!(schemas["BatchRequest"]["properties"]["items"]["maxItems"], MAX_BATCH);
+        // The facts are parsed by the models' own parser; the document lists the same fields.
+        let mut documented: Vec<&str> =
+            schemas["FactsBody"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut parsed: Vec<&str> = ntsb_ml::features::FACT_FIELDS.to_vec();
+        documented.sort_unstable();
+        parsed.sort_unstable();
+        assert_eq!(documented, parsed);
         let pattern =
             regex::Regex::new(schemas["BatchItem"]["properties"]["ev_id"]["pattern"].as_str().unwrap()).unwrap();
         for id in ["20080124X00101", " ERA22LA123 ", "a-b_c", "", "x y", &"9".repeat(MAX_ID_CHARS + 1)] {
