@@ -571,8 +571,6 @@ async fn filters_and_history(b: &mut Browser, port: u16) {
 
     b.client.back().await.unwrap();
     let here = b.wait_for_address("back", |h| h.contains("state=CA")).await;
-    let restored = b.js("return performance.getEntriesByType('navigation')[0].type;").await;
-    eprintln!("back: navigation {restored}");
     assert_eq!(here, ca_url);
     assert_eq!(b.value("#f-state").await, "CA");
     assert_eq!(b.value("#f-highest_injury").await, "", "the view's other fields are the URL's too");
