@@ -8,6 +8,9 @@
 #   gpg                  Debian gnupg (signs the chart for `helm package --sign`)
 #   moto_server          PyPI moto[server] (the S3-compatible server of the off-site backup tests)
 #   st                   PyPI schemathesis (the API contract run, tests/contract; its own virtualenv)
+#   chromium, chromedriver  Debian chromium, chromium-driver (the dashboard's browser tests)
+#   axe-core             npm axe-core (axe.min.js, injected into each page by the browser tests;
+#                        test-only, MPL-2.0), at $TOOLS/axe-core/axe.min.js
 # Versions are pinned; bump them here deliberately.
 # Prints the directory to put first on PATH.
 set -euo pipefail
@@ -56,6 +59,23 @@ if ! command -v gpg >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends gnupg >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+fi
+
+AXE_VERSION=4.14.1
+if [ ! -f "$TOOLS/axe-core/axe.min.js" ] || [ "$(cat "$TOOLS/axe-core/VERSION" 2>/dev/null)" != "$AXE_VERSION" ]; then
+  work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar -xzf axe-core-*.tgz package/axe.min.js package/LICENSE)
+  mkdir -p "$TOOLS/axe-core"
+  install -m 0644 "$work/package/axe.min.js" "$TOOLS/axe-core/axe.min.js"
+  install -m 0644 "$work/package/LICENSE" "$TOOLS/axe-core/LICENSE"
+  echo "$AXE_VERSION" > "$TOOLS/axe-core/VERSION"
+  rm -rf "$work"
 fi
 
 echo "$TOOLS/bin"

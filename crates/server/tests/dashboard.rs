@@ -372,7 +372,12 @@ async fn every_page_has_the_strict_csp_and_refers_only_to_this_server() {
         assert_eq!(a.header("x-content-type-options"), "nosniff");
         if a.header("content-type").starts_with("text/html") {
             let html = &a.body;
-            assert!(!html.contains("<script"), "{uri}: no script at all");
+            // Scripts only from files of ours (the enhancement script, the challenge's).
+            for (at, _) in html.match_indices("<script") {
+                let tag = &html[at..at + html[at..].find('>').unwrap()];
+                assert!(tag.contains(" src=\"/assets/"), "{uri}: an inline script: {tag}");
+                assert!(html[at..].starts_with(&format!("{tag}></script>")), "{uri}: a script with a body: {tag}");
+            }
             assert!(!html.contains(" style="), "{uri}: no inline style");
             for attr in ["href=\"", "src=\"", "action=\""] {
                 for (at, _) in html.match_indices(attr) {
@@ -385,6 +390,14 @@ async fn every_page_has_the_strict_csp_and_refers_only_to_this_server() {
             assert!(!html.contains("http://") && !html.contains("https://"), "{uri}: an absolute URL");
         }
     }
+    // An anonymous page is asked for again each time (its header would say "Sign in" to
+    // someone who has since signed in); the stylesheet and scripts keep their minute.
+    let overview = get("/").await;
+    assert_eq!(overview.header("cache-control"), "no-cache");
+    assert!(overview.header("vary").to_ascii_lowercase().contains("cookie"), "{:?}", overview.headers);
+    let js = get("/assets/dashboard.js").await;
+    assert_eq!(js.header("content-type"), "text/javascript; charset=utf-8");
+    assert!(js.header("cache-control").contains("max-age"), "{:?}", js.headers);
     let css = get("/assets/dashboard.css").await;
     assert_eq!(css.header("content-type"), "text/css; charset=utf-8");
     assert!(!css.body.contains("url(") && !css.body.contains("@import"), "the stylesheet loads nothing");

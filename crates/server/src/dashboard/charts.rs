@@ -182,8 +182,11 @@ pub(crate) fn bars(id: &str, title: &str, items: &[Bar]) -> Markup {
     let span = W - LABEL - 70.0;
     let h = ROW * items.len() as f64 + 8.0;
     let title_id = format!("{id}-title");
+    // An image's content is presentational: bars that are links make the chart a group instead
+    // (axe-core: nested-interactive), each link named by its title.
+    let role = if items.iter().any(|b| b.href.is_some()) { "group" } else { "img" };
     html! {
-        svg.bars id=(id) viewBox=(format!("0 0 {W} {h}")) role="img" aria-labelledby=(title_id) preserveAspectRatio="xMinYMin meet" {
+        svg.bars id=(id) viewBox=(format!("0 0 {W} {h}")) role=(role) aria-labelledby=(title_id) preserveAspectRatio="xMinYMin meet" {
             title id=(title_id) { (title) }
             @for (i, b) in items.iter().enumerate() {
                 @let y = 4.0 + ROW * i as f64;

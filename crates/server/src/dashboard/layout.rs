@@ -120,6 +120,7 @@ pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
                 title { (title) " · NTSB Analytics" }
                 link rel="stylesheet" href="/assets/dashboard.css";
                 link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
+                script src="/assets/dashboard.js" defer {}
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -169,12 +170,15 @@ pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
 }
 
 /// The filter form: every API event filter by its parameter name, prefilled
-/// from the URL; submitting it (GET) puts the view in the URL. `keep` are the
+/// from the URL (and only from it, also on back/forward); submitting it (GET)
+/// puts the view in the URL. `keep` are the
 /// page's own parameters, carried as hidden fields.
 pub(crate) fn filter_form(q: &PageQuery, action: &str, keep: &[&str]) -> Markup {
     let v = |name: &str| q.get(name).unwrap_or("").to_string();
     html! {
-        form.filters method="get" action=(action) role="search" aria-label="Filter events" {
+        // autocomplete=off: on back/forward the browser would otherwise restore what was last
+        // typed into the fields, not the values of the URL the page shows.
+        form.filters method="get" action=(action) role="search" aria-label="Filter events" autocomplete="off" {
             fieldset {
                 legend { "Filter events" }
                 div.grid {

@@ -167,7 +167,8 @@ fn choropleth<'r>(
     };
     let title_id = format!("{id}-title");
     html! {
-        svg.map id=(id) viewBox=(format!("0 0 {w} {h}")) role="img" aria-labelledby=(title_id) {
+        // A group, not an image: its regions are links (an image's content is presentational).
+        svg.map id=(id) viewBox=(format!("0 0 {w} {h}")) role="group" aria-labelledby=(title_id) {
             title id=(title_id) { (title) }
             @for s in shapes {
                 @let r = row(s);

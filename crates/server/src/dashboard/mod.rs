@@ -6,8 +6,9 @@
 //! (`routes::stats::summary_of`, `breakdown_of`, …: no statistic is computed
 //! twice), and renders HTML with `maud`, which escapes every value. Charts are
 //! inline SVG drawn here, each followed by the table it shows; the pages need
-//! no JavaScript, and the stylesheet is a file served from the binary, so the
-//! strict Content-Security-Policy holds (no inline style or script). Every
+//! no JavaScript (one small script of ours only enhances), and the stylesheet
+//! and scripts are files served from the binary, so the strict
+//! Content-Security-Policy holds (no inline style or script). Every
 //! table of a page is also served as CSV (`format=csv&table=ID`), so a view
 //! can be downloaded exactly as it is shown.
 
@@ -65,6 +66,7 @@ pub(crate) fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>
         ("/admin/users/{id}/disabled", false, Admin, post(admin::set_disabled)),
         ("/assets/dashboard.css", true, Open, get(assets::style)),
         ("/assets/challenge.js", true, Open, get(assets::challenge)),
+        ("/assets/dashboard.js", true, Open, get(assets::script)),
         ("/assets/icon.svg", true, Open, get(assets::icon)),
     ]
 }

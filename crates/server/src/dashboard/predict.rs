@@ -81,7 +81,8 @@ pub(crate) async fn page(
                 p.error id="no-model" role="status" { "No model is loaded on this server: an operator trains them with "
                     code { "ntsb ml train" } " and the server picks them up without a restart." }
             }
-            form id="predict" method="get" action="/predict" {
+            // The fields show the URL's facts, also on back/forward (no restored typing).
+            form id="predict" method="get" action="/predict" autocomplete="off" {
                 fieldset {
                     legend { "Event facts" }
                     div.field {

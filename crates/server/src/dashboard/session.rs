@@ -141,6 +141,12 @@ pub(crate) struct WebPrincipal(pub Principal);
 
 /// The response cache for anonymous visitors only: a signed-in visitor's page
 /// carries their name and CSRF token, so it is rendered for them and never stored.
+///
+/// An anonymous page is also marked `no-cache` and `Vary: Cookie` for browsers
+/// and proxies: its header says "Sign in", so a browser that kept it for a
+/// minute would show it to the visitor who has just signed in (the browser
+/// tests caught it). Asking again costs a `304` when nothing changed (ETag).
+/// The stylesheet, scripts and icon keep their minute.
 pub(crate) async fn cache_unless_signed_in(
     State(cache): State<Arc<crate::cache::ResponseCache>>,
     req: Request,
@@ -149,7 +155,13 @@ pub(crate) async fn cache_unless_signed_in(
     if req.extensions().get::<Visitor>().is_some() {
         return next.run(req).await;
     }
-    crate::middleware::etag(State(cache), req, next).await
+    let page = !req.uri().path().starts_with("/assets/");
+    let mut res = crate::middleware::etag(State(cache), req, next).await;
+    if page {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        res.headers_mut().append(header::VARY, HeaderValue::from_static("cookie"));
+    }
+    res
 }
 
 /// Anonymous visitors asking for a page that needs an account are sent to
