@@ -49,4 +49,5 @@ migrations! {
     10 "scoring_indexes" "0010_scoring_indexes";
     12 "change_log" "0012_change_log";
     13 "web_sessions" "0013_web_sessions";
+    14 "documents_file_names" "0014_documents_file_names";
 }

@@ -123,12 +123,38 @@ pub(crate) fn revision(r: &dyn Row, at: usize) -> Result<RevisionDetail> {
         old_value: r.get(at + 3)?,
         new_value: r.get(at + 4)?,
         load_id: r.get(at + 5)?,
-        source: r.get(at + 6)?,
+        source: file_name(r.get(at + 6)?),
         changed_at: r.get(at + 7)?,
     })
 }
 
 /// `id, path, format, started_at` of a load.
 pub(crate) fn source(r: &dyn Row, at: usize) -> Result<SourceRef> {
-    Ok(SourceRef { load_id: r.get(at)?, path: r.get(at + 1)?, format: r.get(at + 2)?, loaded_at: r.get(at + 3)? })
+    Ok(SourceRef {
+        load_id: r.get(at)?,
+        path: file_name(r.get(at + 1)?),
+        format: r.get(at + 2)?,
+        loaded_at: r.get(at + 3)?,
+    })
+}
+
+/// The file name of a loaded path, which is all an event's detail shows: the
+/// detail is public, and where the operator keeps files on the server is not
+/// (the load ledger, for operators, keeps the whole path).
+fn file_name(path: String) -> String {
+    match path.rsplit(['/', '\\']).next() {
+        Some(name) if name.len() < path.len() => name.to_string(),
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_detail_names_files_without_their_directory() {
+        assert_eq!(super::file_name("/var/lib/ntsb/downloads/avall.zip".into()), "avall.zip");
+        assert_eq!(super::file_name(r"C:\avdata\avall.mdb".into()), "avall.mdb");
+        assert_eq!(super::file_name("up19.csv".into()), "up19.csv");
+        assert_eq!(super::file_name(String::new()), "");
+    }
 }
