@@ -71,6 +71,25 @@ pub fn non_empty_path(value: &str) -> Result<PathBuf, String> {
     if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(PathBuf::from(value)) }
 }
 
+/// Value parser of a year range: `FROM-TO` or one `YEAR` (1900 to 2100, FROM ≤ TO).
+pub fn year_range(value: &str) -> Result<(i32, i32), String> {
+    let year = |s: &str| {
+        s.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1900..=2100).contains(y))
+            .ok_or_else(|| format!("`{}` is not a year from 1900 to 2100", s.trim()))
+    };
+    let (from, to) = match value.split_once('-') {
+        Some((a, b)) => (year(a)?, year(b)?),
+        None => {
+            let y = year(value)?;
+            (y, y)
+        }
+    };
+    if from > to { Err(format!("{from} is after {to}")) } else { Ok((from, to)) }
+}
+
 /// Value parser of text that must say something (`ntsb search`'s query).
 pub fn non_blank(value: &str) -> Result<String, String> {
     if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(value.to_string()) }
@@ -122,6 +141,8 @@ pub struct Config {
     pub auth: crate::auth_config::AuthSettings,
     /// Off-site backups: key file, object store, retention.
     pub offsite: crate::offsite_config::OffsiteArgs,
+    /// The sentence-embedding model directory, when configured.
+    pub embedding_model: Option<PathBuf>,
 }
 
 /// The database backend and its location.
@@ -394,6 +415,7 @@ impl Config {
             log_level: args.log_level.clone(),
             auth,
             offsite: args.offsite.clone(),
+            embedding_model: args.embedding_model.clone(),
         })
     }
 
@@ -405,6 +427,11 @@ impl Config {
     /// Directory of the full-text index.
     pub fn index_dir(&self) -> PathBuf {
         self.store_dir().join("index")
+    }
+
+    /// Directory of the dense vectors (beside the full-text index).
+    pub fn vectors_dir(&self) -> PathBuf {
+        self.store_dir().join("vectors")
     }
 
     /// Directory of rejects reports.
