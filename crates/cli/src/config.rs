@@ -679,7 +679,7 @@ mod tests {
                     continue;
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
-                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file" => {
+                "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file" | "embedding_model" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {
