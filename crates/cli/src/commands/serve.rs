@@ -32,6 +32,35 @@ pub fn adjust_config(config: &mut Config, global: &GlobalArgs, args: &ServeArgs)
     }
 }
 
+/// The embedding model and the vectors for dense and hybrid search, when
+/// `--embedding-model` is set and `ntsb index embed` has written vectors.
+fn open_dense(config: &Config) -> Result<Option<Arc<ntsb_retrieval::Retriever>>> {
+    let Some(model) = &config.embedding_model else { return Ok(None) };
+    let dir = config.vectors_dir();
+    let retriever = ntsb_retrieval::Retriever::open(model, &dir).with_context(|| {
+        format!("loading the embedding model {} and the vectors in {}", model.display(), dir.display())
+    })?;
+    match retriever {
+        Some(r) => {
+            let s = r.stats();
+            tracing::info!(
+                events = s.events,
+                chunks = s.chunks,
+                memory_bytes = s.memory_bytes,
+                "sentence vectors loaded"
+            );
+            Ok(Some(Arc::new(r)))
+        }
+        None => {
+            tracing::warn!(
+                dir = %dir.display(),
+                "no sentence vectors yet (run `ntsb index embed`): dense and hybrid search answer by BM25"
+            );
+            Ok(None)
+        }
+    }
+}
+
 pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let tls = tls_options(&args)?;
     if config.demo && demo_store_is_empty(config)? {
@@ -81,7 +110,11 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     // answers meanwhile); it follows the store's change log like the index.
     let analytics = args.analytics.then(|| ntsb_analytics::Analytics::new(store.clone(), store.clone()));
     let _analytics_follower = analytics.as_ref().map(|a| a.follow(ANALYTICS_POLL));
+    let dense = open_dense(config)?;
     let mut state = AppState::from_backend(store, index);
+    if let Some(retriever) = dense {
+        state = state.with_dense(retriever);
+    }
     if let Some(engine) = analytics {
         state = state.with_analytics(engine);
     }

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use ntsb_model::query::EventFilter;
-use ntsb_search::{MAX_LIMIT, MAX_OFFSET, SearchOptions};
+use ntsb_retrieval::{Field, Mode, rank};
+use ntsb_search::{MAX_LIMIT, MAX_OFFSET, SearchOptions, excerpt};
 use serde::Serialize;
 
 use crate::error::{ApiError, Problem};
@@ -14,7 +15,10 @@ use crate::openapi::{FilterParams, SearchPageBody, SearchParams};
 use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
 use crate::state::{AppState, blocking};
 
-pub(crate) const SEARCH_PARAMS: &[&str] = &["limit", "offset"];
+pub(crate) const SEARCH_PARAMS: &[&str] = &["limit", "offset", "mode"];
+
+/// Deepest result a dense or hybrid search ranks (offset + limit beyond it are empty).
+const DENSE_DEPTH: usize = 1_000;
 
 /// Hits read per round when structured filters must be applied after ranking.
 const SCAN_PAGE: usize = 200;
@@ -24,6 +28,12 @@ const SCAN_PAGE: usize = 200;
 pub(crate) struct SearchPage {
     pub items: Vec<SearchItem>,
     pub total: u64,
+    /// The ranking used: `bm25`, `dense` or `hybrid`.
+    pub mode: &'static str,
+    /// Why the ranking differs from the one asked for (no vectors), or what the
+    /// vectors cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// One ranked event.
@@ -36,11 +46,16 @@ pub(crate) struct SearchItem {
     pub snippet: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/search", tag = "search", summary = "Full-text search",
-    description = "Ranks narratives and probable causes (BM25, probable cause boosted) and returns \
-        HTML-escaped snippets with matches in `<mark>`. Any text is accepted: words are all required, \
-        `\"a phrase\"`, `OR`, `-word`, parentheses; text that is not valid syntax is searched as plain \
-        words. The event filters narrow the results.",
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", summary = "Full-text, dense and hybrid search",
+    description = "Ranks narratives and probable causes. `mode=bm25` (default): BM25, probable cause \
+        boosted, HTML-escaped snippets with matches in `<mark>`; any text is accepted: events with every \
+        word first, then the best partial matches, `\"a phrase\"`, `-word` excludes, `+word` requires. \
+        `mode=dense`: cosine similarity of all-MiniLM-L6-v2 sentence embeddings of the query and of each \
+        event's text chunks (best chunk per event; the snippet is that chunk). `mode=hybrid`: both \
+        rankings fused by reciprocal rank (k = 60, 100 candidates each). Dense and hybrid rank at most \
+        1,000 events (`total`). The event filters narrow every mode before ranking or fusion. Without \
+        vectors (`serve --embedding-model` and `ntsb index embed`) dense and hybrid answer by BM25: \
+        `mode` says which ranking answered and `notice` why.",
     params(SearchParams, FilterParams),
     responses(
         (status = 200, description = "Ranked hits", body = SearchPageBody),
@@ -55,8 +70,68 @@ pub(crate) async fn search(
     let limit = p.limit(20, MAX_LIMIT)?;
     let offset = p.int("offset", 0..=MAX_OFFSET as i64)?.unwrap_or(0) as usize;
     let filter = p.event_filter()?;
-    let page = blocking(move || run(&state, &q, filter, limit, offset)).await?;
+    let mode = match p.text("mode")? {
+        None => Mode::Bm25,
+        Some(m) => Mode::parse(&m).ok_or_else(|| ApiError::invalid("mode", "expected bm25, dense or hybrid"))?,
+    };
+    let page = blocking(move || match mode {
+        Mode::Bm25 => run(&state, &q, filter, limit, offset),
+        Mode::Dense | Mode::Hybrid => run_ranked(&state, &q, mode, filter, limit, offset),
+    })
+    .await?;
     Ok(Json(page))
+}
+
+/// A dense or hybrid search: the filter becomes the set of allowed events, each
+/// ranking keeps only those, then they are fused.
+pub(crate) fn run_ranked(
+    state: &AppState,
+    q: &str,
+    mode: Mode,
+    filter: EventFilter,
+    limit: usize,
+    offset: usize,
+) -> Result<SearchPage, ApiError> {
+    let allowed = if filter == EventFilter::default() {
+        None
+    } else {
+        let mut set = HashSet::new();
+        state.queries.export_events(&filter, &mut |e| {
+            set.insert(e.event_id);
+            Ok(())
+        })?;
+        Some(set)
+    };
+    let ranking = rank(&state.index, state.dense.as_deref(), q, mode, DENSE_DEPTH, allowed.as_ref())?;
+    if ranking.mode == Mode::Bm25 && mode != Mode::Bm25 {
+        // No vectors: the full-text search, with its snippets and exact total.
+        let page = run(state, q, filter, limit, offset)?;
+        return Ok(SearchPage { notice: ranking.notice, ..page });
+    }
+    let total = ranking.hits.len() as u64;
+    let mut items = Vec::with_capacity(limit);
+    for hit in ranking.hits.into_iter().skip(offset).take(limit) {
+        let Some(doc) = state.index.document(hit.event_id)? else { continue };
+        let snippet = match hit.chunk {
+            Some(c) => {
+                let text = match c.field {
+                    Field::Narrative => &doc.narrative,
+                    Field::ProbableCause => &doc.probable_cause,
+                };
+                excerpt(text.get(c.start as usize..c.end as usize).unwrap_or(text))
+            }
+            None if doc.probable_cause.trim().is_empty() => excerpt(&doc.narrative),
+            None => excerpt(&doc.probable_cause),
+        };
+        items.push(SearchItem {
+            ev_id: doc.ev_id,
+            ntsb_no: doc.ntsb_no,
+            event_date: doc.event_date,
+            score: hit.score,
+            snippet,
+        });
+    }
+    Ok(SearchPage { items, total, mode: ranking.mode.as_str(), notice: ranking.notice })
 }
 
 pub(crate) fn run(
@@ -72,7 +147,12 @@ pub(crate) fn run(
         let y = filter.year.map(i64::from);
         let opts = SearchOptions { limit, offset, year_from: y, year_to: y };
         let results = state.index.search(q, &opts)?;
-        return Ok(SearchPage { items: results.hits.into_iter().map(item).collect(), total: results.total });
+        return Ok(SearchPage {
+            items: results.hits.into_iter().map(item).collect(),
+            total: results.total,
+            mode: "bm25",
+            notice: None,
+        });
     }
     // Otherwise: the events that match both (exact total), then the ranked hits
     // walked in order, keeping those in the set.
@@ -105,7 +185,7 @@ pub(crate) fn run(
             }
         }
     }
-    Ok(SearchPage { items, total })
+    Ok(SearchPage { items, total, mode: "bm25", notice: None })
 }
 
 fn item(hit: ntsb_search::Hit) -> SearchItem {
