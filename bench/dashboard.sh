@@ -56,15 +56,7 @@ sleep 2
 EV=$(curl -sf "$BASE/api/v1/events?limit=1&has_narrative=true" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["ev_id"])')
 PAGES=(/ "/?state=CA&highest_injury=fatal" /trends /map /aircraft /causes "/search?q=engine+power+loss" "/events/$EV" /account)
 
-cat >"$WORK/result.lua" <<'LUA'
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
+bench_result_lua >"$WORK/result.lua"
 
 echo "store: $BENCH_DATA_DIR; ${DURATION}s per page, $CONNECTIONS connections; $(nproc) cores; wrk and the server share them"
 printf '%-34s %9s %8s %8s %8s %7s %7s %s\n' page 'pages/s' 'p50 ms' 'p95 ms' 'p99 ms' sockerr non2xx 'cache answered'

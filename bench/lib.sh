@@ -21,6 +21,20 @@ bench_admin_key() {
   cat "$key_file"
 }
 
+# bench_result_lua: prints wrk's `done` function that writes one line, RESULT then
+# req/s, p50, p95 and p99 in ms, socket errors, non-2xx answers (append it to a script).
+bench_result_lua() {
+  cat <<'LUA'
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+LUA
+}
+
 # bench_wrk CONNECTIONS PATHS_FILE BASE_URL [API_KEY]: drives wrk for $DURATION seconds,
 # each request a random line of PATHS_FILE (sent with the key when one is given), and
 # prints one line: req/s, p50, p95 and p99 in ms, socket errors, non-2xx answers.
@@ -38,14 +52,8 @@ local counter = 0
 function setup(thread) counter = counter + 1; thread:set("seed", counter) end
 function init() math.randomseed(os.time() + (seed or 0)) end
 function request() return wrk.format("GET", paths[math.random(#paths)], headers) end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
 LUA
+  bench_result_lua >>"$lua"
   BENCH_KEY=$key WRK_PATHS=$file wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$lua" "$base" \
     | awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
   rm -f "$lua"

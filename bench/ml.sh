@@ -133,14 +133,8 @@ local counter = 0
 function setup(thread) counter = counter + 1; thread:set("seed", counter) end
 function init() math.randomseed(os.time() + (seed or 0)) end
 function request() return wrk.format("POST", path, headers, bodies[math.random(#bodies)]) end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.2f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
 LUA
+bench_result_lua >>"$WORK/post.lua"
 
 # One request of each kind first: fail loudly on a non-200 instead of timing errors.
 for f in fatal.id fatal.facts batch; do
