@@ -51,7 +51,7 @@ PASSWORD="Heron-Quilt-7-ladder-quiet"
 EMAIL="contract-$(date +%s)-$$@example.org"  # a new account each run, also in a kept store
 SUITE_PW="$PASSWORD" "$BIN" --data-dir "$STORE" user create --email "$EMAIL" --role admin \
   --password-env SUITE_PW >/dev/null
-KEY="$("$BIN" --data-dir "$STORE" key create --email "$EMAIL" --name contract)"
+KEY="$("$BIN" --data-dir "$STORE" key create --email "$EMAIL" --name contract 2>/dev/null)"  # not into the log
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
