@@ -56,6 +56,50 @@ pub struct CachedResponse {
     pub etag: HeaderValue,
     /// Its `Content-Type`, if any.
     pub content_type: Option<HeaderValue>,
+    /// The body gzipped, made on the first request that accepts gzip and kept
+    /// with the answer: a large page (the map's HTML is 850 KB) was compressed
+    /// again on every hit, which cost 60 times the hit itself. `None` inside
+    /// when compressing does not pay (small or already compressed bodies). Not
+    /// counted in the cache's weight: it is at most the body's size, and only
+    /// exists for answers some client asked gzipped.
+    gzip: std::sync::OnceLock<Option<Bytes>>,
+}
+
+/// Bodies smaller than this are sent as they are.
+const MIN_GZIP_BYTES: usize = 1024;
+
+impl CachedResponse {
+    /// An answer to cache.
+    pub fn new(body: Bytes, etag: HeaderValue, content_type: Option<HeaderValue>) -> CachedResponse {
+        CachedResponse { body, etag, content_type, gzip: std::sync::OnceLock::new() }
+    }
+
+    /// The body gzipped, when that is worth sending (made once).
+    pub fn gzipped(&self) -> Option<&Bytes> {
+        self.gzip
+            .get_or_init(|| {
+                use std::io::Write;
+                if self.body.len() < MIN_GZIP_BYTES || !compressible(self.content_type.as_ref()) {
+                    return None;
+                }
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(&self.body).ok()?;
+                let packed = encoder.finish().ok()?;
+                (packed.len() < self.body.len()).then(|| Bytes::from(packed))
+            })
+            .as_ref()
+    }
+}
+
+/// Text, JSON, JavaScript and SVG compress; images, archives and the unknown are left alone.
+fn compressible(content_type: Option<&HeaderValue>) -> bool {
+    let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else { return false };
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("javascript")
+        || ct.contains("svg")
+        || ct.contains("xml")
 }
 
 #[derive(Clone)]
@@ -340,7 +384,7 @@ fn decode(bytes: &[u8]) -> Option<CachedResponse> {
     let etag = HeaderValue::from_bytes(take_field(&mut rest)?).ok()?;
     let ct = take_field(&mut rest)?;
     let content_type = if ct.is_empty() { None } else { Some(HeaderValue::from_bytes(ct).ok()?) };
-    Some(CachedResponse { body: Bytes::copy_from_slice(rest), etag, content_type })
+    Some(CachedResponse::new(Bytes::copy_from_slice(rest), etag, content_type))
 }
 
 /// Takes one length-prefixed field off the front of `rest`.
@@ -371,11 +415,7 @@ mod tests {
     use ntsb_store::sqlite::SqliteStore;
 
     fn response(body: &'static str) -> Arc<CachedResponse> {
-        Arc::new(CachedResponse {
-            body: Bytes::from_static(body.as_bytes()),
-            etag: HeaderValue::from_static("\"x\""),
-            content_type: None,
-        })
+        Arc::new(CachedResponse::new(Bytes::from_static(body.as_bytes()), HeaderValue::from_static("\"x\""), None))
     }
 
     #[tokio::test]
@@ -399,14 +439,14 @@ mod tests {
 
     #[test]
     fn shared_entries_round_trip_and_foreign_bytes_are_refused() {
-        let r = CachedResponse {
-            body: Bytes::from_static(b"{\"events\":1}"),
-            etag: HeaderValue::from_static("\"abc\""),
-            content_type: Some(HeaderValue::from_static("application/json")),
-        };
+        let r = CachedResponse::new(
+            Bytes::from_static(b"{\"events\":1}"),
+            HeaderValue::from_static("\"abc\""),
+            Some(HeaderValue::from_static("application/json")),
+        );
         let back = decode(&encode(&r)).unwrap();
         assert_eq!((back.body, back.etag, back.content_type), (r.body.clone(), r.etag.clone(), r.content_type.clone()));
-        let bare = CachedResponse { content_type: None, ..r };
+        let bare = CachedResponse::new(r.body.clone(), r.etag.clone(), None);
         assert_eq!(decode(&encode(&bare)).unwrap().content_type, None);
         assert!(decode(b"").is_none());
         assert!(decode(b"\x02whatever").is_none(), "another format version");

@@ -665,3 +665,28 @@ async fn responses_are_compressed_when_asked() {
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.header("content-encoding"), Some("gzip"));
 }
+
+/// A cached answer is sent gzipped to a client that accepts gzip, once compressed
+/// and kept (the compression layer does not compress it again), and unpacks to the
+/// plain answer; a client that does not accept gzip gets the plain body.
+#[tokio::test]
+async fn cached_answers_are_sent_gzipped_to_clients_that_accept_it() {
+    use std::io::Read;
+    let uri = "/api/v1/events?limit=200&sort=date";
+    let plain = get(uri).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.header("content-encoding"), None);
+    for _ in 0..2 {
+        let packed = request(Method::GET, uri, &[("accept-encoding", "gzip, br")]).await;
+        assert_eq!(packed.status, StatusCode::OK);
+        assert_eq!(packed.header("content-encoding"), Some("gzip"));
+        assert_eq!(packed.header("vary"), Some("accept-encoding"));
+        assert_eq!(packed.header("etag"), plain.header("etag"));
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed.body[..]).read_to_end(&mut unpacked).expect("one gzip layer");
+        assert_eq!(unpacked, plain.body);
+    }
+    let refused = request(Method::GET, uri, &[("accept-encoding", "gzip;q=0")]).await;
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, plain.body);
+}

@@ -134,8 +134,11 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 }
 
 /// Metrics that other exporters provide, not the server, and where they come from.
-const EXTERNAL: [(&str, &str); 1] =
-    [("kube_cronjob_status_last_successful_time", "kube-state-metrics (the backup CronJobs' last success)")];
+const EXTERNAL: [(&str, &str); 2] = [
+    ("kube_cronjob_status_last_successful_time", "kube-state-metrics (the backup and sync CronJobs' last success)"),
+    // Written by `ntsb sync` as a node-exporter textfile; crates/sync/src/metrics.rs tests it.
+    ("ntsb_sync_last_success_timestamp_seconds", "ntsb sync's textfile (node-exporter)"),
+];
 
 #[test]
 fn metric_names_are_found_in_promql_of_rules_and_dashboards() {

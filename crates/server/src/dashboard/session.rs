@@ -159,7 +159,14 @@ pub(crate) async fn cache_unless_signed_in(
     let mut res = crate::middleware::etag(State(cache), req, next).await;
     if page {
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        res.headers_mut().append(header::VARY, HeaderValue::from_static("cookie"));
+        // One `Vary` header: the cache's (accept-encoding) and the cookie.
+        let vary = match res.headers().get(header::VARY).and_then(|v| v.to_str().ok()) {
+            Some(cached) => HeaderValue::from_str(&format!("{cached}, cookie")).ok(),
+            None => Some(HeaderValue::from_static("cookie")),
+        };
+        if let Some(vary) = vary {
+            res.headers_mut().insert(header::VARY, vary);
+        }
     }
     res
 }

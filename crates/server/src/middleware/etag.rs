@@ -34,10 +34,11 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
         return next.run(req).await;
     }
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let gzip = accepts_gzip(req.headers());
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.as_str().to_string());
     let key = cache.key(&target).await;
     if let Some(hit) = key.as_deref().and_then(|k| cache.get(k)) {
-        return answer(&hit, if_none_match.as_deref(), "hit");
+        return answer(&hit, if_none_match.as_deref(), gzip, "hit");
     }
     // Concurrent misses for one answer: the first computes, the others wait for it.
     let computation = key.as_deref().map(|k| cache.computation(k));
@@ -46,13 +47,13 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
         None => None,
     };
     if let Some(hit) = key.as_deref().and_then(|k| cache.peek(k)) {
-        return answer(&hit, if_none_match.as_deref(), "hit");
+        return answer(&hit, if_none_match.as_deref(), gzip, "hit");
     }
     // Another replica may have computed it (Redis).
     if let Some(key) = key.as_deref()
         && let Some(hit) = cache.get_shared(key).await
     {
-        return answer(&hit, if_none_match.as_deref(), "shared");
+        return answer(&hit, if_none_match.as_deref(), gzip, "shared");
     }
     let res = next.run(req).await;
     if res.status() != StatusCode::OK || is_private(res.headers()) {
@@ -67,11 +68,7 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
     let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16]))) else {
         return ApiError::internal("an ETag was not a valid header").into_response();
     };
-    let fresh = Arc::new(CachedResponse {
-        body: bytes,
-        etag: tag,
-        content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
-    });
+    let fresh = Arc::new(CachedResponse::new(bytes, tag, parts.headers.get(header::CONTENT_TYPE).cloned()));
     // Extra headers a handler set (e.g. a Link) are not cached: only plain answers are.
     let plain = parts.headers.keys().all(|k| *k == header::CONTENT_TYPE || *k == header::CONTENT_LENGTH);
     if let Some(key) = key
@@ -79,36 +76,53 @@ pub(crate) async fn etag(State(cache): State<Arc<ResponseCache>>, req: Request, 
     {
         cache.put(key, fresh.clone());
     }
-    let mut res = answer(&fresh, if_none_match.as_deref(), if cache.enabled() { "miss" } else { "off" });
+    let mut res = answer(&fresh, if_none_match.as_deref(), gzip, if cache.enabled() { "miss" } else { "off" });
     merge_headers(res.headers_mut(), parts.headers);
     res
 }
 
-/// The response for `cached`: 304 when the client's `If-None-Match` matches.
-fn answer(cached: &CachedResponse, if_none_match: Option<&str>, source: &'static str) -> Response {
+/// The response for `cached`: 304 when the client's `If-None-Match` matches;
+/// the body gzipped once and kept when the client accepts gzip (the
+/// compression layer leaves an answer that has a `Content-Encoding` alone).
+fn answer(cached: &CachedResponse, if_none_match: Option<&str>, gzip: bool, source: &'static str) -> Response {
     let not_modified = if_none_match.is_some_and(|h| matches(h, cached.etag.to_str().unwrap_or_default()));
     let mut res = if not_modified {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let mut r = Response::new(Body::from(cached.body.clone()));
+        let packed = if gzip { cached.gzipped() } else { None };
+        let mut r = Response::new(Body::from(packed.unwrap_or(&cached.body).clone()));
+        if packed.is_some() {
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         if let Some(ct) = &cached.content_type {
             r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
         }
         r
     };
     let headers = res.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(header::ETAG, cached.etag.clone());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
     headers.insert(X_CACHE, HeaderValue::from_static(source));
     res
 }
 
-/// Copies the handler's other headers (not the body's length and type, already set).
+/// Copies the handler's other headers (not the body's length and type, already
+/// set); its `Vary` is added to ours.
 fn merge_headers(into: &mut HeaderMap, from: HeaderMap) {
     for (name, value) in from.iter() {
-        if *name != header::CONTENT_LENGTH && *name != header::CONTENT_TYPE && !into.contains_key(name) {
+        if *name == header::VARY {
+            // One `Vary` listing both: ours (accept-encoding) and the handler's.
+            let joined = match into.get(header::VARY).and_then(|v| v.to_str().ok()) {
+                Some(ours) => format!("{ours}, {}", value.to_str().unwrap_or_default()),
+                None => value.to_str().unwrap_or_default().to_string(),
+            };
+            if let Ok(joined) = HeaderValue::from_str(&joined) {
+                into.insert(header::VARY, joined);
+            }
+        } else if *name != header::CONTENT_LENGTH && *name != header::CONTENT_TYPE && !into.contains_key(name) {
             into.insert(name.clone(), value.clone());
         }
     }
@@ -124,6 +138,20 @@ fn is_private(headers: &HeaderMap) -> bool {
         .any(|v| v.split(',').map(|d| d.trim().to_ascii_lowercase()).any(|d| d == "no-store" || d == "private"))
 }
 
+/// Whether `Accept-Encoding` allows gzip (listed, or `*`, with a q-value above 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        },
+    )
+}
+
 /// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `W/` is ignored.
 fn matches(header: &str, tag: &str) -> bool {
     header.split(',').map(str::trim).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
@@ -131,6 +159,41 @@ fn matches(header: &str, tag: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gzip_is_accepted_unless_refused_by_a_zero_q() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let accepts = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            super::accepts_gzip(&h)
+        };
+        assert!(accepts("gzip, deflate, br, zstd"));
+        assert!(accepts("br;q=1.0, gzip;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, identity"));
+        assert!(!super::accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_cached_body_is_gzipped_once_and_unpacks_to_itself() {
+        use std::io::Read;
+        let body = axum::body::Bytes::from("<p>Cessna 172, landing, VMC</p>\n".repeat(200));
+        let cached = super::CachedResponse::new(
+            body.clone(),
+            axum::http::HeaderValue::from_static("\"t\""),
+            Some(axum::http::HeaderValue::from_static("text/html; charset=utf-8")),
+        );
+        let packed = cached.gzipped().expect("a large text body is gzipped").clone();
+        assert!(packed.len() < body.len() / 10);
+        assert!(std::ptr::eq(cached.gzipped().unwrap(), cached.gzipped().unwrap()), "made once");
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut unpacked).unwrap();
+        assert_eq!(unpacked, body);
+        let small = super::CachedResponse::new(axum::body::Bytes::from_static(b"{}"), cached.etag.clone(), None);
+        assert!(small.gzipped().is_none());
+    }
+
     #[test]
     fn if_none_match_lists_and_weak_tags() {
         assert!(super::matches("\"a\", \"b\"", "\"b\""));
