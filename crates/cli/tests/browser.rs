@@ -22,7 +22,7 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
@@ -32,6 +32,10 @@ use serde_json::{Value, json};
 use common::{Server, get_json, request, run_ok, send, serve_with_env};
 
 const TEST: &str = "dashboard_works_in_a_real_browser";
+/// How often, and how many times, a wait looks again before it gives up (a
+/// bound on attempts, not an assertion on how long things take).
+const POLL: Duration = Duration::from_millis(50);
+const POLLS: u32 = 600;
 const EMAIL: &str = "analyst@example.org";
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -67,13 +71,15 @@ fn start_chromedriver() -> Driver {
         .spawn()
         .expect("start chromedriver");
     let mut driver = Driver { child, port };
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    for attempt in 0.. {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
         if let Some(status) = driver.child.try_wait().unwrap() {
             panic!("chromedriver exited early: {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "chromedriver did not listen within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(attempt < POLLS, "chromedriver did not listen after {POLLS} looks");
+        std::thread::sleep(POLL);
     }
     driver
 }
@@ -168,16 +174,16 @@ impl Browser {
 
     /// Waits until the address satisfies `ok` (after a click that navigates).
     async fn wait_for_address(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
+        for attempt in 0.. {
             let here = self.here().await;
             if ok(&here) {
                 self.listen().await;
                 return here;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "{what}: still at {here}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(attempt < POLLS, "{what}: still at {here}");
+            tokio::time::sleep(POLL).await;
         }
+        unreachable!("the loop returns or fails")
     }
 
     async fn js(&self, script: &str) -> Value {
@@ -710,11 +716,12 @@ async fn challenge(b: &mut Browser) {
         b.type_into("#sign-in-email", EMAIL).await;
         b.type_into("#sign-in-password", "not the password at all").await;
         b.click("#sign-in-submit").await;
-        let started = Instant::now();
-        while !b.exists("#sign-in-error").await {
-            assert!(started.elapsed() < Duration::from_secs(30), "no error after a wrong password");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        b.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#sign-in-error"))
+            .await
+            .expect("an error after a wrong password");
     }
     // The refused sign-ins were logged as failed loads (401): nothing else.
     for entry in b.console().await {
@@ -730,11 +737,12 @@ async fn challenge(b: &mut Browser) {
     b.type_into("#sign-in-password", PASSWORD).await;
     b.audit("account-challenge", &[]).await;
     b.click("#sign-in-submit").await;
-    let started = Instant::now();
-    while !b.exists("#signed-in-as").await {
-        assert!(started.elapsed() < Duration::from_secs(60), "not signed in after solving the challenge");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("#signed-in-as"))
+        .await
+        .expect("signed in after solving the challenge");
     b.listen().await;
     assert!(b.text("#signed-in-as").await.contains(EMAIL));
 }
