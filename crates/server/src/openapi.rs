@@ -35,54 +35,51 @@ fn constrain_parameters(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::schema::{Schema, SchemaFormat, SchemaType, Type};
     let years = params::year_range();
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for op in ops.into_iter().flatten() {
-            if op.request_body.is_some() {
-                op.responses.responses.entry("400".into()).or_insert_with(|| {
-                    problem("The body is not a JSON object of this shape (`invalid_parameter`, naming the field)")
-                });
-                op.responses.responses.entry("413".into()).or_insert_with(|| problem("The body is too large"));
-            }
-            let Some(parameters) = op.parameters.as_mut() else { continue };
-            // The live streams take the event filters but not full text (`routes/stream.rs`).
-            if path.starts_with("/api/v1/stream") {
-                parameters.retain(|p| p.name != "q");
-            }
-            let mut any_query = false;
-            for parameter in parameters.iter_mut().filter(|p| p.parameter_in == ParameterIn::Query) {
-                any_query = true;
-                let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { continue };
-                let is_string = matches!(&schema.schema_type, SchemaType::Type(Type::String))
-                    || matches!(&schema.schema_type, SchemaType::Array(types) if types.contains(&Type::String));
-                match parameter.name.as_str() {
-                    "year" => {
-                        schema.minimum = Some(Number::Int(*years.start() as isize));
-                        schema.maximum = Some(Number::Int(*years.end() as isize));
-                    }
-                    "state" => schema.pattern = Some(params::STATE_PATTERN.into()),
-                    "far_part" => schema.pattern = Some(params::FAR_PART_PATTERN.into()),
-                    "bbox" => schema.pattern = Some(params::BBOX_PATTERN.into()),
-                    _ if is_string && schema.enum_values.is_none() && schema.format.is_none() => {
-                        schema.pattern.get_or_insert_with(|| params::TEXT_PATTERN.into());
-                    }
-                    _ => {}
+    for (path, op) in operations(doc) {
+        if op.request_body.is_some() {
+            op.responses.responses.entry("400".into()).or_insert_with(|| {
+                problem("The body is not a JSON object of this shape (`invalid_parameter`, naming the field)")
+            });
+            op.responses.responses.entry("413".into()).or_insert_with(|| problem("The body is too large"));
+        }
+        let Some(parameters) = op.parameters.as_mut() else { continue };
+        // The live streams take the event filters but not full text (`routes/stream.rs`).
+        if path.starts_with("/api/v1/stream") {
+            parameters.retain(|p| p.name != "q");
+        }
+        let mut any_query = false;
+        for parameter in parameters.iter_mut().filter(|p| p.parameter_in == ParameterIn::Query) {
+            any_query = true;
+            let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { continue };
+            let is_string = matches!(&schema.schema_type, SchemaType::Type(Type::String))
+                || matches!(&schema.schema_type, SchemaType::Array(types) if types.contains(&Type::String));
+            match parameter.name.as_str() {
+                "year" => {
+                    schema.minimum = Some(Number::Int(*years.start() as isize));
+                    schema.maximum = Some(Number::Int(*years.end() as isize));
                 }
-                if is_string && !matches!(schema.format, Some(SchemaFormat::KnownFormat(_))) {
-                    schema.max_length.get_or_insert(params::MAX_VALUE_CHARS);
+                "state" => schema.pattern = Some(params::STATE_PATTERN.into()),
+                "far_part" => schema.pattern = Some(params::FAR_PART_PATTERN.into()),
+                "bbox" => schema.pattern = Some(params::BBOX_PATTERN.into()),
+                _ if is_string && schema.enum_values.is_none() && schema.format.is_none() => {
+                    schema.pattern.get_or_insert_with(|| params::TEXT_PATTERN.into());
                 }
+                _ => {}
             }
-            // Search refuses a request without words (`routes/search.rs`).
-            if path == "/api/v1/search"
-                && let Some(q) = parameters.iter_mut().find(|p| p.name == "q")
-            {
-                q.required = utoipa::openapi::Required::True;
+            if is_string && !matches!(schema.format, Some(SchemaFormat::KnownFormat(_))) {
+                schema.max_length.get_or_insert(params::MAX_VALUE_CHARS);
             }
-            if any_query {
-                op.responses.responses.entry("400".into()).or_insert_with(|| {
-                    problem("A parameter is unknown, repeated or invalid (`invalid_parameter`, naming it)")
-                });
-            }
+        }
+        // Search refuses a request without words (`routes/search.rs`).
+        if path == "/api/v1/search"
+            && let Some(q) = parameters.iter_mut().find(|p| p.name == "q")
+        {
+            q.required = utoipa::openapi::Required::True;
+        }
+        if any_query {
+            op.responses.responses.entry("400".into()).or_insert_with(|| {
+                problem("A parameter is unknown, repeated or invalid (`invalid_parameter`, naming it)")
+            });
         }
     }
 }
@@ -91,20 +88,29 @@ fn constrain_parameters(doc: &mut utoipa::openapi::OpenApi) {
 /// `application/problem+json`, which is what the server sends.
 fn problems_as_problem_json(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
-    for item in doc.paths.paths.values_mut() {
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for op in ops.into_iter().flatten() {
-            for (status, response) in op.responses.responses.iter_mut() {
-                let RefOr::T(response) = response else { continue };
-                if !status.starts_with('4') && !status.starts_with('5') {
-                    continue;
-                }
-                if let Some(content) = response.content.shift_remove("application/json") {
-                    response.content.insert("application/problem+json".into(), content);
-                }
+    for (_, op) in operations(doc) {
+        for (status, response) in op.responses.responses.iter_mut() {
+            let RefOr::T(response) = response else { continue };
+            if !status.starts_with('4') && !status.starts_with('5') {
+                continue;
+            }
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response.content.insert("application/problem+json".into(), content);
             }
         }
     }
+}
+
+/// Every operation of the document, with its path.
+fn operations(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, &mut utoipa::openapi::path::Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
+            .into_iter()
+            .flatten()
+            .map(move |op| (path.as_str(), op))
+    })
 }
 
 /// A response whose body is a problem document.
@@ -134,41 +140,38 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
     components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
     let limited = "Over the rate limit or quota (`rate_limited`, `quota_exceeded`): see `Retry-After` and the \
         `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers, which successful answers carry too";
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for (path, op) in operations(doc) {
         let Some(policy) = crate::access::policy_for(path) else { continue };
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for op in ops.into_iter().flatten() {
-            let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
-            let key = SecurityRequirement::new("api_key", Vec::<String>::new());
-            let responses = &mut op.responses.responses;
-            if op.request_body.is_some() {
-                responses.entry("415".into()).or_insert_with(|| {
-                    problem("The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`")
-                });
-            }
-            match policy {
-                Policy::Open => continue,
-                Policy::Public => {
-                    op.security = Some(vec![SecurityRequirement::default(), bearer, key]);
-                    responses.entry("401".into()).or_insert_with(|| problem("Credentials were sent but are invalid"));
-                }
-                Policy::User | Policy::Admin => {
-                    op.security = Some(vec![bearer, key]);
-                    responses.entry("401".into()).or_insert_with(|| problem("No valid access token or API key"));
-                }
-                Policy::Session => {
-                    op.security = Some(vec![bearer]);
-                    responses.entry("401".into()).or_insert_with(|| problem("No valid access token"));
-                    responses
-                        .entry("403".into())
-                        .or_insert_with(|| problem("An API key was used (`session_required`); log in instead"));
-                }
-            }
-            if policy == Policy::Admin {
-                responses.entry("403".into()).or_insert_with(|| problem("Not an administrator (`admin_required`)"));
-            }
-            responses.entry("429".into()).or_insert_with(|| problem(limited));
+        let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+        let key = SecurityRequirement::new("api_key", Vec::<String>::new());
+        let responses = &mut op.responses.responses;
+        if op.request_body.is_some() {
+            responses.entry("415".into()).or_insert_with(|| {
+                problem("The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`")
+            });
         }
+        match policy {
+            Policy::Open => continue,
+            Policy::Public => {
+                op.security = Some(vec![SecurityRequirement::default(), bearer, key]);
+                responses.entry("401".into()).or_insert_with(|| problem("Credentials were sent but are invalid"));
+            }
+            Policy::User | Policy::Admin => {
+                op.security = Some(vec![bearer, key]);
+                responses.entry("401".into()).or_insert_with(|| problem("No valid access token or API key"));
+            }
+            Policy::Session => {
+                op.security = Some(vec![bearer]);
+                responses.entry("401".into()).or_insert_with(|| problem("No valid access token"));
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| problem("An API key was used (`session_required`); log in instead"));
+            }
+        }
+        if policy == Policy::Admin {
+            responses.entry("403".into()).or_insert_with(|| problem("Not an administrator (`admin_required`)"));
+        }
+        responses.entry("429".into()).or_insert_with(|| problem(limited));
     }
 }
 
