@@ -59,6 +59,15 @@ pub enum ModelKind {
     Severity,
 }
 
+/// The names an API request gives a model by.
+impl ntsb_model::vocab::Vocabulary for ModelKind {
+    const ALL: &'static [ModelKind] = &ModelKind::ALL;
+
+    fn canonical(self) -> &'static str {
+        self.name()
+    }
+}
+
 impl ModelKind {
     /// Every model.
     pub const ALL: [ModelKind; 3] = [ModelKind::Fatal, ModelKind::Risk, ModelKind::Severity];
@@ -768,35 +777,124 @@ pub struct Facts {
     pub aircraft_count: Option<u32>,
 }
 
-/// Every field name [`Facts::from_json`] accepts.
-pub const FACT_FIELDS: &[&str] = &[
-    "event_date",
-    "state",
-    "country",
-    "latitude",
-    "longitude",
-    "airport_code",
-    "airport_name",
-    "light_condition",
-    "weather",
-    "phase",
-    "make",
-    "model",
-    "category",
-    "amateur_built",
-    "num_engines",
-    "engine_type",
-    "far_part",
-    "schedule",
-    "purpose",
-    "pilot_age",
-    "pilot_total_hours",
-    "damage",
-    "aircraft_count",
+/// What a field of [`Facts`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FactRule {
+    /// A date `YYYY-MM-DD` in these years, inclusive.
+    Date {
+        /// First year.
+        first_year: i32,
+        /// Last year.
+        last_year: i32,
+    },
+    /// Text of at most [`MAX_TEXT`] characters.
+    Text,
+    /// A number in this range, inclusive.
+    Number {
+        /// Lowest.
+        min: f64,
+        /// Highest.
+        max: f64,
+    },
+    /// A whole number in this range, inclusive.
+    Integer {
+        /// Lowest.
+        min: i64,
+        /// Highest.
+        max: i64,
+    },
+    /// `true` or `false`.
+    Flag,
+}
+
+/// A field of [`Facts`] as [`Facts::from_json`] reads it: the one home of its
+/// name, rule and meaning (the API documents the facts from this table).
+#[derive(Debug, Clone, Copy)]
+pub struct FactField {
+    /// The JSON key.
+    pub name: &'static str,
+    /// What it accepts.
+    pub rule: FactRule,
+    /// What it means, for the documentation.
+    pub description: &'static str,
+}
+
+const fn fact(name: &'static str, rule: FactRule, description: &'static str) -> FactField {
+    FactField { name, rule, description }
+}
+
+/// Every field [`Facts::from_json`] accepts, in the order of [`Facts`].
+pub const FACT_FIELDS: &[FactField] = &[
+    fact("event_date", FactRule::Date { first_year: 1900, last_year: 2100 }, "Event date, YYYY-MM-DD."),
+    fact("state", FactRule::Text, "US state, two letters."),
+    fact("country", FactRule::Text, "Country."),
+    fact("latitude", FactRule::Number { min: -90.0, max: 90.0 }, "Latitude, degrees."),
+    fact("longitude", FactRule::Number { min: -180.0, max: 180.0 }, "Longitude, degrees."),
+    fact("airport_code", FactRule::Text, "Airport code, when at or near an airport."),
+    fact(
+        "airport_name",
+        FactRule::Text,
+        "That airport's name (its kind, such as a private strip or a seaplane base, is a feature).",
+    ),
+    fact("light_condition", FactRule::Text, "Light condition code."),
+    fact("weather", FactRule::Text, "`VMC` or `IMC`."),
+    fact("phase", FactRule::Text, "Broad phase of flight (`takeoff`, `cruise`, `landing`, …)."),
+    fact("make", FactRule::Text, "Aircraft make."),
+    fact("model", FactRule::Text, "Aircraft model."),
+    fact("category", FactRule::Text, "Aircraft category code (`AIR`, `HELI`, …)."),
+    fact("amateur_built", FactRule::Flag, "Amateur-built."),
+    fact("num_engines", FactRule::Integer { min: 0, max: 24 }, "Number of engines."),
+    fact("engine_type", FactRule::Text, "Engine type."),
+    fact("far_part", FactRule::Text, "FAR part (`091`, `121`, …)."),
+    fact("schedule", FactRule::Text, "Scheduled or not."),
+    fact("purpose", FactRule::Text, "Purpose of flight."),
+    fact("pilot_age", FactRule::Integer { min: 0, max: 120 }, "Pilot age."),
+    fact("pilot_total_hours", FactRule::Number { min: 0.0, max: 200_000.0 }, "Pilot total flight hours."),
+    fact("damage", FactRule::Text, "Worst aircraft damage (read by `fatal` and `severity` only)."),
+    fact(
+        "aircraft_count",
+        FactRule::Integer { min: 1, max: 100 },
+        "Aircraft involved (read by `fatal` and `severity` only).",
+    ),
 ];
 
+/// A fact's value once its rule has accepted it.
+enum FactValue {
+    Date(NaiveDate),
+    Text(String),
+    Number(f64),
+    Integer(i64),
+    Flag(bool),
+}
+
+impl FactRule {
+    /// Checks `v` against the rule; `field` names it in the error.
+    fn accept(self, v: &Value, field: &str) -> Result<FactValue> {
+        Ok(match self {
+            FactRule::Date { first_year, last_year } => {
+                let s = text(v, field)?;
+                let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .map_err(|_| Error::invalid(field, format!("expected a date YYYY-MM-DD, got {s:?}")))?;
+                if !(first_year..=last_year).contains(&d.year()) {
+                    return Err(Error::invalid(
+                        field,
+                        format!("must be between {first_year}-01-01 and {last_year}-12-31"),
+                    ));
+                }
+                FactValue::Date(d)
+            }
+            FactRule::Text => FactValue::Text(text(v, field)?),
+            FactRule::Number { min, max } => FactValue::Number(number(v, field, min, max)?),
+            FactRule::Integer { min, max } => FactValue::Integer(integer(v, field, min, max)?),
+            FactRule::Flag => {
+                FactValue::Flag(v.as_bool().ok_or_else(|| Error::invalid(field, "expected true or false"))?)
+            }
+        })
+    }
+}
+
 /// Longest text accepted for a categorical field.
-const MAX_TEXT: usize = 100;
+pub const MAX_TEXT: usize = 100;
 
 /// The facts of a stored event, taking its fields (no copies: scoring stored
 /// events reads a row per prediction and needs it only for this).
@@ -846,54 +944,48 @@ impl Facts {
         };
         let mut f = Facts::default();
         for (key, v) in obj {
-            let field = format!("{prefix}.{key}");
+            let field = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            let Some(spec) = FACT_FIELDS.iter().find(|spec| spec.name == key) else {
+                return Err(unknown_field(&field));
+            };
             if v.is_null() {
-                if !FACT_FIELDS.contains(&key.as_str()) {
-                    return Err(unknown_field(&field));
-                }
                 continue;
             }
-            match key.as_str() {
-                "event_date" => {
-                    let s = text(v, &field)?;
-                    let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                        .map_err(|_| Error::invalid(&field, format!("expected a date YYYY-MM-DD, got {s:?}")))?;
-                    if !(1900..=2100).contains(&d.year()) {
-                        return Err(Error::invalid(&field, "must be between 1900-01-01 and 2100-12-31"));
-                    }
-                    f.event_date = Some(d);
-                }
-                "state" => f.state = Some(text(v, &field)?),
-                "country" => f.country = Some(text(v, &field)?),
-                "airport_code" => f.airport_code = Some(text(v, &field)?),
-                "airport_name" => f.airport_name = Some(text(v, &field)?),
-                "light_condition" => f.light_condition = Some(text(v, &field)?),
-                "weather" => f.weather = Some(text(v, &field)?),
-                "phase" => f.phase = Some(text(v, &field)?),
-                "make" => f.make = Some(text(v, &field)?),
-                "model" => f.model = Some(text(v, &field)?),
-                "category" => f.category = Some(text(v, &field)?),
-                "engine_type" => f.engine_type = Some(text(v, &field)?),
-                "far_part" => f.far_part = Some(text(v, &field)?),
-                "schedule" => f.schedule = Some(text(v, &field)?),
-                "purpose" => f.purpose = Some(text(v, &field)?),
-                "damage" => f.damage = Some(text(v, &field)?),
-                "latitude" => f.latitude = Some(number(v, &field, -90.0, 90.0)?),
-                "longitude" => f.longitude = Some(number(v, &field, -180.0, 180.0)?),
-                "pilot_total_hours" => f.pilot_total_hours = Some(number(v, &field, 0.0, 200_000.0)?),
-                "num_engines" => f.num_engines = Some(integer(v, &field, 0, 24)?),
-                "pilot_age" => f.pilot_age = Some(integer(v, &field, 0, 120)?),
-                "aircraft_count" => {
-                    f.aircraft_count = Some(u32::try_from(integer(v, &field, 1, 100)?).unwrap_or(1));
-                }
-                "amateur_built" => {
-                    f.amateur_built =
-                        Some(v.as_bool().ok_or_else(|| Error::invalid(&field, "expected true or false"))?);
-                }
-                _ => return Err(unknown_field(&field)),
-            }
+            f.set(spec.name, spec.rule.accept(v, &field)?);
         }
         Ok(f)
+    }
+
+    /// Sets the field `name` (one of [`FACT_FIELDS`]) to a value its rule accepted.
+    fn set(&mut self, name: &str, value: FactValue) {
+        use FactValue as V;
+        match (name, value) {
+            ("event_date", V::Date(d)) => self.event_date = Some(d),
+            ("state", V::Text(t)) => self.state = Some(t),
+            ("country", V::Text(t)) => self.country = Some(t),
+            ("latitude", V::Number(x)) => self.latitude = Some(x),
+            ("longitude", V::Number(x)) => self.longitude = Some(x),
+            ("airport_code", V::Text(t)) => self.airport_code = Some(t),
+            ("airport_name", V::Text(t)) => self.airport_name = Some(t),
+            ("light_condition", V::Text(t)) => self.light_condition = Some(t),
+            ("weather", V::Text(t)) => self.weather = Some(t),
+            ("phase", V::Text(t)) => self.phase = Some(t),
+            ("make", V::Text(t)) => self.make = Some(t),
+            ("model", V::Text(t)) => self.model = Some(t),
+            ("category", V::Text(t)) => self.category = Some(t),
+            ("amateur_built", V::Flag(b)) => self.amateur_built = Some(b),
+            ("num_engines", V::Integer(n)) => self.num_engines = Some(n),
+            ("engine_type", V::Text(t)) => self.engine_type = Some(t),
+            ("far_part", V::Text(t)) => self.far_part = Some(t),
+            ("schedule", V::Text(t)) => self.schedule = Some(t),
+            ("purpose", V::Text(t)) => self.purpose = Some(t),
+            ("pilot_age", V::Integer(n)) => self.pilot_age = Some(n),
+            ("pilot_total_hours", V::Number(x)) => self.pilot_total_hours = Some(x),
+            ("damage", V::Text(t)) => self.damage = Some(t),
+            ("aircraft_count", V::Integer(n)) => self.aircraft_count = Some(u32::try_from(n).unwrap_or(1)),
+            // FACT_FIELDS and this match are tested to agree (`every_fact_field_is_set`).
+            _ => {}
+        }
     }
 
     /// The raw fields that are set, by name.
@@ -923,12 +1015,13 @@ impl Facts {
             self.damage.is_some(),
             self.aircraft_count.is_some(),
         ];
-        FACT_FIELDS.iter().zip(set).filter(|(_, s)| *s).map(|(n, _)| *n).collect()
+        FACT_FIELDS.iter().zip(set).filter(|(_, s)| *s).map(|(field, _)| field.name).collect()
     }
 }
 
 fn unknown_field(field: &str) -> Error {
-    Error::invalid(field, format!("unknown field; known fields are {}", FACT_FIELDS.join(", ")))
+    let known: Vec<&str> = FACT_FIELDS.iter().map(|f| f.name).collect();
+    Error::invalid(field, format!("unknown field; known fields are {}", known.join(", ")))
 }
 
 fn text(v: &Value, field: &str) -> Result<String> {
@@ -1154,11 +1247,30 @@ mod tests {
     }
 
     #[test]
+    fn every_fact_field_is_set() {
+        // A value each rule accepts; every field must then be present, in the table's order.
+        let mut given = serde_json::Map::new();
+        for field in FACT_FIELDS {
+            let value = match field.rule {
+                FactRule::Date { .. } => json!("2015-07-04"),
+                FactRule::Text => json!("X"),
+                FactRule::Number { max, .. } => json!(max),
+                FactRule::Integer { max, .. } => json!(max),
+                FactRule::Flag => json!(true),
+            };
+            given.insert(field.name.to_string(), value);
+        }
+        let facts = Facts::from_json(&Value::Object(given), "").unwrap();
+        let names: Vec<&str> = FACT_FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(facts.present_fields(), names);
+    }
+
+    #[test]
     fn every_source_is_a_fact_field() {
         for kind in ModelKind::ALL {
             for feature in kind.features() {
                 for source in feature.sources() {
-                    assert!(FACT_FIELDS.contains(source), "{source}");
+                    assert!(FACT_FIELDS.iter().any(|f| f.name == *source), "{source}");
                 }
             }
         }

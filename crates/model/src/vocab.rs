@@ -12,6 +12,16 @@ fn fold(raw: &str) -> String {
     raw.trim().to_ascii_lowercase()
 }
 
+/// A closed set of values with one canonical spelling each: what an API
+/// parameter of that kind accepts and what its documentation lists.
+pub trait Vocabulary: Copy + 'static {
+    /// Every value, in order.
+    const ALL: &'static [Self];
+
+    /// The canonical spelling.
+    fn canonical(self) -> &'static str;
+}
+
 macro_rules! vocabulary {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),* $(,)? }) => {
         $(#[$m])*
@@ -31,6 +41,14 @@ macro_rules! vocabulary {
             /// Parses the canonical spelling only (for API parameters).
             pub fn from_canonical(s: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl Vocabulary for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn canonical(self) -> &'static str {
+                self.as_str()
             }
         }
 

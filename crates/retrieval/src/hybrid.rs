@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use ntsb_model::vocab::Vocabulary;
+
 use ntsb_search::SearchIndex;
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +44,16 @@ impl Mode {
 
     /// Parses `bm25`, `dense` or `hybrid`.
     pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "bm25" => Some(Mode::Bm25),
-            "dense" => Some(Mode::Dense),
-            "hybrid" => Some(Mode::Hybrid),
-            _ => None,
-        }
+        <Mode as Vocabulary>::ALL.iter().copied().find(|m| m.as_str() == s)
+    }
+}
+
+/// The modes an API parameter accepts and documents.
+impl Vocabulary for Mode {
+    const ALL: &'static [Mode] = &[Mode::Bm25, Mode::Dense, Mode::Hybrid];
+
+    fn canonical(self) -> &'static str {
+        self.as_str()
     }
 }
 

@@ -3,7 +3,6 @@
 
 use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -25,26 +24,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
             }
             Err(other) => Err(ApiError::internal(format!("path parameter of a route: {}", other.body_text()))),
         }
-    }
-}
-
-/// A query string parsed into `T`, a type that derives `Deserialize` (with
-/// `deny_unknown_fields`) and `IntoParams`, so one type parses and documents
-/// the parameters. A mistake (unknown, repeated, malformed or out of range) is
-/// a 400 naming the parameter.
-#[derive(Debug, Clone)]
-pub(crate) struct TypedQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TypedQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let raw = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(TypedQuery).map_err(|e| {
-            let (parameter, reason) = crate::json::field_error("", &e.path().to_string(), &e.inner().to_string());
-            ApiError::invalid(parameter, reason.replace("unknown field", "unknown parameter"))
-        })
     }
 }
 

@@ -14,15 +14,6 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// A JSON object body, or a 400 naming what is wrong (`body` for malformed
-/// JSON or another kind of value, the duplicate key's path otherwise).
-pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match value(body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::invalid("body", "must be a JSON object")),
-    }
-}
-
 /// A JSON object body of at most `max` bytes parsed into a request type `T`
 /// (which derives `Deserialize` with `deny_unknown_fields` and `ToSchema`, so the
 /// one type both parses and documents the body). Too large is a 413; malformed
@@ -80,8 +71,19 @@ pub(crate) fn field_error(whole: &str, path: &str, message: &str) -> (String, St
     if let Some((name, _)) = message.strip_prefix("duplicate field ").and_then(quoted) {
         return (join(&name), "appears twice; give it once".into());
     }
+    // A field type that checks an object of its own names the inner field (see
+    // [`inner_field_error`]).
+    if let Some((name, tail)) = message.strip_prefix("field ").and_then(quoted) {
+        return (join(&name), tail.trim_start_matches(": ").to_string());
+    }
     let field = if parent.is_empty() { whole.to_string() } else { parent.to_string() };
     (field, message.replace('`', "").replace("invalid type: ", "").replace("invalid value: ", ""))
+}
+
+/// The error a field type gives when the value it checks is an object and
+/// one of its fields is wrong: [`field_error`] names that field by its path.
+pub(crate) fn inner_field_error<E: de::Error>(field: &str, reason: &str) -> E {
+    E::custom(format!("field `{field}`: {reason}"))
 }
 
 /// Any JSON value, with duplicate keys refused.
@@ -186,7 +188,7 @@ mod tests {
     use super::*;
 
     fn refused(body: &str) -> (String, String) {
-        match object(body.as_bytes()) {
+        match parse::<Map<String, Value>>(body.as_bytes(), usize::MAX) {
             Err(ApiError::InvalidParameter { parameter, reason }) => (parameter, reason),
             other => panic!("{body}: {other:?}"),
         }
@@ -242,7 +244,7 @@ mod tests {
     #[test]
     fn ordinary_json_is_read_as_serde_json_reads_it() {
         let text = r#"{"a":[1,-2,3.5,true,null,"x"],"b":{"c":{}},"d":18446744073709551615}"#;
-        let ours = Value::Object(object(text.as_bytes()).unwrap());
+        let ours = Value::Object(parse::<Map<String, Value>>(text.as_bytes(), usize::MAX).unwrap());
         let theirs: Value = serde_json::from_str(text).unwrap();
         assert_eq!(ours, theirs);
         assert_eq!(refused("[1]").0, "body");

@@ -8,7 +8,7 @@
 // The structs below exist only to be described; they are never built.
 #![allow(dead_code)]
 
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::access::Policy;
 use crate::error::Problem;
@@ -23,19 +23,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// States in the document the rules [`crate::params`] enforces on query
-/// parameters, from the rules themselves: the years `year` accepts, the shape
-/// of `state` and `far_part`, and for every other free-text parameter that it
-/// must not be blank nor longer than [`crate::params::MAX_VALUE_CHARS`].
-/// Operations with parameters also document the 400 a bad one gets.
+/// States in the document what every request's parsing shares: a body gets
+/// 400 (naming the field) and 413 answers, a query string a 400 (naming the
+/// parameter), and every text parameter the length limit
+/// [`crate::params::checked_pairs`] applies to all of them. Each parameter's
+/// own rule (range, pattern, values) comes from its type ([`crate::params::values`]).
 fn constrain_parameters(doc: &mut utoipa::openapi::OpenApi) {
-    use crate::params;
-    use utoipa::Number;
     use utoipa::openapi::RefOr;
     use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::schema::{Schema, SchemaFormat, SchemaType, Type};
-    let years = params::year_range();
-    for (path, op) in operations(doc) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    for (_, op) in operations(doc) {
         if op.request_body.is_some() {
             op.responses.responses.entry("400".into()).or_insert_with(|| {
                 problem("The body is not a JSON object of this shape (`invalid_parameter`, naming the field)")
@@ -43,38 +40,13 @@ fn constrain_parameters(doc: &mut utoipa::openapi::OpenApi) {
             op.responses.responses.entry("413".into()).or_insert_with(|| problem("The body is too large"));
         }
         let Some(parameters) = op.parameters.as_mut() else { continue };
-        // The live streams take the event filters but not full text (`routes/stream.rs`).
-        if path.starts_with("/api/v1/stream") {
-            parameters.retain(|p| p.name != "q");
-        }
         let mut any_query = false;
         for parameter in parameters.iter_mut().filter(|p| p.parameter_in == ParameterIn::Query) {
             any_query = true;
             let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { continue };
-            let is_string = matches!(&schema.schema_type, SchemaType::Type(Type::String))
-                || matches!(&schema.schema_type, SchemaType::Array(types) if types.contains(&Type::String));
-            match parameter.name.as_str() {
-                "year" => {
-                    schema.minimum = Some(Number::Int(*years.start() as isize));
-                    schema.maximum = Some(Number::Int(*years.end() as isize));
-                }
-                "state" => schema.pattern = Some(params::STATE_PATTERN.into()),
-                "far_part" => schema.pattern = Some(params::FAR_PART_PATTERN.into()),
-                "bbox" => schema.pattern = Some(params::BBOX_PATTERN.into()),
-                _ if is_string && schema.enum_values.is_none() && schema.format.is_none() => {
-                    schema.pattern.get_or_insert_with(|| params::TEXT_PATTERN.into());
-                }
-                _ => {}
+            if matches!(&schema.schema_type, SchemaType::Type(Type::String)) && schema.enum_values.is_none() {
+                schema.max_length.get_or_insert(crate::params::MAX_VALUE_CHARS);
             }
-            if is_string && !matches!(schema.format, Some(SchemaFormat::KnownFormat(_))) {
-                schema.max_length.get_or_insert(params::MAX_VALUE_CHARS);
-            }
-        }
-        // Search refuses a request without words (`routes/search.rs`).
-        if path == "/api/v1/search"
-            && let Some(q) = parameters.iter_mut().find(|p| p.name == "q")
-        {
-            q.required = utoipa::openapi::Required::True;
         }
         if any_query {
             op.responses.responses.entry("400".into()).or_insert_with(|| {
@@ -208,7 +180,7 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
         routes::admin::users, routes::admin::set_role, routes::admin::set_disabled, routes::admin::revoke_keys,
         routes::admin::audit,
     ),
-    components(schemas(Problem, InjuryLevelParam, DamageParam, PhaseParam, WeatherParam, EventTypeParam, SortParam)),
+    components(schemas(Problem)),
     tags(
         (name = "events", description = "Listing and detail"),
         (name = "search", description = "Full-text search over narratives and probable causes"),
@@ -224,266 +196,6 @@ fn secure(doc: &mut utoipa::openapi::OpenApi) {
     )
 )]
 struct ApiDoc;
-
-// ---------------------------------------------------------------------------
-// Parameters
-
-/// Highest injury of an event.
-#[derive(ToSchema)]
-#[schema(as = InjuryLevel)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum InjuryLevelParam {
-    Fatal,
-    Serious,
-    Minor,
-    None,
-    Unknown,
-}
-
-/// Aircraft damage.
-#[derive(ToSchema)]
-#[schema(as = Damage)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum DamageParam {
-    Destroyed,
-    Substantial,
-    Minor,
-    None,
-    Unknown,
-}
-
-/// Broad phase of flight.
-#[derive(ToSchema)]
-#[schema(as = Phase)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PhaseParam {
-    Standing,
-    Taxi,
-    Takeoff,
-    Climb,
-    Cruise,
-    Descent,
-    Approach,
-    GoAround,
-    Landing,
-    Maneuvering,
-    Hover,
-    Other,
-    Unknown,
-}
-
-/// Weather condition.
-#[derive(ToSchema)]
-#[schema(as = Weather)]
-pub(crate) enum WeatherParam {
-    #[serde(rename = "VMC")]
-    Vmc,
-    #[serde(rename = "IMC")]
-    Imc,
-    #[serde(rename = "unknown")]
-    Unknown,
-}
-
-/// Kind of event.
-#[derive(ToSchema)]
-#[schema(as = EventType)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum EventTypeParam {
-    Accident,
-    Incident,
-    Occurrence,
-    Unknown,
-}
-
-/// Order of an event listing; `-` means descending.
-#[derive(ToSchema)]
-#[schema(as = Sort)]
-pub(crate) enum SortParam {
-    #[serde(rename = "date")]
-    Date,
-    #[serde(rename = "-date")]
-    DateDesc,
-    #[serde(rename = "fatalities")]
-    Fatalities,
-    #[serde(rename = "-fatalities")]
-    FatalitiesDesc,
-    #[serde(rename = "state")]
-    State,
-    #[serde(rename = "-state")]
-    StateDesc,
-    #[serde(rename = "make")]
-    Make,
-    #[serde(rename = "-make")]
-    MakeDesc,
-}
-
-/// The event filters: every one optional, all combined with AND. Aircraft-level
-/// filters (damage, make, model, category, far_part) match when any aircraft does.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct FilterParams {
-    /// Earliest event date, inclusive (YYYY-MM-DD).
-    #[param(format = Date, example = "2010-01-01")]
-    from: Option<String>,
-    /// Latest event date, inclusive (YYYY-MM-DD); not before `from`.
-    #[param(format = Date, example = "2019-12-31")]
-    to: Option<String>,
-    /// Calendar year.
-    #[param(minimum = 1900, example = 2015)]
-    year: Option<i32>,
-    /// Two-letter state code (any case).
-    #[param(example = "AK")]
-    state: Option<String>,
-    /// Country as NTSB spells it (any case).
-    #[param(example = "United States")]
-    country: Option<String>,
-    /// Highest injury of the event.
-    #[param(inline)]
-    highest_injury: Option<InjuryLevelParam>,
-    /// Damage of any aircraft.
-    #[param(inline)]
-    damage: Option<DamageParam>,
-    /// Make of any aircraft (normalised: `CESSNA AIRCRAFT CO` matches `Cessna`).
-    #[param(example = "Cessna")]
-    make: Option<String>,
-    /// Model prefix of any aircraft (any case).
-    #[param(example = "172")]
-    model: Option<String>,
-    /// Aircraft category code of any aircraft (`AIR`, `HELI`, …).
-    #[param(example = "AIR")]
-    category: Option<String>,
-    /// FAR part of any aircraft (`91` matches `091`).
-    #[param(example = "91")]
-    far_part: Option<String>,
-    /// Broad phase of flight.
-    #[param(inline)]
-    phase: Option<PhaseParam>,
-    /// Weather condition.
-    #[param(inline)]
-    weather: Option<WeatherParam>,
-    /// Accident, incident, …
-    #[param(inline)]
-    event_type: Option<EventTypeParam>,
-    /// Only events with (true) or without (false) narrative text.
-    has_narrative: Option<bool>,
-    /// Bounding box `min_lon,min_lat,max_lon,max_lat` (degrees, no antimeridian wrap; each
-    /// minimum at most its maximum).
-    #[param(example = "-125,24,-66,50")]
-    bbox: Option<String>,
-    /// Free text over narratives and probable causes (required by /api/v1/search).
-    #[param(example = "carburetor icing")]
-    q: Option<String>,
-}
-
-/// Sorting and paging of the event listing.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageParams {
-    /// Sort order (default `-date`, newest first).
-    #[param(inline)]
-    sort: Option<SortParam>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000, example = 50)]
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page (same filters and sort).
-    cursor: Option<String>,
-}
-
-/// Paging of search results (`q` is among the filters).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct SearchParams {
-    /// Hits per page, 1 to 1000 (default 20).
-    #[param(minimum = 1, maximum = 1000, example = 20)]
-    limit: Option<u32>,
-    /// Hits to skip, 0 to 10000.
-    #[param(minimum = 0, maximum = 10000, example = 0)]
-    offset: Option<u32>,
-    /// Ranking: `bm25` (default), `dense` (sentence embeddings) or `hybrid` (both, reciprocal rank fusion).
-    #[param(pattern = "^(bm25|dense|hybrid)$", example = "hybrid")]
-    mode: Option<String>,
-}
-
-/// Row limit of a breakdown.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct LimitParams {
-    /// Most rows, 1 to 10000.
-    #[param(minimum = 1, maximum = 10000, example = 20)]
-    limit: Option<u32>,
-}
-
-/// Row limit of the findings and occurrences.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct CodeLimitParams {
-    /// Most rows, 1 to 1000 (default 50).
-    #[param(minimum = 1, maximum = 1000, example = 20)]
-    limit: Option<u32>,
-}
-
-/// Row limit and minimum group size.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct MinCountParams {
-    /// Most rows, 1 to 10000.
-    #[param(minimum = 1, maximum = 10000, example = 20)]
-    limit: Option<u32>,
-    /// Leave out groups with fewer events, 1 to 1000000 (default 1).
-    #[param(minimum = 1, maximum = 1000000, example = 100)]
-    min_count: Option<u32>,
-}
-
-/// Feature limit.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct GeoLimitParams {
-    /// Most features, 1 to 10000 (default 1000).
-    #[param(minimum = 1, maximum = 10000, example = 500)]
-    limit: Option<u32>,
-}
-
-/// Centre and radius.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct RadiusParams {
-    /// Latitude of the centre, degrees.
-    #[param(minimum = -90, maximum = 90, example = 61.17)]
-    lat: f64,
-    /// Longitude of the centre, degrees.
-    #[param(minimum = -180, maximum = 180, example = -150.0)]
-    lon: f64,
-    /// Radius in km (greater than 0).
-    #[param(exclusive_minimum = 0, maximum = 20040, example = 50)]
-    km: f64,
-    /// Most features, 1 to 10000 (default 1000).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<u32>,
-}
-
-/// Grid cell size.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct DensityParams {
-    /// Cell size in degrees, 0.01 to 45 (default 1).
-    #[param(minimum = 0.01, maximum = 45, example = 0.5)]
-    cell: Option<f64>,
-}
-
-/// DBSCAN settings.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ClusterParams {
-    /// Neighbourhood radius in km, more than 0 and at most 500 (default 25).
-    #[param(exclusive_minimum = 0, maximum = 500, example = 25)]
-    eps_km: Option<f64>,
-    /// Neighbours (self included) that make a core point, 2 to 10000 (default 5).
-    #[param(minimum = 2, maximum = 10000, example = 5)]
-    min_points: Option<u32>,
-    /// Most clusters, 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
-}
 
 // ---------------------------------------------------------------------------
 // Responses

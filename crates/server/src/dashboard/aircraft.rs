@@ -5,20 +5,31 @@
 use axum::extract::{RawQuery, State};
 use maud::{Markup, html};
 use ntsb_model::query::{Breakdown, BreakdownRow};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::charts::{Bar, Table, bars, breakdown_table, figure};
 use super::layout::{Page, active_filters, downloads, filter_form, respond, shell};
 use super::query::PageQuery;
 use crate::error::ApiError;
+use crate::fields::Bounded;
 use crate::routes::stats::breakdown_of;
 use crate::state::AppState;
+
+/// The aircraft page's own parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AircraftQuery {
+    /// Leave out groups with fewer events (default 1).
+    min_count: Option<Bounded<1, 1_000_000>>,
+}
 
 /// Rows of the make and make/model rankings.
 const TOP: usize = 25;
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &["min_count"])?;
-    let min = q.params.int("min_count", 1..=1_000_000)?.unwrap_or(1) as u64;
+    let (q, own) = PageQuery::parse_with::<AircraftQuery>(raw.as_deref())?;
+    let min = own.min_count.map_or(1, |m| m.get() as u64);
     let filter = q.filter(&state).await?;
     let (makes, models, categories, engines, amateur) = tokio::try_join!(
         breakdown_of(&state, Breakdown::Make, filter.clone(), min, TOP),

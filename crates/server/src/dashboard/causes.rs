@@ -15,7 +15,7 @@ use crate::state::AppState;
 const TOP: usize = 25;
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &[])?;
+    let q = PageQuery::parse(raw.as_deref())?;
     let filter = q.filter(&state).await?;
     let (findings, occurrences) =
         tokio::try_join!(findings_of(&state, filter.clone(), TOP), occurrences_of(&state, filter.clone(), TOP))?;

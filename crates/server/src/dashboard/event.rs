@@ -5,7 +5,7 @@
 //! serves, so the page holds everything the API does.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use maud::{Markup, html};
 use ntsb_model::query::EventDetail;
 
@@ -13,16 +13,15 @@ use super::layout::{Page, shell};
 use super::query::encode_path;
 use super::text::{Text, int, opt};
 use crate::error::ApiError;
-use crate::params::Params;
+use crate::params::{NoParams, Query};
 use crate::routes::events::document_of;
 use crate::state::AppState;
 
 pub(crate) async fn page(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    _: Query<NoParams>,
 ) -> Result<Page, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
     let Path(ev_id) = path.map_err(|e| ApiError::invalid("ev_id", e.body_text()))?;
     let ev_id = ev_id.trim().to_string();
     let shown: String = ev_id.chars().take(40).collect();

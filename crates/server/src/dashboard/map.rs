@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use axum::extract::{RawQuery, State};
 use maud::{Markup, html};
 use ntsb_model::query::{Breakdown, BreakdownRow, EventSummary};
+use ntsb_model::vocab::Vocabulary;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::charts::{Table, breakdown_table, figure, fmt};
 use super::geo::{Shape, WORLD_FRAME, countries, postal_code, us_point, us_states, world_point};
@@ -15,6 +18,7 @@ use super::overview::latest_table;
 use super::query::PageQuery;
 use super::text::{Text, int, pct};
 use crate::error::ApiError;
+use crate::params::values::OneOf;
 use crate::routes::geo::geo_events_of;
 use crate::routes::stats::{MAX_ROWS, breakdown_of};
 use crate::state::AppState;
@@ -27,10 +31,33 @@ const SCALE: [&str; 6] = ["#e3eef9", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd",
 const NO_DATA: &str = "#f2f4f7";
 const POINT: &str = "#b42318";
 
-#[derive(Clone, Copy, PartialEq)]
+/// What the choropleths colour by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Metric {
     Events,
     FatalRate,
+}
+
+impl Vocabulary for Metric {
+    const ALL: &'static [Metric] = &[Metric::Events, Metric::FatalRate];
+
+    fn canonical(self) -> &'static str {
+        match self {
+            Metric::Events => "events",
+            Metric::FatalRate => "fatal_rate",
+        }
+    }
+}
+
+/// A plain name for the OpenAPI derive (see [`crate::params::filter`]).
+type MetricValue = OneOf<Metric>;
+
+/// The map page's own parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct MapQuery {
+    /// `events` (default) or `fatal_rate`.
+    metric: Option<MetricValue>,
 }
 
 impl Metric {
@@ -49,14 +76,8 @@ impl Metric {
 }
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &["metric"])?;
-    let metric = match q.get("metric") {
-        None | Some("events") => Metric::Events,
-        Some("fatal_rate") => Metric::FatalRate,
-        Some(other) => {
-            return Err(ApiError::invalid("metric", format!("expected events or fatal_rate, got {other:?}")));
-        }
-    };
+    let (q, own) = PageQuery::parse_with::<MapQuery>(raw.as_deref())?;
+    let metric = own.metric.map_or(Metric::Events, OneOf::get);
     let filter = q.filter(&state).await?;
     let (states, countries_rows, points) = tokio::try_join!(
         breakdown_of(&state, Breakdown::State, filter.clone(), 1, MAX_ROWS),

@@ -20,7 +20,7 @@ const TOP: usize = 10;
 const LATEST: usize = 10;
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &[])?;
+    let q = PageQuery::parse(raw.as_deref())?;
     let filter = q.filter(&state).await?;
     let store = state.store.clone();
     let (summary, years, states, makes, phases, latest, last_load) = tokio::try_join!(

@@ -1,5 +1,5 @@
-//! A page's query string: the API's event filter parameters (same names, same
-//! validation, see [`crate::params`]) plus the page's own, kept in the URL so a
+//! A page's query string: the API's event filter parameters (the same types,
+//! see [`crate::params`]) plus the page's own, kept in the URL so a
 //! view can be bookmarked, shared and walked with back and forward.
 //!
 //! A filter form submitted without JavaScript sends every field, the empty
@@ -7,75 +7,132 @@
 //! program should say nothing instead).
 
 use ntsb_model::query::EventFilter;
+use ntsb_model::vocab::Vocabulary;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::params::{FILTER_PARAMS, Params};
+use crate::params::values::{FilterText, OneOf};
+use crate::params::{
+    FilterQuery, NoParams, QueryPart, TextQuery, checked_pairs, filter_parameter_names, names_of, part_of,
+};
 use crate::routes::events::filter_of;
 use crate::state::AppState;
 
+/// What a page answers: the page itself, or one of its tables as CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Html,
+    Csv,
+}
+
+impl Vocabulary for Format {
+    const ALL: &'static [Format] = &[Format::Html, Format::Csv];
+
+    fn canonical(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// A plain name for the OpenAPI derive (see [`crate::params::filter`]).
+type FormatValue = OneOf<Format>;
+
 /// Parameters every page accepts besides the filters: `format=csv` with
 /// `table=ID` downloads one of the page's tables.
-const PAGE_PARAMS: &[&str] = &["format", "table"];
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ViewQuery {
+    /// `html` (default) or `csv`.
+    #[param(inline)]
+    format: Option<FormatValue>,
+    /// The table a CSV download holds (default: the page's first).
+    #[param(inline)]
+    table: Option<FilterText>,
+}
 
 /// The parsed query of one page request.
 #[derive(Debug, Clone)]
 pub(crate) struct PageQuery {
-    /// The validated parameters.
-    pub params: Params,
-    /// The non-empty filter parameters as given, in the order of [`FILTER_PARAMS`].
+    filter: FilterQuery,
+    text: TextQuery,
+    view: ViewQuery,
+    /// The non-empty filter parameters as given, in the order the filters are documented.
     pub filters: Vec<(String, String)>,
     /// The non-empty page parameters as given (kept across filter changes).
     pub extras: Vec<(String, String)>,
 }
 
 impl PageQuery {
-    /// Parses `raw`, accepting the filters, `format`/`table` and the page's `extra` parameters.
-    pub fn parse(raw: Option<&str>, extra: &[&str]) -> Result<PageQuery, ApiError> {
+    /// Parses `raw`: the filters and `format`/`table`, nothing else.
+    pub fn parse(raw: Option<&str>) -> Result<PageQuery, ApiError> {
+        Self::parse_with::<NoParams>(raw).map(|(query, _)| query)
+    }
+
+    /// Parses `raw`: the filters, `format`/`table` and the page's own parameters `E`.
+    pub fn parse_with<E: QueryPart>(raw: Option<&str>) -> Result<(PageQuery, E), ApiError> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        ser.extend_pairs(&pairs);
-        let params = Params::parse(Some(&ser.finish()), &[FILTER_PARAMS, PAGE_PARAMS, extra])?;
+        let mut given = form_urlencoded::Serializer::new(String::new());
+        given.extend_pairs(&pairs);
+        let given = given.finish();
+        let filter_names = filter_parameter_names();
+        let (view_names, own_names) = (names_of::<ViewQuery>(), names_of::<E>());
+        let pairs = checked_pairs(Some(&given), &[&filter_names, view_names, own_names])?;
+        let of = |names: &[&str]| -> Vec<(&str, &str)> {
+            pairs.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        };
+        let filter_pairs = of(&filter_names);
+        let text_pairs: Vec<_> = filter_pairs.iter().copied().filter(|(k, _)| *k == "q").collect();
+        let structured: Vec<_> = filter_pairs.iter().copied().filter(|(k, _)| *k != "q").collect();
+        let query = PageQuery {
+            filter: part_of(&structured)?,
+            text: part_of(&text_pairs)?,
+            view: part_of(&of(view_names))?,
+            filters: filter_names
+                .iter()
+                .filter_map(|name| pairs.iter().find(|(k, _)| k == name))
+                .map(|(k, v)| (k.clone(), v.trim().to_string()))
+                .collect(),
+            extras: of(own_names).into_iter().map(|(k, v)| (k.to_string(), v.trim().to_string())).collect(),
+        };
         // Validate the filter now, so a bad value is reported before any work.
-        params.event_filter()?;
-        let mut filters = Vec::new();
-        for name in FILTER_PARAMS {
-            if let Some((k, v)) = pairs.iter().find(|(k, _)| k == name) {
-                filters.push((k.clone(), v.trim().to_string()));
-            }
-        }
-        let extras = pairs
-            .iter()
-            .filter(|(k, _)| extra.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.trim().to_string()))
-            .collect();
-        Ok(PageQuery { params, filters, extras })
+        query.filter.to_filter()?;
+        let own = part_of(&of(own_names))?;
+        Ok((query, own))
     }
 
-    /// The value of a filter parameter, if given.
+    /// The value of a filter or page parameter, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.filters.iter().chain(&self.extras).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The event filter, with `q` resolved through the search index as the API does.
     pub async fn filter(&self, state: &AppState) -> Result<EventFilter, ApiError> {
-        filter_of(state, &self.params).await
+        filter_of(state, &self.filter, &self.text).await
     }
 
     /// The filter without `q` (for search, which ranks by `q` itself).
     pub fn structured_filter(&self) -> Result<EventFilter, ApiError> {
-        self.params.event_filter()
+        self.filter.to_filter()
+    }
+
+    /// The words of `q`, if any.
+    pub fn words(&self) -> Option<&str> {
+        self.text.words()
     }
 
     /// Whether the CSV of table `ID` was asked for: `Some(ID)` (the first table when none is named).
     pub fn csv_table(&self) -> Result<Option<Option<String>>, ApiError> {
-        match self.params.text("format")?.as_deref() {
-            None | Some("html") => Ok(None),
-            Some("csv") => Ok(Some(self.params.text("table")?)),
-            Some(other) => Err(ApiError::invalid("format", format!("expected html or csv, got {other:?}"))),
-        }
+        Ok(match self.view.format.map(OneOf::get) {
+            None | Some(Format::Html) => None,
+            Some(Format::Csv) => Some(self.view.table.clone().map(FilterText::into_string)),
+        })
     }
 
     /// A link to `path` with this page's filters and the given extra parameters.
@@ -142,9 +199,17 @@ pub(crate) fn with_query(path: &str, query: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A page parameter, as the aircraft page has.
+    #[derive(Debug, Deserialize, IntoParams)]
+    #[serde(deny_unknown_fields)]
+    struct MinCount {
+        min_count: Option<crate::fields::Bounded<1, 1000>>,
+    }
+
     #[test]
     fn empty_form_fields_mean_no_filter_and_links_keep_the_rest() {
-        let q = PageQuery::parse(Some("state=ca&make=&year=2010&min_count=5&q=%20"), &["min_count"]).unwrap();
+        let (q, own) = PageQuery::parse_with::<MinCount>(Some("state=ca&make=&year=2010&min_count=5&q=%20")).unwrap();
+        assert_eq!(own.min_count.map(|m| m.get()), Some(5));
         assert_eq!(q.href("/", &[]), "/?year=2010&state=ca");
         assert_eq!(q.href("/map", &[]), "/map?year=2010&state=ca");
         assert_eq!(q.with("/aircraft", "min_count", Some("10")), "/aircraft?year=2010&state=ca&min_count=10");
@@ -155,7 +220,7 @@ mod tests {
     #[test]
     fn bad_values_and_unknown_parameters_are_refused_by_name() {
         for (raw, name) in [("stat=CA", "stat"), ("year=nineteen", "year"), ("format=pdf", "format")] {
-            let err = PageQuery::parse(Some(raw), &[]).and_then(|q| q.csv_table().map(|_| q)).unwrap_err();
+            let err = PageQuery::parse(Some(raw)).and_then(|q| q.csv_table().map(|_| q)).unwrap_err();
             match err {
                 ApiError::InvalidParameter { parameter, .. } => assert_eq!(parameter, name, "{raw}"),
                 other => panic!("{raw}: {other:?}"),

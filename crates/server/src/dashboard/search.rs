@@ -4,22 +4,33 @@
 
 use axum::extract::{RawQuery, State};
 use maud::html;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::charts::{Cell, Table};
 use super::layout::{Page, active_filters, downloads, filter_form, respond, shell};
 use super::query::{PageQuery, encode_path};
 use super::text::{Text, int, opt, snippet};
 use crate::error::ApiError;
+use crate::fields::Bounded;
 use crate::routes::search::{SearchPage, run};
 use crate::state::{AppState, blocking};
+
+/// The search page's own parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SearchPageQuery {
+    /// Results to skip.
+    offset: Option<Bounded<0, { ntsb_search::MAX_OFFSET as i64 }>>,
+}
 
 /// Results per page.
 const PER_PAGE: usize = 20;
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &["offset"])?;
-    let offset = q.params.int("offset", 0..=ntsb_search::MAX_OFFSET as i64)?.unwrap_or(0) as usize;
-    let text = q.params.q()?;
+    let (q, own) = PageQuery::parse_with::<SearchPageQuery>(raw.as_deref())?;
+    let offset = own.offset.map_or(0, |o| o.get() as usize);
+    let text = q.words().map(str::to_string);
     let filter = q.structured_filter()?;
     let results: Option<SearchPage> = match text.clone() {
         Some(text) => {

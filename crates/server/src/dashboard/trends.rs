@@ -23,7 +23,7 @@ fn month(key: &str) -> String {
 }
 
 pub(crate) async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Page, ApiError> {
-    let q = PageQuery::parse(raw.as_deref(), &[])?;
+    let q = PageQuery::parse(raw.as_deref())?;
     let filter = q.filter(&state).await?;
     let (years, months, decades, seasons, days) = tokio::try_join!(
         breakdown_of(&state, Breakdown::Year, filter.clone(), 1, MAX_ROWS),

@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::engine;
 use crate::access::{AdminUser, ClientIp};
 use crate::error::{ApiError, Problem};
-use crate::extract::{PathText, TypedQuery};
+use crate::extract::PathText;
 use crate::fields::Bounded;
+use crate::params::Query;
 use crate::state::AppState;
 
 /// Default page size.
@@ -67,7 +68,7 @@ pub(crate) struct UsersBody {
 pub(crate) async fn users(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
-    TypedQuery(query): TypedQuery<UsersQuery>,
+    Query(query, ..): Query<UsersQuery>,
 ) -> Result<Json<UsersBody>, ApiError> {
     let limit = page_limit(query.limit);
     let after = query.after.map(|a| UserId(a.get()));
@@ -252,7 +253,7 @@ pub(crate) struct AuditBody {
 pub(crate) async fn audit(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
-    TypedQuery(params): TypedQuery<AuditParams>,
+    Query(params, ..): Query<AuditParams>,
 ) -> Result<Json<AuditBody>, ApiError> {
     let limit = page_limit(params.limit);
     let query = AuditQuery {

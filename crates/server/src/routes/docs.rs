@@ -3,12 +3,11 @@
 //! The page is plain HTML with its script and style as separate files, so the
 //! strict Content-Security-Policy (no inline script or style) holds for it too.
 
-use axum::extract::RawQuery;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, PROBLEM_CODES};
-use crate::params::Params;
+use crate::params::{NoParams, Query};
 
 const PAGE: &str = include_str!("../../assets/docs.html");
 
@@ -54,8 +53,7 @@ fn typed(body: impl IntoResponse, content_type: &'static str) -> Response {
 
 #[utoipa::path(get, path = "/openapi.json", tag = "documentation", summary = "This OpenAPI 3.1 document",
     responses((status = 200, description = "The document", content_type = "application/json", body = Object)))]
-pub(crate) async fn openapi_json(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
+pub(crate) async fn openapi_json(_: Query<NoParams>) -> Result<Response, ApiError> {
     let json = crate::openapi().to_pretty_json().map_err(ApiError::internal)?;
     Ok(typed(json, "application/json"))
 }

@@ -1,22 +1,89 @@
 //! `GET /api/v1/events` and `GET /api/v1/events/{ev_id}`.
 
+use std::borrow::Cow;
+
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
-use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE, Sort};
+use ntsb_model::query::{EventFilter, EventPage, EventQuery, MAX_PAGE, Sort, SortField};
 use ntsb_store::DocumentLookup;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::PathText;
-use crate::openapi::{EventDetailBody, EventPageBody, FilterParams, PageParams};
-use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
+use crate::fields::Bounded;
+use crate::openapi::{EventDetailBody, EventPageBody};
+use crate::params::values::{FilterText, MAX_EVENT_ID_CHARS, is_event_id, show};
+use crate::params::{FilterQuery, MAX_TEXT_MATCHES, NoParams, Query, TextQuery};
 use crate::state::{AppState, blocking, engine_error};
 
-/// Parameters of the listing beyond the filters.
-const LIST_PARAMS: &[&str] = &["sort", "limit", "cursor"];
+/// Sorting and paging of the event listing.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Sort order (default `-date`, newest first).
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
+    /// Page size (default 100).
+    #[param(inline, example = 50)]
+    pub limit: Option<Bounded<1, { MAX_PAGE as i64 }>>,
+    /// `next_cursor` of the previous page (same filters and sort).
+    #[param(inline)]
+    pub cursor: Option<FilterText>,
+}
 
-/// Longest event id or case number looked up.
-const MAX_ID_CHARS: usize = 40;
+/// Events per page when `limit` is not given.
+pub(crate) const DEFAULT_PAGE: usize = 100;
+
+/// An order of an event listing: `date`, `fatalities`, `state` or `make`, with
+/// a leading `-` for descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortOrder(pub Sort);
+
+impl SortOrder {
+    /// Every order by its name.
+    const NAMED: [(&str, SortField); 4] = [
+        ("date", SortField::Date),
+        ("fatalities", SortField::Fatalities),
+        ("state", SortField::State),
+        ("make", SortField::Make),
+    ];
+}
+
+impl<'de> Deserialize<'de> for SortOrder {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = FilterText::deserialize(deserializer)?.into_string();
+        let (descending, key) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let field = Self::NAMED.iter().find(|(name, _)| *name == key).map(|(_, field)| *field).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown sort {}; expected date, fatalities, state or make, with - for descending",
+                show(&text)
+            ))
+        })?;
+        Ok(SortOrder(Sort { field, descending }))
+    }
+}
+
+impl utoipa::PartialSchema for SortOrder {
+    fn schema() -> RefOr<Schema> {
+        let names = Self::NAMED.iter().flat_map(|(name, _)| [name.to_string(), format!("-{name}")]);
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
+    }
+}
+
+impl utoipa::ToSchema for SortOrder {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Sort")
+    }
+}
 
 /// The filter of a request, with `q` resolved through the full-text index into
 /// store ids. Call on the blocking pool (it searches).
@@ -33,10 +100,14 @@ pub(crate) fn resolve_filter(
     Ok(filter)
 }
 
-/// Parses the filter parameters and resolves `q` (on the blocking pool).
-pub(crate) async fn filter_of(state: &AppState, p: &Params) -> Result<EventFilter, ApiError> {
-    let filter = p.event_filter()?;
-    let Some(q) = p.q()? else { return Ok(filter) };
+/// The store filter of the filter parameters, with `q` resolved (on the blocking pool).
+pub(crate) async fn filter_of(
+    state: &AppState,
+    filter: &FilterQuery,
+    text: &TextQuery,
+) -> Result<EventFilter, ApiError> {
+    let filter = filter.to_filter()?;
+    let Some(q) = text.words().map(str::to_string) else { return Ok(filter) };
     let state = state.clone();
     blocking(move || resolve_filter(&state, filter, Some(&q))).await
 }
@@ -45,19 +116,20 @@ pub(crate) async fn filter_of(state: &AppState, p: &Params) -> Result<EventFilte
     description = "Events matching every given filter, in `sort` order, one page at a time. Follow \
         `next_cursor` (pass it as `cursor` with the same filters and sort) until it is null; `total` \
         counts every match.",
-    params(FilterParams, PageParams),
+    params(FilterQuery, TextQuery, ListQuery),
     responses(
         (status = 200, description = "One page of events", body = EventPageBody),
         (status = 400, description = "A parameter is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, LIST_PARAMS])?;
-    let sort = p.sort()?;
-    let limit = p.limit(100, MAX_PAGE)?;
-    let cursor = p.text("cursor")?;
-    let filter = p.event_filter()?;
-    let q = p.q()?;
-    Ok(Json(page_of(&state, filter, q, sort, limit, cursor).await?))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(filter, text, list): Query<FilterQuery, TextQuery, ListQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let sort = list.sort.map_or_else(Sort::default, |s| s.0);
+    let limit = list.limit.map_or(DEFAULT_PAGE, |l| l.get() as usize);
+    let cursor = list.cursor.map(FilterText::into_string);
+    let q = text.words().map(str::to_string);
+    Ok(Json(page_of(&state, filter.to_filter()?, q, sort, limit, cursor).await?))
 }
 
 /// One page of the events matching `filter` and `q` (what `/api/v1/events` answers;
@@ -95,9 +167,8 @@ pub(crate) async fn page_of(
 pub(crate) async fn detail(
     State(state): State<AppState>,
     PathText(ev_id): PathText,
-    RawQuery(raw): RawQuery,
+    _: Query<NoParams>,
 ) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
     let ev_id = ev_id.trim().to_string();
     let body = document_of(&state, &ev_id).await?.ok_or_else(|| not_found(&ev_id))?;
     Ok(super::json_response(body))
@@ -107,10 +178,7 @@ pub(crate) async fn detail(
 /// `None` when no event has that id or case number. The dashboard's event page
 /// reads the same bytes.
 pub(crate) async fn document_of(state: &AppState, ev_id: &str) -> Result<Option<Vec<u8>>, ApiError> {
-    let plausible = !ev_id.is_empty()
-        && ev_id.chars().count() <= MAX_ID_CHARS
-        && ev_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !plausible {
+    if !is_event_id(ev_id) {
         return Ok(None);
     }
     // The store's ready JSON document, served as it is. A store whose read is
@@ -139,6 +207,26 @@ pub(crate) async fn document_of(state: &AppState, ev_id: &str) -> Result<Option<
 }
 
 fn not_found(ev_id: &str) -> ApiError {
-    let shown: String = ev_id.chars().take(MAX_ID_CHARS).collect();
+    let shown: String = ev_id.chars().take(MAX_EVENT_ID_CHARS).collect();
     ApiError::NotFound(format!("no event with ev_id or case number {shown:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_accepts_a_descending_prefix_and_documents_every_order() {
+        let parse = |q: &str| Query::<ListQuery>::parse(Some(q)).map(|q| q.0.sort.map(|s| s.0));
+        let expect = |field, descending| Some(Sort { field, descending });
+        assert_eq!(parse("sort=-fatalities").unwrap(), expect(SortField::Fatalities, true));
+        assert_eq!(parse("sort=date").unwrap(), expect(SortField::Date, false));
+        match parse("sort=speed").unwrap_err() {
+            ApiError::InvalidParameter { parameter, .. } => assert_eq!(parameter, "sort"),
+            other => panic!("{other:?}"),
+        }
+        let schema = serde_json::to_value(<SortOrder as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"].as_array().unwrap().len(), 8);
+        assert_eq!(schema["enum"][1], "-date");
+    }
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ntsb_model::query::{EventFilter, EventSummary};
@@ -17,8 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::access::AuthUser;
 use crate::error::{ApiError, Problem};
-use crate::openapi::FilterParams;
-use crate::params::{FILTER_PARAMS, Params};
+use crate::params::{FilterQuery, Query, TextQuery};
 use crate::routes::events::filter_of;
 use crate::routes::geo::{GEO_JSON, feature};
 use crate::state::{AppState, blocking};
@@ -56,15 +55,15 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     description = "Every filtered event, oldest first, one row each (RFC 4180, header row first), streamed. \
         Costs one unit of the daily quota per 100 rows (rounded up), charged before streaming: \
         429 `quota_exceeded` when less is left.",
-    params(FilterParams),
+    params(FilterQuery, TextQuery),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn csv(
     State(state): State<AppState>,
     AuthUser(who): AuthUser,
-    RawQuery(raw): RawQuery,
+    Query(filter, text, _): Query<FilterQuery, TextQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = parse(&state, raw).await?;
+    let filter = filter_of(&state, &filter, &text).await?;
     let charged = charge_rows(&state, &who, &filter).await?;
     let mut header_row = CSV_COLUMNS.join(",");
     header_row.push_str("\r\n");
@@ -76,15 +75,15 @@ pub(crate) async fn csv(
     description = "Every filtered event, oldest first, as one FeatureCollection (events without \
         coordinates have a null geometry), streamed. Costs one unit of the daily quota per 100 rows \
         (rounded up), charged before streaming: 429 `quota_exceeded` when less is left.",
-    params(FilterParams),
+    params(FilterQuery, TextQuery),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn geojson(
     State(state): State<AppState>,
     AuthUser(who): AuthUser,
-    RawQuery(raw): RawQuery,
+    Query(filter, text, _): Query<FilterQuery, TextQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = parse(&state, raw).await?;
+    let filter = filter_of(&state, &filter, &text).await?;
     let charged = charge_rows(&state, &who, &filter).await?;
     let head = "{\"type\":\"FeatureCollection\",\"features\":[\n".to_string();
     let body = stream(state, filter, head, "\n]}\n".to_string(), |e, out, first| {
@@ -112,11 +111,6 @@ async fn charge_rows(
     let rows = blocking(move || Ok(counting.queries.summary(&f)?.events)).await?;
     let units = rows.div_ceil(ntsb_auth::EXPORT_ROWS_PER_UNIT).max(1);
     crate::access::charge(Some(auth), who, units - 1).await
-}
-
-async fn parse(state: &AppState, raw: Option<String>) -> Result<EventFilter, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
-    filter_of(state, &p).await
 }
 
 fn attachment(

@@ -1,8 +1,10 @@
 //! `POST /api/v1/ml/predict`, `POST /api/v1/ml/predict/batch` and
 //! `GET /api/v1/ml/models`: scoring events with the trained models.
 //!
-//! Bodies are parsed by hand from JSON so every mistake gets a 400 that names the
-//! field (`items[3].features.latitude`). A model that is not loaded (none
+//! Bodies are typed ([`PredictRequest`], [`BatchRequest`]) and parsed by
+//! [`crate::json::parse`], so every mistake gets a 400 that names the field
+//! (`items[3].features.latitude`); the facts are checked by the models' own
+//! rules. A model that is not loaded (none
 //! trained yet, or its file refused) is a 503 `unavailable`, so the server runs
 //! without models and starts answering when they appear (see
 //! [`ntsb_ml::Registry::reload`]).
@@ -16,13 +18,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use ntsb_ml::{Facts, Model, ModelKind, Prediction};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::json_response;
 use crate::access::AuthUser;
 use crate::error::{ApiError, Problem};
+use crate::params::values::{EventId, OneOf};
 use crate::state::{AppState, blocking, blocking_cpu};
 
 /// Most items in one batch.
@@ -32,150 +38,168 @@ const EXPLAINED: usize = 5;
 /// Contributions listed per prediction unless the request asks for another
 /// number (`"contributions": 12` or `"all"`): the ones explained in words.
 const LISTED_BY_DEFAULT: usize = EXPLAINED;
-/// Longest event id looked up.
-const MAX_ID_CHARS: usize = 40;
+/// The body size [`crate::json::parse`] checks: the server's request body
+/// limit (`--body-limit`) already bounds these bodies.
+const BODY_CHECKED_BY_LAYER: usize = usize::MAX;
+
+/// A model's name (a plain name for the OpenAPI derive: see [`crate::params::filter`]).
+type ModelName = OneOf<ModelKind>;
 
 /// A request to score one event: a stored one (`ev_id`) or given facts (`features`).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"model": "fatal", "features": {"event_date": "2015-07-04", "make": "Cessna",
     "phase": "maneuvering", "weather": "IMC", "damage": "destroyed", "num_engines": 1}}))]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct PredictRequest {
     /// The model.
     #[schema(inline)]
-    model: ModelNameParam,
+    model: ModelName,
     /// Score the stored event with this id (give this or `features`).
-    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,40}\s*$")]
-    ev_id: Option<String>,
+    #[schema(inline)]
+    ev_id: Option<EventId>,
     /// Facts of the event; every field is optional (give this or `ev_id`).
-    features: Option<FactsBody>,
+    #[schema(inline)]
+    features: Option<FactsInput>,
     /// How many of the largest contributions to list: a number (default 5) or
     /// `"all"`. The others are summed in `unlisted_contribution`.
-    #[schema(schema_with = contributions_asked)]
-    contributions: Option<Value>,
-}
-
-/// Facts of an event. Missing or null fields are "not known": leave out what you
-/// do not know. The text `unknown` (or `unk`) is a value of its own, the one a
-/// record gives when the investigation could not determine a fact; the models
-/// read it as such (an unknown phase of flight is mostly fatal), so send it only
-/// in that sense. Categories are matched case-insensitively; unknown ones are
-/// scored as "other" and listed in `unknown_categories`. Fields a model does not
-/// read are listed in `ignored_fields`.
-#[derive(Debug, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct FactsBody {
-    /// Event date, YYYY-MM-DD (1900–2100).
-    #[schema(format = Date)]
-    event_date: Option<String>,
-    /// US state, two letters.
-    state: Option<String>,
-    /// Country.
-    country: Option<String>,
-    /// Latitude, -90..90.
-    #[schema(minimum = -90, maximum = 90)]
-    latitude: Option<f64>,
-    /// Longitude, -180..180.
-    #[schema(minimum = -180, maximum = 180)]
-    longitude: Option<f64>,
-    /// Airport code, when at or near an airport.
-    airport_code: Option<String>,
-    /// That airport's name (its kind, such as a private strip or a seaplane base, is a feature).
-    airport_name: Option<String>,
-    /// Light condition code.
-    light_condition: Option<String>,
-    /// `VMC` or `IMC`.
-    weather: Option<String>,
-    /// Broad phase of flight (`takeoff`, `cruise`, `landing`, …).
-    phase: Option<String>,
-    /// Aircraft make.
-    make: Option<String>,
-    /// Aircraft model.
-    model: Option<String>,
-    /// Aircraft category code (`AIR`, `HELI`, …).
-    category: Option<String>,
-    /// Amateur-built.
-    amateur_built: Option<bool>,
-    /// Number of engines, 0..24.
-    #[schema(minimum = 0, maximum = 24)]
-    num_engines: Option<i64>,
-    /// Engine type.
-    engine_type: Option<String>,
-    /// FAR part (`091`, `121`, …).
-    far_part: Option<String>,
-    /// Scheduled or not.
-    schedule: Option<String>,
-    /// Purpose of flight.
-    purpose: Option<String>,
-    /// Pilot age, 0..120.
-    #[schema(minimum = 0, maximum = 120)]
-    pilot_age: Option<i64>,
-    /// Pilot total flight hours, 0..200000.
-    #[schema(minimum = 0, maximum = 200000)]
-    pilot_total_hours: Option<f64>,
-    /// Worst aircraft damage (read by `fatal` and `severity` only).
-    damage: Option<String>,
-    /// Aircraft involved, 1..100 (read by `fatal` and `severity` only).
-    #[schema(minimum = 1, maximum = 100)]
-    aircraft_count: Option<i64>,
+    #[schema(inline)]
+    contributions: Option<Contributions>,
 }
 
 /// Many events scored by one model.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct BatchRequest {
     /// The model.
     #[schema(inline)]
-    model: ModelNameParam,
+    model: ModelName,
     /// Up to 1,000 items, each `{"ev_id": …}` or `{"features": {…}}`.
     #[schema(max_items = 1000)]
     items: Vec<BatchItem>,
     /// How many of the largest contributions to list per item: a number
     /// (default 5) or `"all"`.
-    #[schema(schema_with = contributions_asked)]
-    contributions: Option<Value>,
-}
-
-/// A model's name.
-// The names of `ModelKind`; a test checks they agree.
-#[derive(Debug, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum ModelNameParam {
-    Fatal,
-    Risk,
-    Severity,
-}
-
-/// The schema of a request's `contributions`: a count (0 or more) or `"all"`.
-fn contributions_asked() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    let one_of = OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
-        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["all"])))
-        .description(Some(
-            "How many of the largest contributions to list (default 5), or `\"all\"`; the others are summed \
-             in `unlisted_contribution`.",
-        ))
-        .examples([Value::from("all"), Value::from(10)])
-        .build();
-    Schema::OneOf(one_of)
+    #[schema(inline)]
+    contributions: Option<Contributions>,
 }
 
 /// One item of a batch.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct BatchItem {
     /// A stored event.
-    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,40}\s*$")]
-    ev_id: Option<String>,
+    #[schema(inline)]
+    ev_id: Option<EventId>,
     /// Or the facts of an event.
-    features: Option<FactsBody>,
+    #[schema(inline)]
+    features: Option<FactsInput>,
 }
+
+/// Facts of an event, checked by the models' own rules
+/// ([`ntsb_ml::features::FACT_FIELDS`]) and documented from the same table.
+#[derive(Debug)]
+pub(crate) struct FactsInput(Facts);
+
+impl<'de> Deserialize<'de> for FactsInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Facts::from_json(&value, "").map(FactsInput).map_err(|e| match e {
+            ntsb_ml::Error::InvalidInput { field, reason } if !field.is_empty() => {
+                crate::json::inner_field_error(&field, &reason)
+            }
+            other => de::Error::custom(other.to_string()),
+        })
+    }
+}
+
+impl utoipa::PartialSchema for FactsInput {
+    fn schema() -> RefOr<Schema> {
+        use ntsb_ml::features::{FACT_FIELDS, FactRule, MAX_TEXT};
+        use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat};
+        let mut facts = ObjectBuilder::new().schema_type(Type::Object).description(Some(
+            "Facts of an event. Missing or null fields are \"not known\": leave out what you do not know. The \
+             text `unknown` (or `unk`) is a value of its own, the one a record gives when the investigation \
+             could not determine a fact; the models read it as such (an unknown phase of flight is mostly \
+             fatal), so send it only in that sense. Categories are matched case-insensitively; unknown ones \
+             are scored as \"other\" and listed in `unknown_categories`. Fields a model does not read are \
+             listed in `ignored_fields`.",
+        ));
+        for field in FACT_FIELDS {
+            let schema = match field.rule {
+                FactRule::Date { .. } => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+                FactRule::Text => ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_TEXT)),
+                FactRule::Number { min, max } => {
+                    ObjectBuilder::new().schema_type(Type::Number).minimum(Some(min)).maximum(Some(max))
+                }
+                FactRule::Integer { min, max } => {
+                    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max))
+                }
+                FactRule::Flag => ObjectBuilder::new().schema_type(Type::Boolean),
+            };
+            let description = match field.rule {
+                FactRule::Date { first_year, last_year } => {
+                    format!("{} From {first_year}-01-01 to {last_year}-12-31.", field.description)
+                }
+                _ => field.description.to_string(),
+            };
+            let nullable = utoipa::openapi::schema::OneOfBuilder::new()
+                .item(schema.description(Some(description)))
+                .item(ObjectBuilder::new().schema_type(Type::Null));
+            facts = facts.property(field.name, nullable);
+        }
+        facts.additional_properties(Some(AdditionalProperties::FreeForm(false))).into()
+    }
+}
+
+impl utoipa::ToSchema for FactsInput {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Facts")
+    }
+}
+
+/// How many contributions a request lists per prediction: a number, or
+/// `"all"` (any case) for every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Contributions(usize);
+
+impl<'de> Deserialize<'de> for Contributions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const EXPECTED: &str = "expected a number of contributions to list (0 or more) or \"all\"";
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(u64),
+            // JSON does not tell 10 from 10.0: an integral float is that integer.
+            Float(f64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer).map_err(|_| de::Error::custom(EXPECTED))? {
+            Raw::Count(n) => Ok(Contributions(usize::try_from(n).unwrap_or(usize::MAX))),
+            Raw::Float(x) if x.fract() == 0.0 && x >= 0.0 => Ok(Contributions(x as usize)),
+            Raw::Text(t) if t.eq_ignore_ascii_case("all") => Ok(Contributions(usize::MAX)),
+            _ => Err(de::Error::custom(EXPECTED)),
+        }
+    }
+}
+
+impl utoipa::PartialSchema for Contributions {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::OneOfBuilder;
+        let one_of = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["all"])))
+            .description(Some(
+                "How many of the largest contributions to list (default 5), or `\"all\"`; the others are summed \
+                 in `unlisted_contribution`.",
+            ))
+            .examples([Value::from("all"), Value::from(10)])
+            .build();
+        Schema::OneOf(one_of).into()
+    }
+}
+
+impl utoipa::ToSchema for Contributions {}
 
 /// One feature's part of the score.
 #[derive(Debug, ToSchema)]
@@ -272,32 +296,10 @@ pub(crate) struct ModelsBody {
     items: Vec<ModelBody>,
 }
 
-fn json_body(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    crate::json::object(body)
-}
-
-fn check_keys(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(ApiError::invalid(
-                format!("{prefix}{key}"),
-                format!("unknown field; expected {}", allowed.join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The model named in the body, loaded.
-fn model_of(state: &AppState, map: &Map<String, Value>) -> Result<Arc<Model>, ApiError> {
-    let name = match map.get("model") {
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(ApiError::invalid("model", "expected a string: fatal, risk or severity")),
-        None => return Err(ApiError::invalid("model", "required: fatal, risk or severity")),
-    };
-    let kind = ModelKind::parse(name)
-        .ok_or_else(|| ApiError::invalid("model", format!("{name:?} is not a model; use fatal, risk or severity")))?;
+/// The model `kind`, loaded.
+fn model_of(state: &AppState, kind: ModelKind) -> Result<Arc<Model>, ApiError> {
     state.ml.get(kind).ok_or_else(|| {
+        let name = kind.name();
         ApiError::Unavailable(format!(
             "the {name} model is not loaded; train it with `ntsb ml train --model {name}` (the server picks it up \
              without a restart)"
@@ -305,57 +307,26 @@ fn model_of(state: &AppState, map: &Map<String, Value>) -> Result<Arc<Model>, Ap
     })
 }
 
-/// How many contributions the request lists per prediction: `contributions`,
-/// a number or `"all"` (default [`LISTED_BY_DEFAULT`]).
-fn listed(map: &Map<String, Value>) -> Result<usize, ApiError> {
-    const EXPECTED: &str = "expected a number of contributions to list (0 or more) or \"all\"";
-    match map.get("contributions") {
-        None | Some(Value::Null) => Ok(LISTED_BY_DEFAULT),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("all") => Ok(usize::MAX),
-        // JSON does not tell 10 from 10.0: an integral float is that integer.
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|x| x.fract() == 0.0 && *x >= 0.0).map(|x| x as u64))
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-            .ok_or_else(|| ApiError::invalid("contributions", EXPECTED)),
-        Some(_) => Err(ApiError::invalid("contributions", EXPECTED)),
-    }
+/// Contributions listed per prediction ([`LISTED_BY_DEFAULT`] unless asked).
+fn listed(asked: Option<Contributions>) -> usize {
+    asked.map_or(LISTED_BY_DEFAULT, |c| c.0)
 }
 
-/// What one item asks for, validated.
+/// What one item asks for.
 enum Subject {
     Stored(String),
     Given(Box<Facts>),
 }
 
-fn subject(map: &Map<String, Value>, prefix: &str) -> Result<Subject, ApiError> {
-    match (map.get("ev_id").filter(|v| !v.is_null()), map.get("features").filter(|v| !v.is_null())) {
+/// The subject of an item: exactly one of `ev_id` and `features`.
+fn subject(ev_id: Option<EventId>, features: Option<FactsInput>, prefix: &str) -> Result<Subject, ApiError> {
+    match (ev_id, features) {
         (Some(_), Some(_)) => {
             Err(ApiError::invalid(format!("{prefix}ev_id"), "give either ev_id or features, not both"))
         }
         (None, None) => Err(ApiError::invalid(format!("{prefix}features"), "required (or ev_id)")),
-        (Some(v), None) => {
-            let id = v.as_str().ok_or_else(|| ApiError::invalid(format!("{prefix}ev_id"), "expected a string"))?;
-            let id = id.trim();
-            let plausible = !id.is_empty()
-                && id.chars().count() <= MAX_ID_CHARS
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !plausible {
-                return Err(ApiError::invalid(format!("{prefix}ev_id"), "not an NTSB event id"));
-            }
-            Ok(Subject::Stored(id.to_string()))
-        }
-        (None, Some(v)) => {
-            Facts::from_json(v, &format!("{prefix}features")).map(|f| Subject::Given(Box::new(f))).map_err(ml_error)
-        }
-    }
-}
-
-fn ml_error(e: ntsb_ml::Error) -> ApiError {
-    match e {
-        ntsb_ml::Error::InvalidInput { field, reason } => ApiError::InvalidParameter { parameter: field, reason },
-        ntsb_ml::Error::Store(e) => ApiError::from(e),
-        other => ApiError::internal(format!("ml: {other}")),
+        (Some(id), None) => Ok(Subject::Stored(id.into_string())),
+        (None, Some(facts)) => Ok(Subject::Given(Box::new(facts.0))),
     }
 }
 
@@ -531,11 +502,10 @@ fn push_json_f64(out: &mut Vec<u8>, x: f64) {
         (status = 503, description = "The model is not loaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let map = json_body(&body)?;
-    check_keys(&map, &["model", "ev_id", "features", "contributions"], "")?;
-    let model = model_of(&state, &map)?;
-    let listed = listed(&map)?;
-    let subject = subject(&map, "")?;
+    let request: PredictRequest = crate::json::parse(&body, BODY_CHECKED_BY_LAYER)?;
+    let subject = subject(request.ev_id, request.features, "")?;
+    let model = model_of(&state, request.model.get())?;
+    let listed = listed(request.contributions);
     let (metrics, name, started) = (state.metrics.clone(), model.kind.name(), std::time::Instant::now());
     let answer = blocking(move || {
         let (facts, ev_id) = facts_of(&state, subject, "")?;
@@ -563,25 +533,17 @@ pub(crate) async fn predict_batch(
     AuthUser(who): AuthUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let map = json_body(&body)?;
-    check_keys(&map, &["model", "items", "contributions"], "")?;
-    let items = match map.get("items") {
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::invalid("items", "expected an array")),
-        None => return Err(ApiError::invalid("items", "required: an array of {ev_id} or {features}")),
-    };
-    if items.len() > MAX_BATCH {
-        return Err(ApiError::invalid("items", format!("at most {MAX_BATCH} items, got {}", items.len())));
+    let request: BatchRequest = crate::json::parse(&body, BODY_CHECKED_BY_LAYER)?;
+    if request.items.len() > MAX_BATCH {
+        return Err(ApiError::invalid("items", format!("at most {MAX_BATCH} items, got {}", request.items.len())));
     }
-    let model = model_of(&state, &map)?;
-    let listed = listed(&map)?;
-    let mut subjects = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    let mut subjects = Vec::with_capacity(request.items.len());
+    for (i, item) in request.items.into_iter().enumerate() {
         let prefix = format!("items[{i}].");
-        let obj = item.as_object().ok_or_else(|| ApiError::invalid(format!("items[{i}]"), "expected an object"))?;
-        check_keys(obj, &["ev_id", "features"], &prefix)?;
-        subjects.push((subject(obj, &prefix)?, prefix));
+        subjects.push((subject(item.ev_id, item.features, &prefix)?, prefix));
     }
+    let model = model_of(&state, request.model.get())?;
+    let listed = listed(request.contributions);
     let count = subjects.len() as u64;
     // One unit of the daily quota per item (the request's own unit is the first).
     let charged = crate::access::charge(state.auth.as_ref(), &who, count.saturating_sub(1)).await?;
@@ -694,23 +656,52 @@ mod tests {
                 serde_json::json!(names),
                 "{request}"
             );
+            assert_eq!(schemas[request]["additionalProperties"], false, "{request}");
         }
         assert_eq!(schemas["BatchRequest"]["properties"]["items"]["maxItems"], MAX_BATCH);
-        // The facts are parsed by the models' own parser; the document lists the same fields.
-        let mut documented: Vec<&str> =
-            schemas["FactsBody"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
-        let mut parsed: Vec<&str> = ntsb_ml::features::FACT_FIELDS.to_vec();
-        documented.sort_unstable();
+        // The facts are documented from the models' own table, field by field.
+        // An optional field is documented as its schema or null.
+        fn not_null(v: &serde_json::Value) -> &serde_json::Value {
+            v["oneOf"].as_array().and_then(|a| a.iter().find(|s| s["type"] != "null")).unwrap_or(v)
+        }
+        let facts = not_null(&schemas["PredictRequest"]["properties"]["features"]);
+        let documented: Vec<&str> = facts["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut parsed: Vec<&str> = ntsb_ml::features::FACT_FIELDS.iter().map(|f| f.name).collect();
         parsed.sort_unstable();
+        let mut documented = documented;
+        documented.sort_unstable();
         assert_eq!(documented, parsed);
-        let pattern =
-            regex::Regex::new(schemas["BatchItem"]["properties"]["ev_id"]["pattern"].as_str().unwrap()).unwrap();
-        for id in ["20080124X00101", " ERA22LA123 ", "a-b_c", "", "x y", &"9".repeat(MAX_ID_CHARS + 1)] {
-            let trimmed = id.trim();
-            let accepted = !trimmed.is_empty()
-                && trimmed.chars().count() <= MAX_ID_CHARS
-                && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        assert_eq!(facts["properties"]["latitude"]["oneOf"][0]["maximum"], 90.0);
+        let item = not_null(&schemas["BatchItem"]["properties"]["ev_id"]);
+        let pattern = regex::Regex::new(item["pattern"].as_str().unwrap()).unwrap();
+        for id in ["20080124X00101", " ERA22LA123 ", "a-b_c", "", "x y", &"9".repeat(41), "\u{85}A1\u{3000}"] {
+            let accepted = serde_json::from_value::<EventId>(serde_json::json!(id)).is_ok();
             assert_eq!(pattern.is_match(id), accepted, "{id:?}");
         }
+    }
+
+    #[test]
+    fn bodies_name_the_field_that_is_wrong() {
+        let err = |body: &str| match crate::json::parse::<BatchRequest>(body.as_bytes(), 1 << 20).unwrap_err() {
+            ApiError::InvalidParameter { parameter, reason } => (parameter, reason),
+            other => panic!("{other:?}"),
+        };
+        let base = r#"{"model": "fatal", "items": [{"ev_id": "X1"}, ITEM]}"#;
+        let with = |item: &str| base.replace("ITEM", item);
+        assert_eq!(err(&with(r#"{"features": {"latitude": 95}}"#)).0, "items[1].features.latitude");
+        assert!(err(&with(r#"{"features": {"latitude": 95}}"#)).1.contains("between -90 and 90"));
+        assert_eq!(err(&with(r#"{"features": {"wings": 2}}"#)).0, "items[1].features.wings");
+        assert_eq!(err(&with(r#"{"flag": 1}"#)).0, "items[1].flag");
+        assert_eq!(err(&with(r#"{"ev_id": "no such id!"}"#)), ("items[1].ev_id".into(), "not an NTSB event id".into()));
+        assert_eq!(err(r#"{"items": []}"#).0, "model");
+        assert_eq!(err(r#"{"model": "deadly", "items": []}"#).0, "model");
+        assert_eq!(err(r#"{"model": "risk", "items": [], "contributions": -1}"#).0, "contributions");
+        let ok: BatchRequest =
+            crate::json::parse(br#"{"model": "RISK", "items": [], "contributions": "All"}"#, 1 << 20).unwrap();
+        assert_eq!((ok.model.get(), listed(ok.contributions)), (ModelKind::Risk, usize::MAX));
+        let ok: PredictRequest =
+            crate::json::parse(br#"{"model": "fatal", "ev_id": " X1 ", "contributions": 7.0}"#, 1 << 20).unwrap();
+        assert_eq!(listed(ok.contributions), 7);
+        assert!(matches!(subject(ok.ev_id, ok.features, ""), Ok(Subject::Stored(id)) if id == "X1"));
     }
 }

@@ -1,7 +1,7 @@
 //! Liveness, readiness and metrics.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::metrics::Family;
-use crate::params::Params;
+use crate::params::{NoParams, Query};
 use crate::state::{AppState, blocking};
 
 /// Liveness: the process answers.
@@ -75,8 +75,7 @@ pub struct IndexReady {
 
 #[utoipa::path(get, path = "/health", tag = "operations", summary = "Liveness",
     responses((status = 200, description = "The process is up", body = Health)))]
-pub(crate) async fn health(RawQuery(raw): RawQuery) -> Result<Json<Health>, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
+pub(crate) async fn health(_: Query<NoParams>) -> Result<Json<Health>, ApiError> {
     Ok(Json(Health { status: "ok" }))
 }
 
@@ -85,8 +84,7 @@ pub(crate) async fn health(RawQuery(raw): RawQuery) -> Result<Json<Health>, ApiE
         (status = 200, description = "Ready to serve", body = Ready),
         (status = 503, description = "A dependency is not usable (same body, `status: unavailable`)", body = Ready),
     ))]
-pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
+pub(crate) async fn ready(State(state): State<AppState>, _: Query<NoParams>) -> Result<Response, ApiError> {
     let redis = match state.redis.clone() {
         Some(link) => Some(RedisReady {
             ok: link.ping().await,
@@ -133,8 +131,7 @@ pub(crate) async fn ready(State(state): State<AppState>, RawQuery(raw): RawQuery
         `ntsb_ml_prediction_duration_seconds` by model.",
     responses((status = 200, description = "Exposition text", content_type = "text/plain; version=0.0.4", body = String),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn metrics(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
+pub(crate) async fn metrics(State(state): State<AppState>, _: Query<NoParams>) -> Result<Response, ApiError> {
     let families = blocking(move || Ok(scrape(&state))).await?;
     let text = families.0.render(&families.1);
     let mut res = text.into_response();

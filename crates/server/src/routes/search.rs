@@ -4,18 +4,44 @@
 use std::collections::HashSet;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use ntsb_model::query::EventFilter;
 use ntsb_retrieval::{Field, Mode, rank};
 use ntsb_search::{MAX_LIMIT, MAX_OFFSET, SearchOptions, excerpt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, Problem};
-use crate::openapi::{FilterParams, SearchPageBody, SearchParams};
-use crate::params::{FILTER_PARAMS, MAX_TEXT_MATCHES, Params};
+use crate::fields::Bounded;
+use crate::openapi::SearchPageBody;
+use crate::params::values::{FilterText, OneOf};
+use crate::params::{FilterQuery, MAX_TEXT_MATCHES, Query};
 use crate::state::{AppState, blocking};
 
-pub(crate) const SEARCH_PARAMS: &[&str] = &["limit", "offset", "mode"];
+/// A plain name for the OpenAPI derive (see [`crate::params::filter`]).
+type ModeValue = OneOf<Mode>;
+
+/// The words searched for, paging and ranking.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
+    /// Free text over narratives and probable causes.
+    #[param(inline, example = "carburetor icing")]
+    q: FilterText,
+    /// Hits per page (default 20).
+    #[param(inline, example = 20)]
+    limit: Option<Bounded<1, { MAX_LIMIT as i64 }>>,
+    /// Hits to skip.
+    #[param(inline, example = 0)]
+    offset: Option<Bounded<0, { MAX_OFFSET as i64 }>>,
+    /// Ranking: `bm25` (default), `dense` (sentence embeddings) or `hybrid` (both, reciprocal rank fusion).
+    #[param(inline, example = "hybrid")]
+    mode: Option<ModeValue>,
+}
+
+/// Hits per page when `limit` is not given.
+const DEFAULT_HITS: usize = 20;
 
 /// Deepest result a dense or hybrid search ranks (offset + limit beyond it are empty).
 const DENSE_DEPTH: usize = 1_000;
@@ -56,24 +82,20 @@ pub(crate) struct SearchItem {
         1,000 events (`total`). The event filters narrow every mode before ranking or fusion. Without \
         vectors (`serve --embedding-model` and `ntsb index embed`) dense and hybrid answer by BM25: \
         `mode` says which ranking answered and `notice` why.",
-    params(SearchParams, FilterParams),
+    params(SearchQuery, FilterQuery),
     responses(
         (status = 200, description = "Ranked hits", body = SearchPageBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn search(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(search, filter, _): Query<SearchQuery, FilterQuery>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, SEARCH_PARAMS])?;
-    let q = p.q()?.ok_or_else(|| ApiError::invalid("q", "is required"))?;
-    let limit = p.limit(20, MAX_LIMIT)?;
-    let offset = p.int("offset", 0..=MAX_OFFSET as i64)?.unwrap_or(0) as usize;
-    let filter = p.event_filter()?;
-    let mode = match p.text("mode")? {
-        None => Mode::Bm25,
-        Some(m) => Mode::parse(&m).ok_or_else(|| ApiError::invalid("mode", "expected bm25, dense or hybrid"))?,
-    };
+    let q = search.q.into_string();
+    let limit = search.limit.map_or(DEFAULT_HITS, |l| l.get() as usize);
+    let offset = search.offset.map_or(0, |o| o.get() as usize);
+    let filter = filter.to_filter()?;
+    let mode = search.mode.map_or(Mode::Bm25, OneOf::get);
     let page = blocking(move || match mode {
         Mode::Bm25 => run(&state, &q, filter, limit, offset),
         Mode::Dense | Mode::Hybrid => run_ranked(&state, &q, mode, filter, limit, offset),

@@ -5,17 +5,16 @@
 //! the store (on the blocking pool) until then. Both give the same answers.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, Problem};
-use crate::openapi::{
-    BreakdownBody, CodeLimitParams, FilterParams, FindingsBody, LimitParams, MinCountParams, OccurrencesBody,
-    SummaryBody,
-};
-use crate::params::{FILTER_PARAMS, Params};
+use crate::fields::Bounded;
+use crate::openapi::{BreakdownBody, FindingsBody, OccurrencesBody, SummaryBody};
+use crate::params::{FilterQuery, Query, TextQuery};
 use crate::routes::events::filter_of;
 use crate::state::{AppState, blocking, engine_error};
 
@@ -25,8 +24,76 @@ pub(crate) const MAX_ROWS: usize = 10_000;
 /// Most rows of the findings and occurrences.
 const MAX_CODE_ROWS: usize = 1000;
 
+/// Rows of the findings and occurrences when `limit` is not given.
+const DEFAULT_CODE_ROWS: usize = 50;
+
 /// Largest `min_count` of a breakdown.
 const MAX_MIN_COUNT: i64 = 1_000_000;
+
+/// Row limit of a breakdown.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LimitQuery {
+    /// Most rows (default: every row, up to the maximum).
+    #[param(inline, example = 20)]
+    limit: Option<Bounded<1, { MAX_ROWS as i64 }>>,
+}
+
+/// Row limit and minimum group size of a breakdown.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MinCountQuery {
+    /// Most rows (default: every row, up to the maximum).
+    #[param(inline, example = 20)]
+    limit: Option<Bounded<1, { MAX_ROWS as i64 }>>,
+    /// Leave out groups with fewer events (default 1).
+    #[param(inline, example = 100)]
+    min_count: Option<Bounded<1, { MAX_MIN_COUNT }>>,
+}
+
+/// Row limit of the findings and occurrences.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CodeLimitQuery {
+    /// Most rows (default 50).
+    #[param(inline, example = 20)]
+    limit: Option<Bounded<1, { MAX_CODE_ROWS as i64 }>>,
+}
+
+impl CodeLimitQuery {
+    fn rows(&self) -> usize {
+        self.limit.map_or(DEFAULT_CODE_ROWS, |l| l.get() as usize)
+    }
+}
+
+/// The row options of a breakdown's query: how many rows, and the smallest group.
+trait RowOptions {
+    fn rows(&self) -> usize;
+    fn min_count(&self) -> u64;
+}
+
+impl RowOptions for LimitQuery {
+    fn rows(&self) -> usize {
+        self.limit.map_or(MAX_ROWS, |l| l.get() as usize)
+    }
+
+    fn min_count(&self) -> u64 {
+        1
+    }
+}
+
+impl RowOptions for MinCountQuery {
+    fn rows(&self) -> usize {
+        self.limit.map_or(MAX_ROWS, |l| l.get() as usize)
+    }
+
+    fn min_count(&self) -> u64 {
+        self.min_count.map_or(1, |m| m.get() as u64)
+    }
+}
 
 // The statistics themselves, as the routes below and the dashboard's pages ask
 // for them: one path from a filter to an answer, so a page and the JSON of the
@@ -93,12 +160,14 @@ pub(crate) struct Rows<T> {
 #[utoipa::path(get, path = "/api/v1/stats/summary", tag = "statistics", summary = "Totals",
     description = "Events, accidents, incidents, fatal events, people injured by level, aircraft, \
         destroyed aircraft, date range and the fatal rate with its 95% Wilson interval.",
-    params(FilterParams),
+    params(FilterQuery, TextQuery),
     responses((status = 200, description = "Totals", body = SummaryBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Summary>, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS])?;
-    let filter = filter_of(&state, &p).await?;
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Query(filter, text, _): Query<FilterQuery, TextQuery>,
+) -> Result<Json<Summary>, ApiError> {
+    let filter = filter_of(&state, &filter, &text).await?;
     Ok(Json(summary_of(&state, filter).await?))
 }
 
@@ -142,27 +211,25 @@ pub(crate) fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
 
 async fn breakdown(
     state: AppState,
-    raw: Option<String>,
+    Query(filter, text, options): Query<FilterQuery, TextQuery, impl RowOptions>,
     by: Breakdown,
-    min_count: bool,
 ) -> Result<Json<Rows<Value>>, ApiError> {
-    let extra: &[&str] = if min_count { &["limit", "min_count"] } else { &["limit"] };
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, extra])?;
-    let limit = p.limit(MAX_ROWS, MAX_ROWS)?;
-    let min = if min_count { p.int("min_count", 1..=MAX_MIN_COUNT)?.unwrap_or(1) as u64 } else { 1 };
-    let filter = filter_of(&state, &p).await?;
-    let rows = breakdown_of(&state, by, filter, min, limit).await?;
+    let filter = filter_of(&state, &filter, &text).await?;
+    let rows = breakdown_of(&state, by, filter, options.min_count(), options.rows()).await?;
     Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
 }
 
 macro_rules! breakdown_route {
-    ($name:ident, $path:literal, $by:expr, $min:literal, $params:ty, $summary:literal, $desc:literal) => {
+    ($name:ident, $path:literal, $by:expr, $params:ty, $summary:literal, $desc:literal) => {
         #[utoipa::path(get, path = $path, tag = "statistics", summary = $summary, description = $desc,
-            params(FilterParams, $params),
+            params(FilterQuery, TextQuery, $params),
             responses((status = 200, description = "Rows", body = BreakdownBody),
                 (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
-        pub(crate) async fn $name(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Rows<Value>>, ApiError> {
-            breakdown(state, raw, $by, $min).await
+        pub(crate) async fn $name(
+            State(state): State<AppState>,
+            query: Query<FilterQuery, TextQuery, $params>,
+        ) -> Result<Json<Rows<Value>>, ApiError> {
+            breakdown(state, query, $by).await
         }
     };
 }
@@ -171,8 +238,7 @@ breakdown_route!(
     yearly,
     "/api/v1/stats/yearly",
     Breakdown::Year,
-    false,
-    LimitParams,
+    LimitQuery,
     "By year",
     "Rows keyed by `year`, oldest first."
 );
@@ -180,8 +246,7 @@ breakdown_route!(
     monthly,
     "/api/v1/stats/monthly",
     Breakdown::Month,
-    false,
-    LimitParams,
+    LimitQuery,
     "By month of the year",
     "Rows keyed by `month` (1–12)."
 );
@@ -189,8 +254,7 @@ breakdown_route!(
     seasonal,
     "/api/v1/stats/seasonal",
     Breakdown::Season,
-    false,
-    LimitParams,
+    LimitQuery,
     "By season",
     "Rows keyed by `season`: winter (Dec–Feb), spring, summer, autumn."
 );
@@ -198,8 +262,7 @@ breakdown_route!(
     day_of_week,
     "/api/v1/stats/day-of-week",
     Breakdown::DayOfWeek,
-    false,
-    LimitParams,
+    LimitQuery,
     "By day of week",
     "Rows keyed by `day` (0 Sunday … 6 Saturday) with `day_name`."
 );
@@ -207,8 +270,7 @@ breakdown_route!(
     decades,
     "/api/v1/stats/decades",
     Breakdown::Decade,
-    false,
-    LimitParams,
+    LimitQuery,
     "By decade",
     "Rows keyed by `decade` (1980, 1990, …)."
 );
@@ -216,8 +278,7 @@ breakdown_route!(
     states,
     "/api/v1/stats/states",
     Breakdown::State,
-    false,
-    LimitParams,
+    LimitQuery,
     "By state",
     "Rows keyed by `state`, most events first."
 );
@@ -225,8 +286,7 @@ breakdown_route!(
     makes,
     "/api/v1/stats/makes",
     Breakdown::Make,
-    true,
-    MinCountParams,
+    MinCountQuery,
     "By aircraft make",
     "Rows keyed by `make`, most events first; an event with two makes counts in both. `min_count` \
      hides makes with fewer events; the fatal rate's 95% interval shows how much a small count says."
@@ -235,8 +295,7 @@ breakdown_route!(
     make_models,
     "/api/v1/stats/make-models",
     Breakdown::MakeModel,
-    true,
-    MinCountParams,
+    MinCountQuery,
     "By aircraft make and model",
     "Rows keyed by `make` and `model`, most events first."
 );
@@ -244,8 +303,7 @@ breakdown_route!(
     phases,
     "/api/v1/stats/phases",
     Breakdown::Phase,
-    false,
-    LimitParams,
+    LimitQuery,
     "By phase of flight",
     "Rows keyed by `phase`."
 );
@@ -253,8 +311,7 @@ breakdown_route!(
     weather,
     "/api/v1/stats/weather",
     Breakdown::Weather,
-    false,
-    LimitParams,
+    LimitQuery,
     "By weather",
     "Rows keyed by `weather` (VMC, IMC, unknown)."
 );
@@ -262,8 +319,7 @@ breakdown_route!(
     far_parts,
     "/api/v1/stats/far-parts",
     Breakdown::FarPart,
-    false,
-    LimitParams,
+    LimitQuery,
     "By FAR part",
     "Rows keyed by `far_part` (091, 121, 135, …)."
 );
@@ -271,8 +327,7 @@ breakdown_route!(
     countries,
     "/api/v1/stats/countries",
     Breakdown::Country,
-    false,
-    LimitParams,
+    LimitQuery,
     "By country",
     "Rows keyed by `country` as the sources spell it (`USA`, `United States`, …), most events first."
 );
@@ -280,8 +335,7 @@ breakdown_route!(
     categories,
     "/api/v1/stats/categories",
     Breakdown::Category,
-    true,
-    MinCountParams,
+    MinCountQuery,
     "By aircraft category",
     "Rows keyed by `category` (AIR, HELI, GLI, …) of any aircraft, most events first."
 );
@@ -289,8 +343,7 @@ breakdown_route!(
     engines,
     "/api/v1/stats/engines",
     Breakdown::Engines,
-    true,
-    MinCountParams,
+    MinCountQuery,
     "By number of engines",
     "Rows keyed by `engines` (the number of engines of any aircraft), most events first."
 );
@@ -298,41 +351,36 @@ breakdown_route!(
     amateur_built,
     "/api/v1/stats/amateur-built",
     Breakdown::AmateurBuilt,
-    true,
-    MinCountParams,
+    MinCountQuery,
     "Amateur-built or not",
     "Rows keyed by `amateur_built` (`yes`, `no`): whether any aircraft of the event was amateur-built."
 );
 
 #[utoipa::path(get, path = "/api/v1/stats/findings", tag = "statistics", summary = "Top findings",
     description = "Most cited findings with the share of citations as a cause.",
-    params(FilterParams, CodeLimitParams),
+    params(FilterQuery, TextQuery, CodeLimitQuery),
     responses((status = 200, description = "Rows", body = FindingsBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn findings(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(filter, text, rows): Query<FilterQuery, TextQuery, CodeLimitQuery>,
 ) -> Result<Json<Rows<FindingRow>>, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
-    let limit = p.limit(50, MAX_CODE_ROWS)?;
-    let filter = filter_of(&state, &p).await?;
-    let items = findings_of(&state, filter, limit).await?;
+    let filter = filter_of(&state, &filter, &text).await?;
+    let items = findings_of(&state, filter, rows.rows()).await?;
     Ok(Json(Rows { items }))
 }
 
 #[utoipa::path(get, path = "/api/v1/stats/occurrences", tag = "statistics", summary = "Top occurrences",
     description = "Most frequent occurrences, with how often each was the defining event.",
-    params(FilterParams, CodeLimitParams),
+    params(FilterQuery, TextQuery, CodeLimitQuery),
     responses((status = 200, description = "Rows", body = OccurrencesBody),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn occurrences(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(filter, text, rows): Query<FilterQuery, TextQuery, CodeLimitQuery>,
 ) -> Result<Json<Rows<OccurrenceRow>>, ApiError> {
-    let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["limit"]])?;
-    let limit = p.limit(50, MAX_CODE_ROWS)?;
-    let filter = filter_of(&state, &p).await?;
-    let items = occurrences_of(&state, filter, limit).await?;
+    let filter = filter_of(&state, &filter, &text).await?;
+    let items = occurrences_of(&state, filter, rows.rows()).await?;
     Ok(Json(Rows { items }))
 }
 
@@ -353,6 +401,6 @@ mod tests {
         assert_eq!(maximum("/api/v1/stats/occurrences", "limit"), MAX_CODE_ROWS as i64);
         assert_eq!(maximum("/api/v1/stats/states", "limit"), MAX_ROWS as i64);
         assert_eq!(maximum("/api/v1/stats/makes", "min_count"), MAX_MIN_COUNT);
-        assert_eq!(maximum("/api/v1/stats/makes", "year"), *crate::params::year_range().end());
+        assert_eq!(maximum("/api/v1/stats/makes", "year"), i64::from(crate::params::values::last_year()));
     }
 }

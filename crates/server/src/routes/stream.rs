@@ -22,25 +22,38 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use ntsb_feed::{Closed, FeedChange, Subscription};
 use ntsb_model::query::EventFilter;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use utoipa::IntoParams;
 
 use crate::access::AuthUser;
 use crate::error::{ApiError, Problem};
+use crate::fields::Bounded;
 use crate::live::{Connection, Live, Transport};
-use crate::openapi::FilterParams;
-use crate::params::{FILTER_PARAMS, Params};
+use crate::params::values::FilterText;
+use crate::params::{FilterQuery, NoParams, Query};
 use crate::state::AppState;
 
-/// Parameters of the streams beyond the filters.
-const STREAM_PARAMS: &[&str] = &["since", "ticket"];
+/// Parameters of the streams beyond the filters (which take no full text `q`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StreamQuery {
+    /// Start after this position (default: from now).
+    #[param(inline)]
+    since: Option<Bounded<0, { i64::MAX }>>,
+    /// A stream ticket instead of a credential header (read by the access layer).
+    #[param(inline)]
+    #[serde(rename = "ticket")]
+    _ticket: Option<FilterText>,
+}
 
 /// Changes waiting between the pump and the connection.
 const PUMP_DEPTH: usize = 32;
@@ -79,12 +92,11 @@ fn live_of(state: &AppState) -> Result<Arc<Live>, ApiError> {
 
 /// The filter and starting position of a stream request. `Last-Event-ID`
 /// (sent by a reconnecting `EventSource`) wins over `since`.
-fn stream_query(raw: Option<&str>, headers: &HeaderMap) -> Result<(EventFilter, Option<u64>), ApiError> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, STREAM_PARAMS])?;
-    if p.q()?.is_some() {
-        return Err(ApiError::invalid("q", "full-text search is not a stream filter; use the structured filters"));
-    }
-    let filter = p.event_filter()?;
+fn stream_query(
+    Query(filter, stream, _): Query<FilterQuery, StreamQuery>,
+    headers: &HeaderMap,
+) -> Result<(EventFilter, Option<u64>), ApiError> {
+    let filter = filter.to_filter()?;
     let resumed = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| {
@@ -93,7 +105,7 @@ fn stream_query(raw: Option<&str>, headers: &HeaderMap) -> Result<(EventFilter, 
     };
     let since = match resumed {
         Some(at) => Some(at),
-        None => p.int("since", 0..=i64::MAX)?.map(|n| n as u64),
+        None => stream.since.map(|n| n.get() as u64),
     };
     Ok((filter, since))
 }
@@ -148,9 +160,7 @@ async fn pump(mut sub: Subscription, tx: mpsc::Sender<Pumped>) {
         whose data is `{\"code\":\"slow_consumer\",\"detail\",\"position\"}` and the stream ends; reconnect with \
         `since=position`. Needs credentials: a header, or `ticket` from `POST /api/v1/stream/tickets` (an \
         `EventSource` cannot send headers). `q` is not accepted.",
-    params(FilterParams,
-        ("since" = Option<u64>, Query, description = "Start after this position (default: from now)"),
-        ("ticket" = Option<String>, Query, description = "A stream ticket instead of a credential header"),
+    params(FilterQuery, StreamQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position (wins over since)")),
     responses(
         (status = 200, description = "The stream", content_type = "text/event-stream", body = String),
@@ -162,10 +172,10 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(who): AuthUser,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    query: Query<FilterQuery, StreamQuery>,
 ) -> Result<Response, ApiError> {
     let live = live_of(&state)?;
-    let (filter, since) = stream_query(raw.as_deref(), &headers)?;
+    let (filter, since) = stream_query(query, &headers)?;
     let sub = subscribe(&live, who.user.0, filter, since).await?;
     let (tx, rx) = mpsc::channel(PUMP_DEPTH);
     tokio::spawn(pump(sub, tx));
@@ -213,9 +223,7 @@ impl futures_core::Stream for SseStream {
         reason naming the position to resume from when the client falls too far behind (slow consumer), \
         1001 on shutdown and 1011 when the feed fails. Refusals (credentials, limits, parameters) are \
         problem documents before the upgrade.",
-    params(FilterParams,
-        ("since" = Option<u64>, Query, description = "Start after this position (default: from now)"),
-        ("ticket" = Option<String>, Query, description = "A stream ticket instead of a credential header")),
+    params(FilterQuery, StreamQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "A parameter is invalid, or the request is not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
@@ -225,11 +233,11 @@ impl futures_core::Stream for SseStream {
 pub(crate) async fn websocket(
     State(state): State<AppState>,
     AuthUser(who): AuthUser,
-    RawQuery(raw): RawQuery,
+    query: Query<FilterQuery, StreamQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let live = live_of(&state)?;
-    let (filter, since) = stream_query(raw.as_deref(), &HeaderMap::new())?;
+    let (filter, since) = stream_query(query, &HeaderMap::new())?;
     let upgrade = upgrade.map_err(|e| ApiError::invalid("Upgrade", format!("not a WebSocket request: {e}")))?;
     let sub = subscribe(&live, who.user.0, filter, since).await?;
     let (tx, rx) = mpsc::channel(PUMP_DEPTH);
@@ -300,9 +308,8 @@ pub(crate) struct TicketBody {
 pub(crate) async fn ticket(
     State(state): State<AppState>,
     AuthUser(who): AuthUser,
-    RawQuery(raw): RawQuery,
+    _: Query<NoParams>,
 ) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
     let live = live_of(&state)?;
     let ticket = live.issue_ticket(&who)?;
     let body = TicketBody { ticket, expires_in: live.options.ticket_ttl.as_secs().max(1) };
