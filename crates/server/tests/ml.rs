@@ -216,7 +216,10 @@ fn keys(object: &Value) -> Vec<String> {
 fn the_contributions_asked_for_are_documented_as_a_count_or_all() {
     let doc = serde_json::to_value(ntsb_server::openapi()).unwrap();
     for request in ["PredictRequest", "BatchRequest"] {
-        let asked = &doc["components"]["schemas"][request]["properties"]["contributions"];
+        let optional = &doc["components"]["schemas"][request]["properties"]["contributions"];
+        // Optional: the schema or null.
+        assert_eq!(optional["oneOf"][0]["type"], "null", "{request}: {optional}");
+        let asked = &optional["oneOf"][1];
         assert_eq!(asked["oneOf"][0]["type"], "integer", "{request}: {asked}");
         assert_eq!(asked["oneOf"][1]["enum"], json!(["all"]), "{request}: {asked}");
     }

@@ -133,7 +133,7 @@ pub(crate) fn names_of<T: IntoParams + 'static>() -> &'static [&'static str] {
         T::into_params(|| Some(ParameterIn::Query)).into_iter().map(|p| &*Box::leak(p.name.into_boxed_str())).collect();
     let names: &'static [&'static str] = Box::leak(names.into_boxed_slice());
     // Another thread may have raced us here; either leak is a few bytes, once per type.
-    *NAMES.write().unwrap_or_else(|e| e.into_inner()).entry(id).or_insert(names)
+    NAMES.write().unwrap_or_else(|e| e.into_inner()).entry(id).or_insert(names)
 }
 
 #[cfg(test)]
