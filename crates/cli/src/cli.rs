@@ -193,8 +193,8 @@ pub struct KafkaSettings {
     #[arg(long = "kafka-lease", env = "NTSB_KAFKA_LEASE", global = true, value_name = "SECONDS",
           hide_env_values = true, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub kafka_lease: u64,
-    /// `ingest --from-kafka`: after each batch, write the consumer's counters and lag in Prometheus text
-    /// format to this file (for node-exporter's textfile collector) [default: none].
+    /// `ingest --from-kafka`: every 5 seconds and at exit, write the consumer's counters and lag in Prometheus
+    /// text format to this file (for node-exporter's textfile collector) [default: none].
     #[arg(
         long = "kafka-metrics-file",
         env = "NTSB_KAFKA_METRICS_FILE",

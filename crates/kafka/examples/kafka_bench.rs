@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! cargo run --release -p ntsb-kafka --example kafka_bench -- \
-//!     --brokers 127.0.0.1:9092 --source STORE.sqlite --work DIR [--events N] [--partitions P]
+//!     --brokers 127.0.0.1:9092 --source STORE.sqlite|EXPORT.csv --work DIR [--events N] [--partitions P]
 //! ```
 //!
-//! Takes the detail documents of up to `--events` events of the store `--source`,
+//! Takes the detail documents of up to `--events` events of the store `--source` (a CSV
+//! export is loaded into a store of its own first),
 //! produces them to a new topic, then measures (1) the consumer: `Consumer::run`
 //! until idle into a fresh SQLite store in `--work` (records per second into the
 //! store, indexing not included), and (2) the publisher: `Publisher` on that
@@ -32,7 +33,18 @@ async fn main() {
     let events: usize = arg(&args, "--events").map_or(50_000, |v| v.parse().expect("N"));
     let partitions: i32 = arg(&args, "--partitions").map_or(3, |v| v.parse().expect("P"));
     let config = KafkaConfig::new(vec![brokers.clone()]).expect("brokers");
-    let source: Arc<dyn Backend> = ntsb_store::open(&source).expect("source store");
+    // A CSV export is loaded into a store of its own first (through the file loader).
+    let source: Arc<dyn Backend> = if source.ends_with(".csv") {
+        std::fs::create_dir_all(&work).expect("work dir");
+        let store: Arc<dyn Backend> =
+            ntsb_store::open(work.join("source.sqlite").to_str().expect("path")).expect("store");
+        store.migrate().expect("migrate");
+        let loader = ntsb_load::Loader::new(store.as_ref(), None, ntsb_load::LoadOptions::new(work.join("rejects")));
+        loader.load_paths(&[source.into()], &mut ntsb_load::NoProgress).expect("load");
+        store
+    } else {
+        ntsb_store::open(&source).expect("source store")
+    };
 
     // The documents to send.
     let source2 = source.clone();
