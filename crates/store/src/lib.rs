@@ -34,6 +34,7 @@ pub mod postgres;
 mod query;
 mod sql;
 pub mod sqlite;
+pub mod streams;
 pub mod training;
 mod types;
 
@@ -42,6 +43,7 @@ pub use changes::{Change, ChangeKind};
 pub use error::{Error, Result};
 pub use facts::{AircraftFacts, CodeDescriptions, CodeFact, EventFacts, Facts};
 pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, check_filter, detail_json};
+pub use streams::{Cursor, Streams};
 
 /// Events whose documents [`build_missing_documents`] builds per write transaction:
 /// small enough that a writer waits at most a few tens of milliseconds.
@@ -84,6 +86,19 @@ pub trait Store: Send + Sync {
         kind: SourceKind,
         file: &str,
         records: Vec<SourcedRecord>,
+    ) -> Result<BatchOutcome>;
+    /// [`Store::write_batch`] for a stream consumer: in the same transaction,
+    /// also records `rejects` (malformed messages) against the load and stores
+    /// `cursors` (where the consumer resumes), so the records, the rejects and
+    /// the positions are committed together or not at all.
+    fn write_stream_batch(
+        &self,
+        load: LoadId,
+        kind: SourceKind,
+        file: &str,
+        records: Vec<SourcedRecord>,
+        rejects: &[Reject],
+        cursors: &[Cursor],
     ) -> Result<BatchOutcome>;
     /// Records rejects found by a reader (malformed rows) against a load.
     fn record_rejects(&self, load: LoadId, rejects: &[Reject]) -> Result<()>;
@@ -200,7 +215,7 @@ pub trait Store: Send + Sync {
 /// The storage traits in one, so a caller can hold one `Arc<dyn Backend>` and
 /// hand out `Arc<dyn Store>`, `Arc<dyn Queries>`, `Arc<dyn Accounts>` and
 /// `Arc<dyn TrainingData>` views of it (trait upcasting).
-pub trait Backend: Store + Queries + Accounts + TrainingData + Facts {
+pub trait Backend: Store + Queries + Accounts + TrainingData + Facts + Streams {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 

@@ -50,4 +50,5 @@ migrations! {
     12 "change_log" "0012_change_log";
     13 "web_sessions" "0013_web_sessions";
     14 "documents_file_names" "0014_documents_file_names";
+    15 "stream_state" "0015_stream_state";
 }

@@ -223,7 +223,7 @@ fn transient(e: &Error) -> bool {
 
 impl PostgresStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 14;
+    pub const LATEST_VERSION: i64 = 15;
 
     /// Connects with default settings. Does not migrate: call [`Store::migrate`].
     pub fn open(url: &str) -> Result<PostgresStore> {
@@ -508,6 +508,18 @@ impl Store for PostgresStore {
         file: &str,
         records: Vec<SourcedRecord>,
     ) -> Result<BatchOutcome> {
+        self.write_stream_batch(load, kind, file, records, &[], &[])
+    }
+
+    fn write_stream_batch(
+        &self,
+        load: LoadId,
+        kind: SourceKind,
+        file: &str,
+        records: Vec<SourcedRecord>,
+        rejects: &[Reject],
+        cursors: &[crate::Cursor],
+    ) -> Result<BatchOutcome> {
         self.transaction(|db| {
             db.execute(TAKE_WRITE_LOCK, &[&WRITE_LOCK])?;
             // The connection's force_custom_plan (for the API's lookups) would re-plan
@@ -525,7 +537,11 @@ impl Store for PostgresStore {
             batch.flush()?;
             batch.record_changes()?;
             let outcome = batch.finish();
-            if outcome.tables.values().any(|c| c.writes() > 0) || !outcome.rejects.is_empty() {
+            for r in rejects {
+                ledger::insert_reject(db, load.0, r)?;
+            }
+            crate::sql::streams::save_cursors(db, cursors)?;
+            if outcome.tables.values().any(|c| c.writes() > 0) || !outcome.rejects.is_empty() || !rejects.is_empty() {
                 bump_data_version(db)?;
             }
             Ok(outcome)

@@ -86,7 +86,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Schema version this program reads and writes: the last migration.
-    pub const LATEST_VERSION: i64 = 14;
+    pub const LATEST_VERSION: i64 = 15;
 
     /// Opens (creating if needed) the database file at `path` and its parent
     /// directories, in WAL mode with foreign keys enforced. Does not migrate: call
@@ -344,6 +344,18 @@ impl Store for SqliteStore {
         file: &str,
         records: Vec<SourcedRecord>,
     ) -> Result<BatchOutcome> {
+        self.write_stream_batch(load, kind, file, records, &[], &[])
+    }
+
+    fn write_stream_batch(
+        &self,
+        load: LoadId,
+        kind: SourceKind,
+        file: &str,
+        records: Vec<SourcedRecord>,
+        rejects: &[Reject],
+        cursors: &[crate::Cursor],
+    ) -> Result<BatchOutcome> {
         let mut conn = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ledger::check_content(&mut Lite(&tx), kind, !records.is_empty())?;
@@ -353,6 +365,10 @@ impl Store for SqliteStore {
         }
         batch.record_changes()?;
         let outcome = batch.finish();
+        for r in rejects {
+            ledger::insert_reject(&mut Lite(&tx), load.0, r)?;
+        }
+        crate::sql::streams::save_cursors(&mut Lite(&tx), cursors)?;
         tx.commit()?;
         self.committed();
         Ok(outcome)

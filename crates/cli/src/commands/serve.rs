@@ -111,6 +111,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let analytics = args.analytics.then(|| ntsb_analytics::Analytics::new(store.clone(), store.clone()));
     let _analytics_follower = analytics.as_ref().map(|a| a.follow(ANALYTICS_POLL));
     let dense = open_dense(config)?;
+    let publisher_store = store.clone();
     let mut state = AppState::from_backend(store, index);
     if let Some(retriever) = dense {
         state = state.with_dense(retriever);
@@ -129,6 +130,22 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         };
         state = state.with_live(ntsb_server::Live::new(feed.clone(), options));
     }
+    // The change feed to Kafka (one replica at a time, by the store's lease).
+    let publisher = match (&feed, config.kafka.kafka_brokers.is_empty()) {
+        (Some(_), false) => {
+            let kafka = ntsb_kafka::KafkaConfig::new(config.kafka.kafka_brokers.clone())?;
+            let options = ntsb_kafka::PublishOptions {
+                partitions: i32::try_from(config.kafka.kafka_partitions).unwrap_or(i32::MAX),
+                lease: Duration::from_secs(config.kafka.kafka_lease),
+                ..ntsb_kafka::PublishOptions::new(&config.kafka.kafka_topic)
+            };
+            let metrics = Arc::new(ntsb_kafka::KafkaMetrics::default());
+            let rendered = metrics.clone();
+            state = state.with_extra_metrics(Arc::new(move || rendered.render()));
+            Some(ntsb_kafka::Publisher::new(publisher_store.clone(), kafka, options, metrics)?)
+        }
+        _ => None,
+    };
     let opts = ServerOptions {
         cors_origins: args.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
         production: args.production,
@@ -184,7 +201,14 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
             store_label(config),
             args.role.as_str()
         )?;
-        ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving")
+        let publishing = publisher.map(|p| p.spawn());
+        let served =
+            ntsb_server::serve_on(listener, state, opts, ntsb_server::shutdown_signal()).await.context("serving");
+        if let Some(handle) = publishing {
+            // Finish the round in progress and give the lease up for the next replica.
+            handle.stop().await;
+        }
+        served
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -128,12 +128,17 @@ pub(crate) async fn ready(State(state): State<AppState>, _: Query<NoParams>) -> 
         `ntsb_ingest_last_load_finished_seconds` (from the load ledger), `ntsb_index_position` (of the index \
         and of the store's change log), `ntsb_ratelimit_decisions_total` by tier and decision, \
         `ntsb_ml_model_loaded`, `ntsb_ml_predictions_total`, `ntsb_ml_prediction_errors_total` and \
-        `ntsb_ml_prediction_duration_seconds` by model.",
+        `ntsb_ml_prediction_duration_seconds` by model; with Kafka, `ntsb_kafka_published_total`, \
+        `ntsb_kafka_publish_errors_total`, `ntsb_kafka_published_position` and `ntsb_kafka_publisher_leader`.",
     responses((status = 200, description = "Exposition text", content_type = "text/plain; version=0.0.4", body = String),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn metrics(State(state): State<AppState>, _: Query<NoParams>) -> Result<Response, ApiError> {
+    let extra = state.extra_metrics.clone();
     let families = blocking(move || Ok(scrape(&state))).await?;
-    let text = families.0.render(&families.1);
+    let mut text = families.0.render(&families.1);
+    for render in &extra {
+        text.push_str(&render());
+    }
     let mut res = text.into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -22,6 +22,7 @@ pub(crate) mod facts;
 pub(crate) mod filter;
 pub(crate) mod ledger;
 pub(crate) mod reads;
+pub(crate) mod streams;
 pub(crate) mod training;
 
 pub(crate) use conn::{Arg, Conn, Row, args};

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS leases;
+DROP TABLE IF EXISTS stream_cursors;
