@@ -16,7 +16,7 @@ use crate::openapi::{
 };
 use crate::params::{FILTER_PARAMS, Params};
 use crate::routes::events::filter_of;
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, engine_error};
 
 /// Most features one GeoJSON answer holds (use the export for more).
 pub(crate) const MAX_FEATURES: usize = 10_000;
@@ -113,7 +113,11 @@ pub(crate) async fn density(State(state): State<AppState>, RawQuery(raw): RawQue
     let p = Params::parse(raw.as_deref(), &[FILTER_PARAMS, &["cell"]])?;
     let cell = p.float("cell", 0.01..=45.0)?.unwrap_or(1.0);
     let filter = filter_of(&state, &p).await?;
-    let items = blocking(move || Ok(state.queries.grid_density(&filter, cell)?)).await?;
+    // The analytical engine counts the cells once it is built (on this thread, as it answers statistics).
+    let items = match state.analytics.as_ref().and_then(|a| a.grid_density(&filter, cell)) {
+        Some(cells) => cells.map_err(engine_error)?,
+        None => blocking(move || Ok(state.queries.grid_density(&filter, cell)?)).await?,
+    };
     Ok(Json(Density { cell_degrees: cell, items }))
 }
 
