@@ -143,6 +143,19 @@ run() { # run NAME CONNECTIONS PATHS_FILE
   printf '%-22s %5s %10s %9s %9s %9s %8s %8s\n' "$name" "$conns" "$rps" "$p50" "$p95" "$p99" "$errs" "$status"
 }
 
+# Peak memory by kind while the runs go: anonymous (the process's own heap) and
+# file-backed (pages of the SQLite file its readers map, shared with the page
+# cache); VmHWM, the peak of their sum, is printed at the end.
+( peak_anon=0; peak_file=0
+  while kill -0 "$SERVER" 2>/dev/null; do
+    read -r anon file < <(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {print a+0, f+0}' "/proc/$SERVER/status" 2>/dev/null || echo "0 0")
+    [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
+    [ "$file" -gt "$peak_file" ] && peak_file=$file
+    echo "$peak_anon $peak_file" >"$WORK/rss.peak"
+    sleep 0.2
+  done ) &
+SAMPLER=$!
+
 engine="analytics projection"
 [ "$ANALYTICS" = true ] || engine="SQL statistics (no projection)"
 echo "response cache: OFF (NTSB_CACHE_MB=0); engine: $engine; ${URLS} random filter combinations per endpoint"
@@ -153,5 +166,8 @@ done <"$WORK/endpoints"
 cat "$WORK"/*.paths >"$WORK/all.paths.txt"
 run "all mixed" 64 "$WORK/all.paths.txt"
 
-awk '/VmHWM|VmRSS/ {printf "server %s %.0f MiB\n", $1, $2/1024}' "/proc/$SERVER/status"
+awk '/VmHWM|VmRSS|RssAnon|RssFile/ {printf "server %s %.0f MiB\n", $1, $2/1024}' "/proc/$SERVER/status"
+kill "$SAMPLER" 2>/dev/null || true
+read -r peak_anon peak_file <"$WORK/rss.peak"
+echo "server peak during the runs (sampled every 0.2 s): anonymous $((peak_anon / 1024)) MiB, file-backed (mapped SQLite pages) $((peak_file / 1024)) MiB"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM; wrk on the same machine; ${DURATION}s per run"

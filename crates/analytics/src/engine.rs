@@ -18,7 +18,9 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
+use ntsb_model::query::{
+    Breakdown, BreakdownRow, EventFilter, EventQuery, FindingRow, GridCell, OccurrenceRow, Summary,
+};
 use ntsb_store::{ChangeKind, Facts, Store};
 
 use crate::Result;
@@ -208,6 +210,23 @@ impl Analytics {
     /// How many events match `filter`; `None` when not ready.
     pub fn total(&self, filter: &EventFilter) -> Option<Result<u64>> {
         self.with(|p| Ok(p.matching(filter)?.len()))
+    }
+
+    /// The events of one page of `q` (see [`ntsb_store::Queries::list_events`]):
+    /// their store ids in order, the next cursor and the total; the caller reads
+    /// the rows by id. `None` when not ready.
+    pub fn page(&self, q: &EventQuery) -> Option<Result<crate::Page>> {
+        self.with(|p| p.page(q))
+    }
+
+    /// See [`ntsb_store::Queries::grid_density`]; `None` when not ready or
+    /// when the store must answer (see [`Projection::grid_density`]).
+    pub fn grid_density(&self, filter: &EventFilter, cell_degrees: f64) -> Option<Result<Vec<GridCell>>> {
+        match self.with(|p| Ok(p.grid_density(&p.matching(filter)?, cell_degrees))) {
+            Some(Ok(None)) | None => None,
+            Some(Ok(Some(cells))) => Some(Ok(cells)),
+            Some(Err(e)) => Some(Err(e)),
+        }
     }
 
     /// See [`ntsb_store::Queries::summary`]; `None` when not ready.

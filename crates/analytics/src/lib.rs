@@ -34,9 +34,11 @@ mod dict;
 mod engine;
 mod error;
 mod filter;
+mod list;
 mod projection;
 mod stats;
 
 pub use engine::{Analytics, Follower, REBUILD_AFTER, Status};
 pub use error::{Error, Result};
+pub use list::Page;
 pub use projection::Projection;

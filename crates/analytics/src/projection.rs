@@ -43,6 +43,8 @@ pub(crate) struct Row {
     pub event_type: u32,
     pub weather: u32,
     pub phase: u32,
+    /// Code in [`Projection::event_make`]: the first aircraft's make (the listing's `make` key).
+    pub make: u32,
     pub inj_fatal: u32,
     pub inj_serious: u32,
     pub inj_minor: u32,
@@ -110,6 +112,12 @@ pub struct Projection {
     make_model_codes: HashMap<(u32, u32), u32>,
     pub(crate) findings: Codes,
     pub(crate) occurrences: Codes,
+    /// Makes of the first aircraft (`event_facts.make`), interned only (no bitmaps used).
+    pub(crate) event_make: Column,
+    /// Live events in each listing order, made when first asked for after a change.
+    pub(crate) orders: crate::list::Orders,
+    /// Aircraft groups' codes in key order, made when first asked for after a change.
+    pub(crate) group_ranks: std::sync::OnceLock<crate::stats::GroupRanks>,
 }
 
 /// The first `n` characters of `s` from character `from` (0-based), as SQL's
@@ -198,6 +206,8 @@ impl Projection {
     /// Replaces event `id` by `facts` (`None`: the event is gone).
     pub fn replace(&mut self, id: i64, facts: Option<&EventFacts>) -> Result<()> {
         let id32 = id32(id)?;
+        self.orders = Default::default();
+        self.group_ranks = Default::default();
         self.remove(id32);
         if let Some(f) = facts {
             self.insert(f)?;
@@ -270,6 +280,7 @@ impl Projection {
             event_type: self.event_type.add(f.event_type.as_deref(), id),
             weather: self.weather.add(f.weather.as_deref(), id),
             phase: self.phase.add(f.phase.as_deref(), id),
+            make: self.event_make.intern(f.make.as_deref()),
             inj_fatal: count32(f.inj_fatal),
             inj_serious: count32(f.inj_serious),
             inj_minor: count32(f.inj_minor),
@@ -349,6 +360,7 @@ impl Projection {
             &self.damage,
             &self.findings.column,
             &self.occurrences.column,
+            &self.event_make,
         ]
         .iter()
         .map(|c| c.heap_bytes())
@@ -356,6 +368,11 @@ impl Projection {
             + self.time_keys.iter().map(Column::heap_bytes).sum::<usize>();
         let flagged =
             self.findings.flagged.iter().chain(&self.occurrences.flagged).map(|b| b.serialized_size()).sum::<usize>();
-        rows + columns + flagged + self.live.serialized_size() + self.has_text.serialized_size()
+        rows + columns
+            + flagged
+            + self.live.serialized_size()
+            + self.has_text.serialized_size()
+            + self.orders.heap_bytes()
+            + self.group_ranks.get().map_or(0, crate::stats::GroupRanks::heap_bytes)
     }
 }

@@ -1,5 +1,5 @@
-//! Statistics and listing totals answered by the analytical engine are the
-//! store's answers, byte for byte, for every statistics endpoint and many
+//! Statistics, listing pages (with their cursors) and the density grid answered
+//! by the analytical engine are the store's answers, byte for byte, for every statistics endpoint and many
 //! filters; before the engine is built the store answers; after a write the
 //! engine catches up.
 
@@ -60,6 +60,10 @@ fn uris() -> Vec<String> {
             out.push(format!("/api/v1/stats/{s}?{f}"));
         }
         out.push(format!("/api/v1/events?{f}&limit=3"));
+        for sort in ["date", "-fatalities", "state", "-make"] {
+            out.push(format!("/api/v1/events?{f}&limit=4&sort={sort}"));
+        }
+        out.push(format!("/api/v1/geo/density?{f}&cell=2.5"));
         out.push(format!("/api/v1/stats/makes?{f}&min_count=3&limit=5"));
     }
     out
@@ -95,6 +99,23 @@ async fn the_engine_answers_what_the_store_answers_and_follows_writes() {
         }
     };
     compare().await;
+    // Pages followed by their cursors: the same items, totals and cursors.
+    for (f, sort) in
+        [("", "-date"), ("state=CA", "make"), ("highest_injury=fatal", "-fatalities"), ("q=engine", "state")]
+    {
+        let mut cursor = String::new();
+        for page in 0..6 {
+            let uri = format!("/api/v1/events?{f}&limit=9&sort={sort}{cursor}");
+            let (a, b) = (get(&fast, &uri).await, get(&plain, &uri).await);
+            assert_eq!(a.0, StatusCode::OK, "{uri}");
+            assert_eq!(String::from_utf8_lossy(&a.1), String::from_utf8_lossy(&b.1), "{uri}, page {page}");
+            let body: serde_json::Value = serde_json::from_slice(&a.1).unwrap();
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+    }
     let (status, body) = get(&fast, "/api/v1/stats/summary?to=1990-01-01&from=1991-01-01").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
 

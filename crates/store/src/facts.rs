@@ -57,6 +57,9 @@ pub struct EventFacts {
     pub weather: Option<String>,
     /// Broad phase of flight.
     pub phase: Option<String>,
+    /// Normalised make of the first aircraft (`event_facts.make`, the listing's `make` sort key).
+    #[serde(default)]
+    pub make: Option<String>,
     /// Latitude, degrees.
     pub latitude: Option<f64>,
     /// Longitude, degrees.

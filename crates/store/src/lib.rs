@@ -42,6 +42,7 @@ pub use accounts::Accounts;
 pub use changes::{Change, ChangeKind};
 pub use error::{Error, Result};
 pub use facts::{AircraftFacts, CodeDescriptions, CodeFact, EventFacts, Facts};
+pub use query::cursor::{SortKey, decode as decode_cursor, encode as encode_cursor};
 pub use query::{DocumentFuture, DocumentLookup, MAX_CLUSTER_POINTS, Queries, check_filter, detail_json};
 pub use streams::{Cursor, Streams};
 

@@ -145,13 +145,15 @@ pub(crate) async fn page_of(
     let state = state.clone();
     blocking(move || {
         let filter = resolve_filter(&state, filter, q.as_deref())?;
-        // The analytical engine counts the matches, when it is built; the store lists the page.
-        let total = state.analytics.as_ref().and_then(|a| a.total(&filter)).transpose().map_err(engine_error)?;
         let query = EventQuery { filter, sort, limit, cursor };
-        Ok(match total {
-            Some(total) => EventPage { total, ..state.queries.list_events_uncounted(&query)? },
-            None => state.queries.list_events(&query)?,
-        })
+        // The analytical engine chooses the page's events and counts the matches,
+        // when it is built; the store reads those events' rows by id.
+        if let Some(page) = state.analytics.as_ref().and_then(|a| a.page(&query)) {
+            let page = page.map_err(engine_error)?;
+            let items = state.queries.event_summaries(&page.ids)?;
+            return Ok(EventPage { items, total: page.total, next_cursor: page.next_cursor });
+        }
+        Ok(state.queries.list_events(&query)?)
     })
     .await
 }

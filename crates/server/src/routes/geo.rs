@@ -16,7 +16,7 @@ use crate::openapi::{ClustersBody, DensityBody, FeatureCollectionBody};
 use crate::params::values::{Decimal, decimal_range};
 use crate::params::{FilterQuery, Query, TextQuery};
 use crate::routes::events::filter_of;
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, blocking, engine_error};
 
 /// Most features one GeoJSON answer holds (use the export for more).
 pub(crate) const MAX_FEATURES: usize = 10_000;
@@ -196,7 +196,11 @@ pub(crate) async fn density(
 ) -> Result<Json<Density>, ApiError> {
     let cell = grid.cell.map_or(1.0, Decimal::get);
     let filter = filter_of(&state, &filter, &text).await?;
-    let items = blocking(move || Ok(state.queries.grid_density(&filter, cell)?)).await?;
+    // The analytical engine counts the cells once it is built (on this thread, as it answers statistics).
+    let items = match state.analytics.as_ref().and_then(|a| a.grid_density(&filter, cell)) {
+        Some(cells) => cells.map_err(engine_error)?,
+        None => blocking(move || Ok(state.queries.grid_density(&filter, cell)?)).await?,
+    };
     Ok(Json(Density { cell_degrees: cell, items }))
 }
 

@@ -8,7 +8,6 @@ use axum::Json;
 use axum::extract::State;
 use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, Problem};
@@ -171,9 +170,10 @@ pub(crate) async fn summary(
     Ok(Json(summary_of(&state, filter).await?))
 }
 
-/// Names the group keys of a breakdown row after what they are (`year`, `state`, …).
-pub(crate) fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
-    let (key_name, key2_name, numeric) = match by {
+/// What the group keys of a breakdown are named (`year`, `state`, …), the name
+/// of the second key, and whether the key is a number.
+fn key_names(by: Breakdown) -> (&'static str, Option<&'static str>, bool) {
+    match by {
         Breakdown::Year => ("year", None, true),
         Breakdown::Month => ("month", None, true),
         Breakdown::Season => ("season", None, false),
@@ -189,34 +189,80 @@ pub(crate) fn named_row(by: Breakdown, row: BreakdownRow) -> Value {
         Breakdown::Category => ("category", None, false),
         Breakdown::Engines => ("engines", None, true),
         Breakdown::AmateurBuilt => ("amateur_built", None, false),
-    };
-    let key = match row.key.parse::<i64>() {
-        Ok(n) if numeric => Value::from(n),
-        _ => Value::from(row.key.clone()),
-    };
-    let mut out = Map::new();
-    out.insert(key_name.to_string(), key);
-    if let Some(name) = key2_name {
-        out.insert(name.to_string(), row.key2.clone().map_or(Value::Null, Value::from));
     }
-    if let Ok(Value::Object(rest)) = serde_json::to_value(&row) {
-        for (k, v) in rest {
-            if k != "key" && k != "key2" {
-                out.insert(k, v);
-            }
+}
+
+/// A breakdown row with its group keys named after what they are, serialised
+/// straight to JSON: the fields in the byte order of their names (the order a
+/// JSON object of them has always had), without building a JSON value per row
+/// (a breakdown may have 10,000 rows).
+pub(crate) struct NamedRow {
+    pub by: Breakdown,
+    pub row: BreakdownRow,
+}
+
+/// One field of a [`NamedRow`].
+enum Field<'a> {
+    Int(i64),
+    Uint(u64),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Real(f64),
+    Pair([f64; 2]),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Int(n) => s.serialize_i64(*n),
+            Field::Uint(n) => s.serialize_u64(*n),
+            Field::Text(t) => s.serialize_str(t),
+            Field::OptText(t) => t.serialize(s),
+            Field::Real(x) => x.serialize(s),
+            Field::Pair(p) => p.serialize(s),
         }
     }
-    Value::Object(out)
+}
+
+impl Serialize for NamedRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (key_name, key2_name, numeric) = key_names(self.by);
+        let r = &self.row;
+        let key = match r.key.parse::<i64>() {
+            Ok(n) if numeric => Field::Int(n),
+            _ => Field::Text(&r.key),
+        };
+        let mut fields: Vec<(&str, Field<'_>)> = vec![
+            (key_name, key),
+            ("events", Field::Uint(r.events)),
+            ("fatal_events", Field::Uint(r.fatal_events)),
+            ("fatalities", Field::Uint(r.fatalities)),
+            ("serious_injuries", Field::Uint(r.serious_injuries)),
+            ("destroyed", Field::Uint(r.destroyed)),
+            ("fatal_rate", Field::Real(r.fatal_rate)),
+            ("fatal_rate_ci95", Field::Pair(r.fatal_rate_ci95)),
+        ];
+        if let Some(name) = key2_name {
+            fields.push((name, Field::OptText(r.key2.as_deref())));
+        }
+        fields.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for (name, value) in &fields {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 async fn breakdown(
     state: AppState,
     Query(filter, text, options): Query<FilterQuery, TextQuery, impl RowOptions>,
     by: Breakdown,
-) -> Result<Json<Rows<Value>>, ApiError> {
+) -> Result<Json<Rows<NamedRow>>, ApiError> {
     let filter = filter_of(&state, &filter, &text).await?;
     let rows = breakdown_of(&state, by, filter, options.min_count(), options.rows()).await?;
-    Ok(Json(Rows { items: rows.into_iter().map(|r| named_row(by, r)).collect() }))
+    Ok(Json(Rows { items: rows.into_iter().map(|row| NamedRow { by, row }).collect() }))
 }
 
 macro_rules! breakdown_route {
@@ -228,7 +274,7 @@ macro_rules! breakdown_route {
         pub(crate) async fn $name(
             State(state): State<AppState>,
             query: Query<FilterQuery, TextQuery, $params>,
-        ) -> Result<Json<Rows<Value>>, ApiError> {
+        ) -> Result<Json<Rows<NamedRow>>, ApiError> {
             breakdown(state, query, $by).await
         }
     };
@@ -402,5 +448,67 @@ mod tests {
         assert_eq!(maximum("/api/v1/stats/states", "limit"), MAX_ROWS as i64);
         assert_eq!(maximum("/api/v1/stats/makes", "min_count"), MAX_MIN_COUNT);
         assert_eq!(maximum("/api/v1/stats/makes", "year"), i64::from(crate::params::values::last_year()));
+    }
+}
+
+#[cfg(test)]
+mod named_rows {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    /// How rows were named before [`NamedRow`]: a JSON object per row.
+    fn as_object(by: Breakdown, row: &BreakdownRow) -> Value {
+        let (key_name, key2_name, numeric) = key_names(by);
+        let key = match row.key.parse::<i64>() {
+            Ok(n) if numeric => Value::from(n),
+            _ => Value::from(row.key.clone()),
+        };
+        let mut out = Map::new();
+        out.insert(key_name.to_string(), key);
+        if let Some(name) = key2_name {
+            out.insert(name.to_string(), row.key2.clone().map_or(Value::Null, Value::from));
+        }
+        if let Ok(Value::Object(rest)) = serde_json::to_value(row) {
+            for (k, v) in rest {
+                if k != "key" && k != "key2" {
+                    out.insert(k, v);
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
+    #[test]
+    fn named_rows_serialise_byte_for_byte_as_json_objects_did() {
+        let rows = [
+            BreakdownRow::new("2008".into(), None, 10, 3, 7, 2, 1),
+            BreakdownRow::new("CESSNA".into(), Some("172".into()), 5, 0, 0, 0, 0),
+            BreakdownRow::new("unknown".into(), None, 1, 1, 2, 0, 1),
+            BreakdownRow::new("3".into(), Some("Wednesday".into()), 0, 0, 0, 0, 0),
+            BreakdownRow { fatal_rate: f64::NAN, ..BreakdownRow::new("x".into(), None, 1, 0, 0, 0, 0) },
+        ];
+        for by in [
+            Breakdown::Year,
+            Breakdown::Month,
+            Breakdown::Season,
+            Breakdown::DayOfWeek,
+            Breakdown::Decade,
+            Breakdown::State,
+            Breakdown::Make,
+            Breakdown::MakeModel,
+            Breakdown::Phase,
+            Breakdown::Weather,
+            Breakdown::FarPart,
+            Breakdown::Country,
+            Breakdown::Category,
+            Breakdown::Engines,
+            Breakdown::AmateurBuilt,
+        ] {
+            for row in &rows {
+                let old = serde_json::to_string(&as_object(by, row)).unwrap();
+                let new = serde_json::to_string(&NamedRow { by, row: row.clone() }).unwrap();
+                assert_eq!(new, old, "{by:?}");
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// Sort key of the last item of a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub(crate) enum SortKey {
+pub enum SortKey {
     /// Numeric keys (fatalities).
     Int(i64),
     /// Text keys (dates, states, makes).
@@ -37,14 +37,14 @@ fn bad(reason: &str) -> Error {
 }
 
 /// Encodes the position after an item.
-pub(crate) fn encode(sort: Sort, key: SortKey, id: i64) -> String {
+pub fn encode(sort: Sort, key: SortKey, id: i64) -> String {
     let payload = Payload { f: sort.field, d: sort.descending, k: key, i: id };
     // Serialising plain data to JSON cannot fail.
     hex::encode(serde_json::to_vec(&payload).unwrap_or_default())
 }
 
 /// Decodes a cursor made for `sort`: its key and id.
-pub(crate) fn decode(cursor: &str, sort: Sort) -> Result<(SortKey, i64)> {
+pub fn decode(cursor: &str, sort: Sort) -> Result<(SortKey, i64)> {
     if cursor.len() > 4096 {
         return Err(bad("is too long"));
     }

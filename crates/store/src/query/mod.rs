@@ -21,7 +21,7 @@ use std::pin::Pin;
 
 use crate::{Error, Result};
 
-pub(crate) mod cursor;
+pub mod cursor;
 pub(crate) mod dbscan;
 
 /// An [`Error::InvalidQuery`] naming the user's parameter.
@@ -103,6 +103,11 @@ pub trait Queries: Send + Sync {
     fn list_events_uncounted(&self, q: &EventQuery) -> Result<EventPage> {
         self.list_events(q)
     }
+
+    /// The listing rows of the given events (store ids), in the given order;
+    /// ids of events that no longer exist are left out. For a caller that
+    /// chose a page's events itself (the in-memory projection's listing).
+    fn event_summaries(&self, ids: &[i64]) -> Result<Vec<EventSummary>>;
 
     /// Everything about one event, by `ev_id`, or by `ntsb_no` when no event has
     /// that `ev_id`. `None` when unknown.

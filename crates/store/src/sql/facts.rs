@@ -8,7 +8,7 @@ use crate::Result;
 use crate::facts::{AircraftFacts, CodeDescriptions, CodeFact, EventFacts, Facts};
 
 const EVENTS: &str = "SELECT e.id, e.event_date, e.state, e.country, e.highest_injury, e.event_type, e.weather, \
-     e.phase, e.latitude, e.longitude, e.inj_fatal, e.inj_serious, e.inj_minor, e.fatal, e.destroyed, e.has_text \
+     e.phase, e.latitude, e.longitude, e.inj_fatal, e.inj_serious, e.inj_minor, e.fatal, e.destroyed, e.has_text, e.make \
      FROM event_facts e";
 
 const AIRCRAFT: &str = "SELECT a.event_id, a.make, a.model, a.category, a.far_part, a.damage FROM aircraft a";
@@ -47,6 +47,7 @@ fn read_facts(db: &mut dyn Conn, ids: Option<&[i64]>) -> Result<Vec<EventFacts>>
             fatal: r.get::<i64>(13)? != 0,
             destroyed: r.get::<i64>(14)? != 0,
             has_text: r.get::<i64>(15)? != 0,
+            make: r.get(16)?,
             ..Default::default()
         });
         Ok(true)

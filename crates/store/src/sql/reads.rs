@@ -337,6 +337,13 @@ impl<S: SqlStore + Documents> Queries for S {
         list(self, q, false)
     }
 
+    fn event_summaries(&self, ids: &[i64]) -> Result<Vec<EventSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|db| summaries_by_id(db, ids))
+    }
+
     fn event_detail(&self, ev_id: &str) -> Result<Option<EventDetail>> {
         Documents::event_detail(self, ev_id)
     }
