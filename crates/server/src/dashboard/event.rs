@@ -2,7 +2,9 @@
 //! happened, the narrative and probable cause, aircraft and engines, crew,
 //! injuries, findings, the sequence of occurrences, recommendations,
 //! revisions and sources. It reads the very document `/api/v1/events/{ev_id}`
-//! serves, so the page holds everything the API does.
+//! serves, so the page holds everything the API does. A signed-in visitor also
+//! sees the `fatal` model's score of the event with its contributions, from
+//! the engine `/api/v1/ml/predict` uses (the same stored facts, the same model).
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -15,7 +17,7 @@ use super::text::{Text, int, opt};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::routes::events::document_of;
-use crate::state::AppState;
+use crate::state::{AppState, blocking};
 
 pub(crate) async fn page(
     State(state): State<AppState>,
@@ -30,7 +32,30 @@ pub(crate) async fn page(
     let body = document_of(&state, &ev_id).await?.ok_or_else(missing)?;
     let detail: EventDetail =
         serde_json::from_slice(&body).map_err(|e| ApiError::internal(format!("reading an event document: {e}")))?;
-    Ok(Page::Html(render(&detail)))
+    let score = match super::session::current() {
+        Some(_) => Some(score_of(&state, detail.summary.ev_id.clone()).await?),
+        None => None,
+    };
+    Ok(Page::Html(render(&detail, score)))
+}
+
+/// The `fatal` model's answer for the stored event (as `POST /api/v1/ml/predict`
+/// with `{"model": "fatal", "ev_id": …}` computes it), or why there is none.
+async fn score_of(state: &AppState, ev_id: Option<String>) -> Result<Markup, ApiError> {
+    let model = state.ml.get(ntsb_ml::ModelKind::Fatal);
+    let (Some(model), Some(training), Some(ev_id)) = (model, state.training.clone(), ev_id) else {
+        return Ok(html! {
+            p id="no-model" role="status" { "No " code { "fatal" } " model is trained on this server, so this event has no score: "
+                "an operator trains it with " code { "ntsb ml train --model fatal" } " and the server picks it up without a restart." }
+        });
+    };
+    let row = blocking(move || Ok(training.training_row(&ev_id)?)).await?;
+    Ok(match row {
+        Some(row) => super::predict::answer(&model, &ntsb_ml::Facts::from(row), "Score of the fatal model"),
+        None => {
+            html! { p id="no-model" role="status" { "This event cannot be scored (the store holds no facts for it)." } }
+        }
+    })
 }
 
 fn yes_no(v: Option<bool>) -> Markup {
@@ -41,7 +66,7 @@ fn num<T: ToString>(v: Option<T>) -> Markup {
     opt(v.map(|n| n.to_string()).as_deref())
 }
 
-fn render(d: &EventDetail) -> Markup {
+fn render(d: &EventDetail, score: Option<Markup>) -> Markup {
     let s = &d.summary;
     let id = s.ev_id.clone().unwrap_or_default();
     let place = [s.city.as_deref(), s.state.as_deref(), s.country.as_deref()]
@@ -78,6 +103,13 @@ fn render(d: &EventDetail) -> Markup {
                     div { dt { "Report status" } dd { (opt(d.report_status.as_deref())) } }
                     div { dt { "Published" } dd { (opt(d.publication_date.as_deref())) } }
                     @if s.synthetic { div { dt { "Sample" } dd { "synthetic demo data" } } }
+                }
+            }
+            @if let Some(score) = score {
+                section.noprint aria-labelledby="score-title" id="score" {
+                    h2 id="score-title" { "Model score" }
+                    p { "How likely an event like this one is fatal, by the " code { "fatal" } " model (it reads the damage and the aircraft involved), and what moved the score." }
+                    (score)
                 }
             }
             section aria-labelledby="narrative-title" {

@@ -98,6 +98,43 @@ impl PageQuery {
     }
 }
 
+/// Prefix of the second filter set of a comparison (`/trends?far_part=91&b.far_part=135`):
+/// the API's filter names behind `b.`, so both sets stay in one bookmarkable URL.
+pub(crate) const SECOND: &str = "b.";
+
+/// The names of the second filter set (`b.from`, `b.to`, …).
+pub(crate) fn second_names() -> &'static [String] {
+    static NAMES: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| FILTER_PARAMS.iter().map(|n| format!("{SECOND}{n}")).collect());
+    &NAMES
+}
+
+impl PageQuery {
+    /// The second filter set of a comparison (the `b.` parameters of this query,
+    /// kept among its extras), parsed and validated as a query of its own; a bad
+    /// value is reported under its `b.` name.
+    pub fn second(&self) -> Result<PageQuery, ApiError> {
+        let pairs = self
+            .extras
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(SECOND).map(|k| (k, v.as_str())))
+            .filter(|(k, _)| FILTER_PARAMS.contains(k));
+        PageQuery::parse(Some(&encode(pairs)), &[]).map_err(|e| match e {
+            ApiError::InvalidParameter { parameter, reason } => {
+                ApiError::InvalidParameter { parameter: format!("{SECOND}{parameter}"), reason }
+            }
+            other => other,
+        })
+    }
+
+    /// A link to `path` with this page's parameters, except those named by `drop`.
+    pub fn without(&self, path: &str, drop: impl Fn(&str) -> bool) -> String {
+        let pairs =
+            self.filters.iter().chain(&self.extras).filter(|(k, _)| !drop(k)).map(|(k, v)| (k.as_str(), v.as_str()));
+        with_query(path, &encode(pairs))
+    }
+}
+
 impl PageQuery {
     /// The link that downloads table `table` of the page at `path` as CSV, for this view.
     pub fn csv_href(&self, path: &str, table: &str) -> String {
@@ -150,6 +187,27 @@ mod tests {
         assert_eq!(q.with("/aircraft", "min_count", Some("10")), "/aircraft?year=2010&state=ca&min_count=10");
         assert_eq!(q.with("/aircraft", "state", None), "/aircraft?year=2010&min_count=5");
         assert_eq!(q.structured_filter().unwrap().state.as_deref(), Some("CA"));
+    }
+
+    #[test]
+    fn the_second_filter_set_is_its_own_query_and_travels_with_the_first() {
+        let names: Vec<&str> = second_names().iter().map(String::as_str).chain(["compare"]).collect();
+        let q = PageQuery::parse(Some("far_part=91&b.far_part=135&b.state=tx&compare=on"), &names).unwrap();
+        assert!(q.structured_filter().unwrap().far_part.is_some());
+        let b = q.second().unwrap();
+        assert_eq!(
+            b.filters,
+            vec![("state".to_string(), "tx".to_string()), ("far_part".to_string(), "135".to_string())]
+        );
+        assert_eq!(b.structured_filter().unwrap().state.as_deref(), Some("TX"));
+        // Removing a filter of the first set keeps the second.
+        assert_eq!(q.with("/trends", "far_part", None), "/trends?b.far_part=135&b.state=tx&compare=on");
+        assert_eq!(q.without("/trends", |k| k.starts_with(SECOND) || k == "compare"), "/trends?far_part=91");
+        let bad = PageQuery::parse(Some("b.year=soon"), &names).unwrap().second().unwrap_err();
+        match bad {
+            ApiError::InvalidParameter { parameter, .. } => assert_eq!(parameter, "b.year"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
