@@ -54,7 +54,7 @@ curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log"; echo "server did 
 sleep 2
 
 EV=$(curl -sf "$BASE/api/v1/events?limit=1&has_narrative=true" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["ev_id"])')
-PAGES=(/ "/?state=CA&highest_injury=fatal" /trends /map /aircraft /causes "/search?q=engine+power+loss" "/events/$EV" /account)
+PAGES=(/ "/?state=CA&highest_injury=fatal" /trends "/trends?far_part=91&b.far_part=135" /map "/map?zoom=2&cx=600&cy=300" /aircraft /causes "/search?q=engine+power+loss" "/events/$EV" /account)
 
 bench_result_lua >"$WORK/result.lua"
 

@@ -258,7 +258,33 @@ impl Browser {
                 problems.push(format!("request to another origin: {r}"));
             }
         }
+        // axe-core at desktop width, then at phone width (the layout changes, and with it
+        // what can overlap, overflow or lose contrast).
         self.client.execute(&self.axe, vec![]).await.unwrap_or_else(|e| panic!("inject axe-core into {here}: {e}"));
+        for v in self.axe_violations(&here).await {
+            problems.push(format!("axe (desktop): {v}"));
+        }
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true}),
+        )
+        .await;
+        let phone = self.axe_violations(&here).await;
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
+        for v in phone {
+            problems.push(format!("axe (phone): {v}"));
+        }
+        self.screenshots(name).await;
+        self.audited.push(name.to_string());
+        if !problems.is_empty() {
+            let found = format!("{name} ({here}):\n  {}", problems.join("\n  "));
+            eprintln!("AUDIT {found}");
+            self.problems.push(found);
+        }
+    }
+
+    /// axe-core's serious and critical violations of the page as laid out now.
+    async fn axe_violations(&self, here: &str) -> Vec<String> {
         let violations = self
             .client
             .execute_async(
@@ -273,16 +299,13 @@ impl Browser {
             )
             .await
             .unwrap_or_else(|e| panic!("axe-core on {here}: {e}"));
-        for v in violations.as_array().cloned().unwrap_or_default() {
-            problems.push(format!("axe: {}", v.as_str().unwrap_or_default()));
-        }
-        self.screenshots(name).await;
-        self.audited.push(name.to_string());
-        if !problems.is_empty() {
-            let found = format!("{name} ({here}):\n  {}", problems.join("\n  "));
-            eprintln!("AUDIT {found}");
-            self.problems.push(found);
-        }
+        violations
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Full-page screenshots at desktop and phone widths.
@@ -485,7 +508,10 @@ async fn dashboard_works_in_a_real_browser() {
     let (key, session) = signed_in(&mut b, port).await;
     filters_and_history(&mut b, port).await;
     csv_download(&mut b).await;
-    search_and_events(&mut b, port).await;
+    compare_trends(&mut b, port).await;
+    map_zoom_and_popup(&mut b).await;
+    live_panel(&mut b, dir.path(), &data).await;
+    search_and_events(&mut b, port, &key).await;
     hostile_text(&mut b).await;
     predict(&mut b, port, &key).await;
     revoke_key(&mut b, port, &key).await;
@@ -617,7 +643,7 @@ async fn csv_download(b: &mut Browser) {
 
 /// Searches with the form, opens the first result, and checks the event page
 /// against the API's detail.
-async fn search_and_events(b: &mut Browser, port: u16) {
+async fn search_and_events(b: &mut Browser, port: u16, key: &str) {
     b.visit("/search").await;
     b.type_into("#f-q", "fuel").await;
     b.click("form.filters button[type=submit]").await;
@@ -634,7 +660,118 @@ async fn search_and_events(b: &mut Browser, port: u16) {
     assert_eq!(b.text("main h1").await, format!("Event {id}"));
     let detail = get_json(port, &format!("/api/v1/events/{id}"));
     assert_eq!(b.text("#fig-fatal").await, detail["injuries"]["fatal"].as_u64().unwrap_or(0).to_string(), "{detail}");
+    // Signed in: the fatal model's score of the event, as the API computes it.
+    assert!(b.exists("#score #contributions-chart").await, "the score's contributions as a chart");
+    let shown: f64 = b.attr("#probability", "value").await.parse().unwrap();
+    let body = json!({"model": "fatal", "ev_id": id});
+    let (status, _, answer) =
+        send(port, "POST", "/api/v1/ml/predict", &[&format!("X-API-Key: {key}")], body.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let api = serde_json::from_str::<Value>(&answer).unwrap()["probability"].as_f64().unwrap();
+    assert!((shown - api).abs() < 1e-6, "page {shown} vs API {api}");
     b.audit("event", &[]).await;
+}
+
+/// Two filter sets side by side: both sets' figures are the API's, the view
+/// is in the URL, and back/forward walk the comparisons.
+async fn compare_trends(b: &mut Browser, port: u16) {
+    b.visit("/trends?far_part=91").await;
+    b.click("#compare-link").await;
+    b.wait_for_address("compare", |h| h.contains("compare=on")).await;
+    b.type_into("#f-b\\.far_part", "135").await;
+    b.click("form[aria-label='Filter set B'] button[type=submit]").await;
+    let first = b.wait_for_address("set B", |h| h.contains("b.far_part=135") && h.contains("far_part=91")).await;
+    let totals = "return [...document.querySelectorAll('#table-compare-totals tbody tr')].map(tr => \
+                  [...tr.querySelectorAll('td data')].map(d => d.getAttribute('value')));";
+    let check = |shown: Value, a: &str, b_: &str| {
+        let (sa, sb) = (
+            get_json(port, &format!("/api/v1/stats/summary?{a}")),
+            get_json(port, &format!("/api/v1/stats/summary?{b_}")),
+        );
+        assert_eq!(shown[0], json!([sa["events"].to_string(), sb["events"].to_string()]), "{a} vs {b_}");
+        assert_eq!(shown[1], json!([sa["fatal_events"].to_string(), sb["fatal_events"].to_string()]), "{a} vs {b_}");
+    };
+    check(b.js(totals).await, "far_part=91", "far_part=135");
+    assert!(b.exists("#chart-compare-rate polygon").await, "the intervals are drawn as bands");
+    b.audit("trends-compare", &[]).await;
+    b.type_into("#f-b\\.far_part", "121").await;
+    b.click("form[aria-label='Filter set B'] button[type=submit]").await;
+    b.wait_for_address("set B changed", |h| h.contains("b.far_part=121")).await;
+    check(b.js(totals).await, "far_part=91", "far_part=121");
+    b.client.back().await.unwrap();
+    assert_eq!(b.wait_for_address("back", |h| h.contains("b.far_part=135")).await, first);
+    assert_eq!(b.value("#f-b\\.far_part").await, "135");
+    check(b.js(totals).await, "far_part=91", "far_part=135");
+    b.client.forward().await.unwrap();
+    b.wait_for_address("forward", |h| h.contains("b.far_part=121")).await;
+    assert_eq!(b.value("#f-b\\.far_part").await, "121");
+}
+
+/// The U.S. map zooms in place (the address follows, back returns), and a
+/// point opens its popup.
+async fn map_zoom_and_popup(b: &mut Browser) {
+    b.visit("/map").await;
+    assert_eq!(b.attr("#map-us", "viewBox").await, "0 0 975 610");
+    b.click("#zoom-in").await;
+    let zoomed = b.wait_for_address("zoomed", |h| h.contains("zoom=2")).await;
+    assert_eq!(b.attr("#map-us", "viewBox").await, "243.8 152.5 487.5 305", "zoomed in place at {zoomed}");
+    b.click("#pan-east").await;
+    b.wait_for_address("panned", |h| h.contains("cx=731")).await;
+    b.client.back().await.unwrap();
+    b.wait_for_address("back to the zoomed view", |h| h == zoomed).await;
+    assert_eq!(b.attr("#map-us", "viewBox").await, "243.8 152.5 487.5 305");
+    // The same address without the script's help draws the same window.
+    b.visit(&zoomed).await;
+    assert_eq!(b.attr("#map-us", "viewBox").await, "243.8 152.5 487.5 305");
+    b.js("document.querySelector('#map-us a.pt').dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true})); return 0;")
+        .await;
+    assert_eq!(b.js("return document.getElementById('map-popup').hidden;").await, json!(false));
+    assert!(b.text("#map-popup h2").await.starts_with("Event "));
+    assert!(b.attr("#map-popup-open", "href").await.contains("/events/"));
+    b.audit("map-zoomed", &[]).await;
+}
+
+/// The live panel: a change made through the store (an `ntsb ingest` beside the
+/// running server) while the page is open appears on it, filtered by the page's filters.
+async fn live_panel(b: &mut Browser, data_dir: &Path, corpus: &Path) {
+    b.visit("/live?state=CA").await;
+    assert!(b.exists("#live-feed[data-stream]").await);
+    for attempt in 0.. {
+        if b.text("#live-status").await.starts_with("Connected") {
+            break;
+        }
+        assert!(attempt < POLLS, "the live panel did not connect: {}", b.text("#live-status").await);
+        tokio::time::sleep(POLL).await;
+    }
+    let file = data_dir.join("AviationData_live.csv");
+    let aviation = corpus.join("ntsb/aviationdata/AviationData_20170328.csv");
+    let header = std::fs::read_to_string(&aviation).unwrap().lines().next().unwrap().to_string();
+    let row = |id: &str, no: &str, place: &str| {
+        format!(
+            "{id},Accident,{no},2016-12-01,\"{place}\",United States,,,,,Non-Fatal,Substantial,Airplane,N1LIVE,PIPER,PA-28,No,1,Reciprocating,Part 91: General Aviation,,Personal,,0,0,1,0,VMC,LANDING,Preliminary,"
+        )
+    };
+    let (ca, tx) = ("20261201X77771", "20261201X77772");
+    std::fs::write(
+        &file,
+        format!("{header}\n{}\n{}\n", row(tx, "LIVE01TX", "Austin, TX"), row(ca, "LIVE01CA", "Fresno, CA")),
+    )
+    .unwrap();
+    run_ok(data_dir, &["ingest", file.to_str().unwrap()]);
+    let selector = format!("#live-rows a[href='/events/{ca}']");
+    for attempt in 0.. {
+        if b.exists(&selector).await {
+            break;
+        }
+        assert!(attempt < POLLS, "the new CA event did not appear: {}", b.text("#live-rows").await);
+        tokio::time::sleep(POLL).await;
+    }
+    assert!(!b.exists(&format!("#live-rows a[href='/events/{tx}']")).await, "the TX event is filtered out");
+    assert!(b.text("#live-rows tr:first-child").await.contains("created"));
+    b.audit("live", &[]).await;
+    // Without the script's help the page lists it too (the server-rendered list).
+    b.visit("/live?state=CA").await;
+    assert!(b.exists(&selector).await);
 }
 
 /// The hostile event's text comes out as text on the search page and its own page.

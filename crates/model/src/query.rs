@@ -659,6 +659,37 @@ pub struct OccurrenceRow {
     pub defining: u64,
 }
 
+/// How often each of the most frequent occurrences happened in each phase of
+/// flight among the filtered events: the phase × occurrence heat map.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PhaseOccurrences {
+    /// The occurrences shown, most frequent first: the occurrence's meaning (the
+    /// CICTT event without its phase), or its code where the source gave no meaning.
+    pub occurrences: Vec<OccurrenceTotal>,
+    /// Non-empty cells, in the order of `occurrences` and then of the phases.
+    pub cells: Vec<PhaseOccurrenceCell>,
+}
+
+/// Events with one occurrence, in any phase.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OccurrenceTotal {
+    /// The occurrence (meaning, or code without one).
+    pub occurrence: String,
+    /// Events with it.
+    pub events: u64,
+}
+
+/// Events with one occurrence in one phase of flight.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PhaseOccurrenceCell {
+    /// Broad phase of flight of the occurrence (`unknown` when not reported).
+    pub phase: String,
+    /// The occurrence (as in [`OccurrenceTotal::occurrence`]).
+    pub occurrence: String,
+    /// Events with that occurrence in that phase.
+    pub events: u64,
+}
+
 /// One cell of a density grid.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GridCell {

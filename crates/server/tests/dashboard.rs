@@ -4,6 +4,7 @@
 //! compared with the API's JSON for the same filter; hostile text must come
 //! out as text; every page must carry the CSP and point nowhere else.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, to_bytes};
@@ -66,7 +67,11 @@ fn fixture() -> &'static Fixture {
         let loader = Loader::new(store.as_ref(), Some(&index), LoadOptions::new(dir.path().join("rejects")));
         let records = ntsb_ingest::demo::generate(11, 800).chain(hostile_records());
         loader.load_records("demo sample", SourceKind::Demo, records, &mut NoProgress).unwrap();
-        let (state, _key) = support::authenticated(AppState::from_sqlite(store.clone(), Arc::new(index)), store);
+        let (state, _key) =
+            support::authenticated(AppState::from_sqlite(store.clone(), Arc::new(index)), store.clone());
+        // The live feed (not started: the live page reads the change log itself, and its tickets are the feed's).
+        let feed = ntsb_feed::Feed::new(store.clone(), store, ntsb_feed::FeedConfig::default()).unwrap();
+        let state = state.with_live(ntsb_server::Live::new(feed, ntsb_server::LiveOptions::default()));
         Fixture { state, _dir: dir }
     })
 }
@@ -93,6 +98,37 @@ async fn get_with(uri: &str, opts: &ServerOptions) -> Answer {
     let headers = res.headers().clone();
     let body = String::from_utf8(to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
     Answer { status, headers, body }
+}
+
+/// A GET by the fixture's administrator, signed in to the dashboard (the session cookie).
+async fn get_signed_in(uri: &str) -> Answer {
+    send(Request::get(uri).header("cookie", format!("ntsb_session={}", session())).body(Body::empty()).unwrap(), None)
+        .await
+}
+
+/// `req` through the dashboard's router, on `state` (the fixture's by default).
+async fn send(req: Request<Body>, state: Option<AppState>) -> Answer {
+    let state = state.unwrap_or_else(|| fixture().state.clone());
+    let app = ntsb_server::router_with(state, &ServerOptions::default()).unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = String::from_utf8(to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    Answer { status, headers, body }
+}
+
+/// A dashboard session of the fixture's administrator (signed in once, on a thread of its own).
+fn session() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let auth = fixture().state.auth.clone().unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(auth.sign_in_web("admin@example.org", "blue-Heron-7-ladder", None, "192.0.2.1")).unwrap().token
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 /// An anonymous GET (pages and the statistics are public).
@@ -443,4 +479,234 @@ async fn pages_are_cached_until_the_data_changes() {
     assert_eq!(first.body, second.body);
     assert_eq!(second.header("x-cache"), "hit");
     assert!(!second.header("etag").is_empty());
+}
+
+/// Events per (phase, occurrence) and per occurrence counted here from the API's
+/// event documents: what the heat map must show.
+async fn heat_from_the_api(filter: &str) -> (BTreeMap<(String, String), u64>, BTreeMap<String, u64>) {
+    let mut cells = BTreeMap::new();
+    let mut totals = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page = api(&format!("/api/v1/events?limit=500&{filter}{after}")).await;
+        for e in page["items"].as_array().unwrap() {
+            let detail = api(&format!("/api/v1/events/{}", e["ev_id"].as_str().unwrap())).await;
+            let mut seen = BTreeSet::new();
+            let mut kinds = BTreeSet::new();
+            for o in detail["occurrences"].as_array().unwrap() {
+                let code = o["code"].as_str().unwrap_or("");
+                if code.is_empty() {
+                    continue;
+                }
+                let kind = o["meaning"].as_str().filter(|m| !m.is_empty()).unwrap_or(code).to_string();
+                let phase = o["phase"].as_str().unwrap_or("unknown").replace('_', " ");
+                seen.insert((kind.clone(), phase));
+                kinds.insert(kind);
+            }
+            for key in seen {
+                *cells.entry(key).or_insert(0) += 1;
+            }
+            for kind in kinds {
+                *totals.entry(kind).or_insert(0) += 1;
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    (cells, totals)
+}
+
+#[tokio::test]
+async fn the_phase_occurrence_heat_map_shows_what_the_event_documents_hold() {
+    for filter in FILTERS {
+        let html = page(&format!("/causes?{filter}")).await;
+        assert!(html.contains("id=\"chart-phase-occurrences\""), "{filter}: the heat map is drawn");
+        assert!(html.contains("id=\"table-phase-occurrences\""), "{filter}: with its table");
+        let rows = csv("/causes", filter, "phase-occurrences").await;
+        assert!(!rows.is_empty(), "{filter}: the fixture has occurrences");
+        let (cells, totals) = heat_from_the_api(filter).await;
+        let mut shown = BTreeSet::new();
+        for row in &rows {
+            let (kind, phase) = (row[0].clone(), row[1].clone());
+            assert_eq!(row[2], cells[&(kind.clone(), phase.clone())].to_string(), "{filter}: {row:?}");
+            assert_eq!(row[3], totals[&kind].to_string(), "{filter}: {row:?}");
+            shown.insert(kind);
+        }
+        // Every cell of a shown occurrence is there, and the shown ones are the most frequent.
+        let expected_cells = cells.keys().filter(|(k, _)| shown.contains(k)).count();
+        assert_eq!(rows.len(), expected_cells, "{filter}");
+        assert!(shown.len() <= 15);
+        let least_shown = shown.iter().map(|k| totals[k]).min().unwrap();
+        assert!(totals.iter().filter(|(k, _)| !shown.contains(*k)).all(|(_, n)| *n <= least_shown), "{filter}");
+        // The figures are the store's own statistic (one home, both backends: crates/store tests).
+        let filter_params = ntsb_server::params::Params::parse(Some(filter), &[ntsb_server::params::FILTER_PARAMS])
+            .unwrap()
+            .event_filter()
+            .unwrap();
+        let store = fixture().state.queries.phase_occurrences(&filter_params, 15).unwrap();
+        assert_eq!(store.cells.len(), rows.len());
+    }
+}
+
+#[tokio::test]
+async fn trends_compare_two_filter_sets_with_the_apis_figures_and_keep_both_in_the_url() {
+    let (a, b) = ("state=CA", "state=TX");
+    let html = page("/trends?state=CA&b.state=TX").await;
+    assert!(html.contains("id=\"chart-compare-rate\"") && html.contains("id=\"chart-compare-events\""));
+    assert!(html.contains("name=\"b.state\" type=\"text\" value=\"TX\""), "the second form shows set B");
+    assert!(html.contains("<input type=\"hidden\" name=\"b.state\" value=\"TX\">"), "the first form keeps set B");
+    assert!(html.contains("<input type=\"hidden\" name=\"state\" value=\"CA\">"), "the second form keeps set A");
+    let totals = csv("/trends?state=CA&b.state=TX", "", "compare-totals").await;
+    let (sa, sb) = (api(&format!("/api/v1/stats/summary?{a}")).await, api(&format!("/api/v1/stats/summary?{b}")).await);
+    assert_eq!(totals[0], ["events", &sa["events"].to_string(), &sb["events"].to_string()]);
+    assert_eq!(totals[1], ["fatal events", &sa["fatal_events"].to_string(), &sb["fatal_events"].to_string()]);
+    let years = csv("/trends?state=CA&b.state=TX", "", "compare-years").await;
+    for (set, col) in [(a, 1), (b, 5)] {
+        let items = api(&format!("/api/v1/stats/yearly?{set}")).await["items"].as_array().unwrap().clone();
+        for item in &items {
+            let year = item["year"].to_string();
+            let row = years.iter().find(|r| r[0] == year).unwrap_or_else(|| panic!("{set}: year {year}"));
+            assert_eq!(row[col], item["events"].to_string(), "{set} {year}");
+            let six = |v: &Value| format!("{:.6}", v.as_f64().unwrap());
+            assert_eq!(row[col + 1], six(&item["fatal_rate"]), "{set} {year}");
+            assert_eq!(row[col + 2], six(&item["fatal_rate_ci95"][0]), "{set} {year}");
+        }
+        let listed = years.iter().filter(|r| r[col] != "0").count();
+        assert_eq!(listed, items.len(), "{set}: no other year has events");
+    }
+    // Opened with an empty second set (all events), closed again; a bad B value is named as such.
+    let open = page("/trends?compare=on").await;
+    assert!(open.contains("id=\"set-b\">all events<"), "{open}");
+    assert!(html.contains("id=\"stop-compare\" href=\"/trends?state=CA\""));
+    let plain = page("/trends?state=CA").await;
+    assert!(plain.contains("href=\"/trends?state=CA&amp;compare=on\""));
+    let bad = get("/trends?b.year=soon").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("<code>b.year</code>"), "{}", bad.body);
+    // Hostile text in a filter value is shown as text.
+    let hostile = get("/trends?b.make=%3Cscript%3Ex%3C%2Fscript%3E").await;
+    assert_eq!(hostile.status, StatusCode::OK, "{}", hostile.body);
+    assert!(!hostile.body.contains("<script>x") && hostile.body.contains("&lt;script&gt;x"));
+}
+
+#[tokio::test]
+async fn the_us_map_zooms_and_pans_by_links_and_its_points_lead_to_their_events() {
+    let html = page("/map?state=CA&zoom=2&cx=100&cy=300").await;
+    // The window is kept inside the frame: centre x moved to a quarter of the width.
+    assert!(html.contains("viewBox=\"0 147.5 487.5 305\""), "{}", &html[html.find("id=\"map-us\"").unwrap()..][..300]);
+    assert!(html.contains("id=\"zoom-in\" href=\"/map?state=CA&amp;zoom=4&amp;cx=243.8&amp;cy=300\""), "filters kept");
+    assert!(html.contains("id=\"zoom-out\" href=\"/map?state=CA\""), "zoom 1 is the plain view");
+    assert!(html.contains("class=\"zoom-off\" title=\"Pan west\""), "at the west edge already");
+    assert!(html.contains("<input type=\"hidden\" name=\"zoom\" value=\"2\">"), "the filter form keeps the view");
+    let whole = page("/map").await;
+    assert!(whole.contains("id=\"map-us\" viewBox=\"0 0 975 610\""));
+    assert!(whole.contains("class=\"pt\" href=\"/events/"), "points link to their events");
+    assert!(whole.contains("id=\"map-popup\" hidden"));
+    for bad in ["/map?zoom=3", "/map?zoom=2&cx=-1", "/map?cy=nan"] {
+        let a = get(bad).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_event_page_scores_the_event_for_signed_in_visitors_as_the_api_does() {
+    let id = HOSTILE;
+    // Anonymous: no score. Signed in without a model: says so.
+    assert!(!page(&format!("/events/{id}")).await.contains("id=\"score\""));
+    let without = get_signed_in(&format!("/events/{id}")).await;
+    assert_eq!(without.status, StatusCode::OK, "{}", without.body);
+    assert!(without.body.contains("id=\"score\"") && without.body.contains("id=\"no-model\""));
+    // With a trained `fatal` model: the probability and contributions of the API's predict.
+    let store = fixture().state.training.clone().unwrap();
+    let rows = store.training_rows(&ntsb_store::TrainingFilter { accidents_only: false }).unwrap();
+    let kind = ntsb_ml::ModelKind::Fatal;
+    let ds = ntsb_ml::Dataset::from_rows(kind, &rows, None);
+    let model = ntsb_ml::pipeline::train_model(&ds, &ntsb_ml::pipeline::Options::quick(kind, 1), None).unwrap();
+    let registry = ntsb_ml::Registry::empty();
+    registry.insert(model);
+    let state = fixture().state.clone().with_models(Arc::new(registry));
+    let cookie = format!("ntsb_session={}", session());
+    let req = Request::get(format!("/events/{id}")).header("cookie", &cookie).body(Body::empty()).unwrap();
+    let with = send(req, Some(state.clone())).await;
+    assert_eq!(with.status, StatusCode::OK, "{}", with.body);
+    assert!(with.body.contains("id=\"contributions-chart\""), "the contributions as a bar chart");
+    let body = serde_json::json!({ "model": "fatal", "ev_id": id }).to_string();
+    let req = Request::post("/api/v1/ml/predict")
+        .header("content-type", "application/json")
+        .header("x-api-key", &key())
+        .body(Body::from(body))
+        .unwrap();
+    let predicted = send(req, Some(state)).await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.body);
+    let p = predicted.json()["probability"].as_f64().unwrap();
+    assert_eq!(figure(&with.body, "probability"), format!("{p:.6}"), "the page's probability is the API's");
+}
+
+/// An API key of the fixture's administrator.
+fn key() -> String {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let auth = fixture().state.auth.clone().unwrap();
+        support::key_for(&auth, "scorer@example.org", ntsb_auth::Role::Free)
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn the_live_page_lists_the_latest_matching_changes_and_hands_out_stream_tickets() {
+    // Signed-in visitors only: an anonymous one is sent to sign in.
+    let anonymous = get("/live").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    let store = fixture().state.store.clone();
+    let head = store.change_log_head().unwrap();
+    assert!(head > 0, "the fixture's load is in the change log");
+    let html = get_signed_in("/live").await;
+    assert_eq!(html.status, StatusCode::OK, "{}", html.body);
+    assert!(html.body.contains(&format!("data-since=\"{head}\"")), "the stream resumes where the list was read");
+    assert!(html.body.contains("data-stream=\"/api/v1/stream/events\""));
+    assert!(html.body.contains(&format!("<tr data-seq=\"{head}\">")), "the newest change is listed first");
+    assert_eq!(html.header("cache-control"), "no-store");
+    // Filtered: only changes to matching events, and the stream carries the filter.
+    let ca = get_signed_in("/live?state=CA").await;
+    assert!(ca.body.contains("data-stream=\"/api/v1/stream/events?state=CA\""));
+    let listed: Vec<&str> =
+        ca.body.match_indices("href=\"/events/").map(|(at, _)| &ca.body[at + 14..at + 28]).collect();
+    assert!(!listed.is_empty());
+    for id in listed {
+        let detail = api(&format!("/api/v1/events/{id}")).await;
+        assert_eq!(detail["state"], "CA", "{id}");
+    }
+    assert!(ca.body.contains(HOSTILE) && !ca.body.contains("<script>alert"), "the hostile event is listed as text");
+    assert_eq!(get_signed_in("/live?q=engine").await.status, StatusCode::BAD_REQUEST);
+    // A stream ticket for the session, CSRF-checked like every form.
+    let auth = fixture().state.auth.clone().unwrap();
+    let csrf = auth.csrf_for_session(session());
+    let ticket = |token: String| {
+        Request::post("/live/ticket")
+            .header("cookie", format!("ntsb_session={}", session()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={token}")))
+            .unwrap()
+    };
+    let refused = send(ticket("forged".into()), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let issued = send(ticket(csrf), None).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+    let t = issued.json()["ticket"].as_str().unwrap().to_string();
+    assert_eq!(t.len(), 64);
+    // The ticket opens the stream once (SSE answers with its headers at once).
+    let app = ntsb_server::router_with(fixture().state.clone(), &ServerOptions::default()).unwrap();
+    let req = Request::get(format!("/api/v1/stream/events?state=CA&ticket={t}")).body(Body::empty()).unwrap();
+    let stream = tokio::time::timeout(std::time::Duration::from_secs(30), app.oneshot(req))
+        .await
+        .expect("the stream answers")
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    drop(stream);
+    let again = get(&format!("/api/v1/stream/events?ticket={t}")).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "a ticket opens one stream");
 }

@@ -718,6 +718,7 @@ fn the_corpus_loads_to_the_same_content_on_both_backends() {
     }
     assert_eq!(pg.top_findings(&f, 50).expect("pg"), sqlite.top_findings(&f, 50).expect("sqlite"));
     assert_eq!(pg.top_occurrences(&f, 50).expect("pg"), sqlite.top_occurrences(&f, 50).expect("sqlite"));
+    assert_eq!(pg.phase_occurrences(&f, 20).expect("pg"), sqlite.phase_occurrences(&f, 20).expect("sqlite"));
     let q = ntsb_model::query::EventQuery { limit: 100, ..Default::default() };
     // Internal ids differ between backends (sequences vs rowids); everything else matches.
     let page = |s: &dyn Backend| {

@@ -498,6 +498,20 @@ fn top_findings_and_occurrences(kind) {
     let o = s.top_occurrences(&EventFilter::default(), 10).unwrap();
     let got: Vec<(&str, u64, u64)> = o.iter().map(|r| (r.code.as_str(), r.events, r.defining)).collect();
     assert_eq!(got, [("O1", 3, 1), ("O2", 1, 1)]);
+    // The heat map: occurrences by meaning, counted per phase (none recorded here: unknown).
+    let heat = s.phase_occurrences(&EventFilter::default(), 10).unwrap();
+    let totals: Vec<(&str, u64)> = heat.occurrences.iter().map(|t| (t.occurrence.as_str(), t.events)).collect();
+    assert_eq!(totals, [("occurrence O1", 3), ("occurrence O2", 1)]);
+    let cells: Vec<(&str, &str, u64)> =
+        heat.cells.iter().map(|c| (c.phase.as_str(), c.occurrence.as_str(), c.events)).collect();
+    assert_eq!(cells, [("unknown", "occurrence O1", 3), ("unknown", "occurrence O2", 1)]);
+    assert_eq!(s.phase_occurrences(&EventFilter::default(), 1).unwrap().occurrences.len(), 1);
+    let ca = s.phase_occurrences(&EventFilter { state: Some("CA".into()), ..Default::default() }, 10).unwrap();
+    let ca_o1 = ca.occurrences.iter().find(|t| t.occurrence == "occurrence O1").map_or(0, |t| t.events);
+    let ca_list = list(&*s, EventFilter { state: Some("CA".into()), ..Default::default() });
+    assert!(ca_o1 <= ca_list.len() as u64 && ca_o1 < 3, "the filter applies: {ca:?}");
+    let none = s.phase_occurrences(&EventFilter { state: Some("ZZ".into()), ..Default::default() }, 10).unwrap();
+    assert_eq!(none, Default::default());
 }
 
 fn geo_radius_grid_and_clusters(kind) {

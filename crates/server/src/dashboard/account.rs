@@ -252,7 +252,7 @@ async fn signed_in(auth: &Auth, v: &Visitor, view: &View) -> Result<Markup, ApiE
                 @if keys.is_empty() {
                     p id="no-keys" { "You have no API keys." }
                 } @else {
-                    div.table-wrap {
+                    div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" {
                         table id="keys" {
                             caption { "Your API keys, newest first" }
                             thead { tr { th scope="col" { "name" } th scope="col" { "starts with" } th scope="col" { "created" }

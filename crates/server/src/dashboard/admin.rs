@@ -78,7 +78,7 @@ pub(crate) async fn page(
             @if let Some(n) = notice { p.notice role="status" id="notice" { (n) } }
             section aria-labelledby="users-title" {
                 h2 id="users-title" { "Users and roles" }
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" {
                     table id="users" {
                         caption { "Accounts in id order" }
                         thead { tr {
@@ -138,7 +138,7 @@ pub(crate) async fn page(
             }
             section aria-labelledby="audit-title" {
                 h2 id="audit-title" { "Audit log" }
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" {
                     table id="audit" {
                         caption { "Security events, newest first" }
                         thead { tr { th scope="col" { "id" } th scope="col" { "time" } th scope="col" { "event" }
@@ -162,7 +162,7 @@ pub(crate) async fn page(
             }
             section aria-labelledby="loads-title" {
                 h2 id="loads-title" { "Load ledger" }
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" {
                     table id="loads" {
                         caption { "The latest loads, newest first" }
                         thead { tr { th scope="col" { "id" } th scope="col" { "file" } th scope="col" { "format" }
@@ -198,7 +198,7 @@ pub(crate) async fn page(
 
 fn rejects_table(rejects: &[ntsb_model::records::Reject]) -> Markup {
     html! {
-        div.table-wrap {
+        div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" {
             table id="rejects" {
                 caption { "Rejected records in file order (the first 1,000)" }
                 thead { tr { th scope="col" { "file" } th scope="col" { "line" } th scope="col" { "table" }

@@ -50,7 +50,7 @@ impl Table {
     /// The table as HTML.
     pub fn render(&self) -> Markup {
         html! {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label=(self.caption) {
                 table id=(format!("table-{}", self.id)) {
                     caption { (self.caption) }
                     thead { tr { @for c in &self.columns { th scope="col" { (c) } } } }
@@ -207,6 +207,63 @@ pub(crate) fn bars(id: &str, title: &str, items: &[Bar]) -> Markup {
     }
 }
 
+/// Fill of a heat map cell by its share of the largest cell (a sequential blue
+/// scale), and whether its number is written in white.
+fn heat(share: f64) -> (&'static str, bool) {
+    const STEPS: [&str; 6] = ["#eaf2fa", "#c6dbef", "#9ecae1", "#2f6fa8", "#1f5f99", "#0b3766"];
+    let i = ((share * STEPS.len() as f64).ceil() as usize).clamp(1, STEPS.len()) - 1;
+    (STEPS[i], i >= 3)
+}
+
+/// A heat map: one row per `rows` label, one column per `cols` label, the
+/// count of each (row, column) in `value` (absent: 0), darker for more.
+pub(crate) fn heat_map(
+    id: &str,
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    value: impl Fn(usize, usize) -> u64,
+) -> Markup {
+    const LABEL: f64 = 220.0;
+    const HEAD: f64 = 70.0;
+    const CELL_H: f64 = 24.0;
+    let cell_w = ((PLOT_W - LABEL - 10.0) / cols.len().max(1) as f64).min(70.0);
+    let w = LABEL + cell_w * cols.len() as f64 + 60.0; // room for the last slanted heading
+    let h = HEAD + CELL_H * rows.len() as f64 + 6.0;
+    let max = (0..rows.len()).flat_map(|r| (0..cols.len()).map(move |c| (r, c))).map(|(r, c)| value(r, c)).max();
+    let max = max.unwrap_or(0).max(1) as f64;
+    let title_id = format!("{id}-title");
+    html! {
+        svg.heat id=(id) viewBox=(format!("0 0 {} {}", fmt(w), fmt(h))) role="img" aria-labelledby=(title_id) preserveAspectRatio="xMinYMin meet" {
+            title id=(title_id) { (title) }
+            @for (c, col) in cols.iter().enumerate() {
+                @let x = LABEL + cell_w * (c as f64 + 0.5);
+                text x=(fmt(x)) y=(fmt(HEAD - 6.0)) fill=(INK) text-anchor="start"
+                    transform=(format!("rotate(-45 {} {})", fmt(x), fmt(HEAD - 6.0))) { (Text(&shorten(col, 12))) }
+            }
+            @for (r, row) in rows.iter().enumerate() {
+                @let y = HEAD + CELL_H * r as f64;
+                text x=(LABEL - 6.0) y=(fmt(y + 16.0)) text-anchor="end" fill=(INK) { (Text(&shorten(row, 30))) }
+                @for (c, col) in cols.iter().enumerate() {
+                    @let n = value(r, c);
+                    @let x = LABEL + cell_w * c as f64;
+                    g {
+                        title { (Text(row)) ", " (Text(col)) ": " (int(n)) " events" }
+                        @if n == 0 {
+                            rect x=(fmt(x + 1.0)) y=(fmt(y + 1.0)) width=(fmt(cell_w - 2.0)) height=(fmt(CELL_H - 2.0)) fill="#ffffff" stroke=(GRID) {}
+                        } @else {
+                            @let (fill, light) = heat(n as f64 / max);
+                            rect x=(fmt(x + 1.0)) y=(fmt(y + 1.0)) width=(fmt(cell_w - 2.0)) height=(fmt(CELL_H - 2.0)) fill=(fill) {}
+                            text x=(fmt(x + cell_w / 2.0)) y=(fmt(y + 16.0)) text-anchor="middle" font-size="11"
+                                fill=(if light { "#ffffff" } else { INK }) { (int(n)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One point of a time series.
 pub(crate) struct Point {
     /// Label of the period (`2010`, `Jan`).
@@ -296,6 +353,65 @@ pub(crate) fn rate_band(id: &str, title: &str, points: &[Point]) -> Markup {
     }
 }
 
+/// One series of a comparison: its name, colour, and per label the value with
+/// its 95% interval (`None` where the series has no event).
+pub(crate) struct Series {
+    /// Name in the legend (`A`, `B`).
+    pub name: String,
+    /// Line and band colour.
+    pub colour: &'static str,
+    /// (value, low, high) per label of the chart.
+    pub values: Vec<Option<(f64, f64, f64)>>,
+}
+
+/// Colours of the two sets of a comparison (AA against white).
+pub(crate) const SERIES: [&str; 2] = [BLUE, "#a1420b"];
+
+/// Several series over the same labels, each a line with its 95% interval as a
+/// translucent band (drawn where low < high), shares when `percent`.
+pub(crate) fn lines(id: &str, title: &str, labels: &[String], series: &[Series], percent: bool) -> Markup {
+    let top = series.iter().flat_map(|s| s.values.iter().flatten().map(|v| v.2.max(v.0))).fold(0.0, f64::max);
+    let max = nice_max(if percent { top.max(0.01) } else { top });
+    let n = labels.len().max(1) as f64;
+    let step = (PLOT_W - LEFT - 10.0) / n;
+    let x = |i: usize| LEFT + step * (i as f64 + 0.5);
+    let y = |v: f64| TOP + (PLOT_H - TOP - BOTTOM) * (1.0 - v / max);
+    let points: Vec<Point> =
+        labels.iter().map(|l| Point { label: l.clone(), events: 0, fatal: 0, rate: (0.0, 0.0, 0.0) }).collect();
+    let title_id = format!("{id}-title");
+    html! {
+        svg.plot id=(id) viewBox=(format!("0 0 {PLOT_W} {PLOT_H}")) role="img" aria-labelledby=(title_id) {
+            title id=(title_id) { (title) }
+            (y_axis(max, percent))
+            @for s in series {
+                @let shown: Vec<(usize, (f64, f64, f64))> = s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+                @let banded = shown.iter().any(|(_, v)| v.2 > v.1);
+                @if banded {
+                    @let band = shown.iter().map(|(i, v)| format!("{},{}", fmt(x(*i)), fmt(y(v.2))))
+                        .chain(shown.iter().rev().map(|(i, v)| format!("{},{}", fmt(x(*i)), fmt(y(v.1)))))
+                        .collect::<Vec<_>>().join(" ");
+                    polygon points=(band) fill=(s.colour) fill-opacity="0.18" {}
+                }
+                polyline points=(shown.iter().map(|(i, v)| format!("{},{}", fmt(x(*i)), fmt(y(v.0)))).collect::<Vec<_>>().join(" "))
+                    fill="none" stroke=(s.colour) stroke-width="2" {}
+                @for (i, v) in &shown {
+                    circle cx=(fmt(x(*i))) cy=(fmt(y(v.0))) r="3" fill=(s.colour) {
+                        title {
+                            (Text(&s.name)) ", " (Text(&labels[*i])) ": "
+                            @if percent { (pct(v.0)) " (95% " (pct(v.1)) "–" (pct(v.2)) ")" } @else { (int(v.0.round() as u64)) }
+                        }
+                    }
+                }
+            }
+            @for (k, s) in series.iter().enumerate() {
+                rect x=(fmt(LEFT + 10.0 + 90.0 * k as f64)) y=(TOP) width="14" height="10" fill=(s.colour) {}
+                text x=(fmt(LEFT + 28.0 + 90.0 * k as f64)) y=(TOP + 9.0) fill=(INK) { (Text(&s.name)) }
+            }
+            (x_labels(&points, step))
+        }
+    }
+}
+
 fn y_axis(max: f64, percent: bool) -> Markup {
     let h = PLOT_H - TOP - BOTTOM;
     html! {
@@ -363,6 +479,16 @@ mod tests {
             ],
         };
         assert_eq!(t.csv(), "name,n\r\n\"a, \"\"b\"\"\",3\r\n\"'=HYPERLINK(1)\",0.500000\r\n-12.5,0\r\n");
+    }
+
+    #[test]
+    fn heat_cells_darken_with_their_count_and_write_white_on_dark() {
+        assert_eq!(heat(0.01), ("#eaf2fa", false));
+        assert_eq!(heat(1.0), ("#0b3766", true));
+        assert!(heat(0.6).1 && !heat(0.4).1);
+        let svg = heat_map("h", "t", &["<row>".into()], &["a".into(), "b".into()], |_, c| [5, 0][c]).into_string();
+        assert!(svg.contains("&lt;row&gt;: ") || svg.contains("&lt;row&gt;, a: 5 events"), "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 2);
     }
 
     #[test]

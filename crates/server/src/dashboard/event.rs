@@ -2,7 +2,9 @@
 //! happened, the narrative and probable cause, aircraft and engines, crew,
 //! injuries, findings, the sequence of occurrences, recommendations,
 //! revisions and sources. It reads the very document `/api/v1/events/{ev_id}`
-//! serves, so the page holds everything the API does.
+//! serves, so the page holds everything the API does. A signed-in visitor also
+//! sees the `fatal` model's score of the event with its contributions, from
+//! the engine `/api/v1/ml/predict` uses (the same stored facts, the same model).
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -15,7 +17,7 @@ use super::text::{Text, int, opt};
 use crate::error::ApiError;
 use crate::params::{NoParams, Query};
 use crate::routes::events::document_of;
-use crate::state::AppState;
+use crate::state::{AppState, blocking};
 
 pub(crate) async fn page(
     State(state): State<AppState>,
@@ -29,7 +31,30 @@ pub(crate) async fn page(
     let body = document_of(&state, &ev_id).await?.ok_or_else(missing)?;
     let detail: EventDetail =
         serde_json::from_slice(&body).map_err(|e| ApiError::internal(format!("reading an event document: {e}")))?;
-    Ok(Page::Html(render(&detail)))
+    let score = match super::session::current() {
+        Some(_) => Some(score_of(&state, detail.summary.ev_id.clone()).await?),
+        None => None,
+    };
+    Ok(Page::Html(render(&detail, score)))
+}
+
+/// The `fatal` model's answer for the stored event (as `POST /api/v1/ml/predict`
+/// with `{"model": "fatal", "ev_id": …}` computes it), or why there is none.
+async fn score_of(state: &AppState, ev_id: Option<String>) -> Result<Markup, ApiError> {
+    let model = state.ml.get(ntsb_ml::ModelKind::Fatal);
+    let (Some(model), Some(training), Some(ev_id)) = (model, state.training.clone(), ev_id) else {
+        return Ok(html! {
+            p id="no-model" role="status" { "No " code { "fatal" } " model is trained on this server, so this event has no score: "
+                "an operator trains it with " code { "ntsb ml train --model fatal" } " and the server picks it up without a restart." }
+        });
+    };
+    let row = blocking(move || Ok(training.training_row(&ev_id)?)).await?;
+    Ok(match row {
+        Some(row) => super::predict::answer(&model, &ntsb_ml::Facts::from(row), "Score of the fatal model"),
+        None => {
+            html! { p id="no-model" role="status" { "This event cannot be scored (the store holds no facts for it)." } }
+        }
+    })
 }
 
 fn yes_no(v: Option<bool>) -> Markup {
@@ -40,7 +65,7 @@ fn num<T: ToString>(v: Option<T>) -> Markup {
     opt(v.map(|n| n.to_string()).as_deref())
 }
 
-fn render(d: &EventDetail) -> Markup {
+fn render(d: &EventDetail, score: Option<Markup>) -> Markup {
     let s = &d.summary;
     let id = s.ev_id.clone().unwrap_or_default();
     let place = [s.city.as_deref(), s.state.as_deref(), s.country.as_deref()]
@@ -79,6 +104,13 @@ fn render(d: &EventDetail) -> Markup {
                     @if s.synthetic { div { dt { "Sample" } dd { "synthetic demo data" } } }
                 }
             }
+            @if let Some(score) = score {
+                section.noprint aria-labelledby="score-title" id="score" {
+                    h2 id="score-title" { "Model score" }
+                    p { "How likely an event like this one is fatal, by the " code { "fatal" } " model (it reads the damage and the aircraft involved), and what moved the score." }
+                    (score)
+                }
+            }
             section aria-labelledby="narrative-title" {
                 h2 id="narrative-title" { "Narrative" }
                 @match d.narrative.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -111,7 +143,7 @@ fn render(d: &EventDetail) -> Markup {
                         div { dt { "Phase" } dd { (opt(a.phase.as_deref())) } }
                     }
                     @if !a.engines.is_empty() {
-                        div.table-wrap { table {
+                        div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" { table {
                             caption { "Engines of aircraft " (a.aircraft_key) }
                             thead { tr { th scope="col" { "no." } th scope="col" { "type" } th scope="col" { "maker" } th scope="col" { "model" }
                                 th scope="col" { "power" } th scope="col" { "fuel" } th scope="col" { "propeller" } th scope="col" { "hours total" } } }
@@ -129,7 +161,7 @@ fn render(d: &EventDetail) -> Markup {
             @if !d.crew.is_empty() {
                 section aria-labelledby="crew-title" {
                     h2 id="crew-title" { "Crew" }
-                    div.table-wrap { table {
+                    div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" { table {
                         caption { "Flight crew" }
                         thead { tr { th scope="col" { "aircraft, no." } th scope="col" { "category" } th scope="col" { "age" } th scope="col" { "sex" }
                             th scope="col" { "medical" } th scope="col" { "injury" } th scope="col" { "seat belt" } th scope="col" { "harness" } } }
@@ -145,7 +177,7 @@ fn render(d: &EventDetail) -> Markup {
             @if !d.injury_rows.is_empty() {
                 section aria-labelledby="injuries-title" {
                     h2 id="injuries-title" { "Injuries by aircraft" }
-                    div.table-wrap { table {
+                    div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" { table {
                         caption { "People by aircraft, category and injury" }
                         thead { tr { th scope="col" { "aircraft" } th scope="col" { "people" } th scope="col" { "injury" } th scope="col" { "count" } } }
                         tbody { @for i in &d.injury_rows { tr {
@@ -157,7 +189,7 @@ fn render(d: &EventDetail) -> Markup {
             section aria-labelledby="findings-title" {
                 h2 id="findings-title" { "Findings" }
                 @if d.findings.is_empty() { p { "No findings recorded." } } @else {
-                    div.table-wrap { table {
+                    div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" { table {
                         caption { "Findings, by aircraft" }
                         thead { tr { th scope="col" { "aircraft, no." } th scope="col" { "finding" } th scope="col" { "code" } th scope="col" { "cause or factor" } } }
                         tbody { @for f in &d.findings { tr {
@@ -192,7 +224,7 @@ fn render(d: &EventDetail) -> Markup {
             section aria-labelledby="revisions-title" {
                 h2 id="revisions-title" { "Revisions" }
                 @if d.revisions.is_empty() { p { "No field has changed since it was first loaded." } } @else {
-                    div.table-wrap { table {
+                    div.table-wrap tabindex="0" role="region" aria-label="Scrollable table" { table {
                         caption { "Changed fields, oldest first" }
                         thead { tr { th scope="col" { "when" } th scope="col" { "table" } th scope="col" { "row" } th scope="col" { "field" }
                             th scope="col" { "before" } th scope="col" { "after" } th scope="col" { "source" } } }

@@ -12,7 +12,7 @@ use super::text::Text;
 use crate::error::{ApiError, InternalCause, Problem};
 
 /// The pages in the navigation: (path, name).
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 8] = [
     ("/", "Overview"),
     ("/trends", "Trends"),
     ("/map", "Map"),
@@ -20,6 +20,7 @@ const NAV: [(&str, &str); 7] = [
     ("/causes", "Causes"),
     ("/search", "Search"),
     ("/predict", "Predict"),
+    ("/live", "Live"),
 ];
 
 /// Marks an error answer whose body is a page already (a form shown again with
@@ -174,38 +175,53 @@ pub(crate) fn shell(title: &str, path: &str, main: Markup) -> Markup {
 /// puts the view in the URL. `keep` are the
 /// page's own parameters, carried as hidden fields.
 pub(crate) fn filter_form(q: &PageQuery, action: &str, keep: &[&str]) -> Markup {
-    let v = |name: &str| q.get(name).unwrap_or("").to_string();
+    let mut hidden: Vec<(String, String)> = Vec::new();
+    for name in std::iter::once(&"bbox").chain(keep) {
+        if let Some(value) = q.get(name) {
+            hidden.push((name.to_string(), value.to_string()));
+        }
+    }
+    filter_set_form(action, "", "Filter events", &|name| q.get(name).unwrap_or("").to_string(), &hidden)
+}
+
+/// A filter form whose fields are named `prefix` + the API's filter name (the
+/// second set of a comparison is `b.`), prefilled by `value`, carrying `hidden`
+/// (the rest of the view) so that submitting it changes this set only.
+pub(crate) fn filter_set_form(
+    action: &str,
+    prefix: &str,
+    legend: &str,
+    value: &dyn Fn(&str) -> String,
+    hidden: &[(String, String)],
+) -> Markup {
+    let v = |name: &str| value(&format!("{prefix}{name}"));
+    let n = |name: &str| format!("{prefix}{name}");
     html! {
         // autocomplete=off: on back/forward the browser would otherwise restore what was last
         // typed into the fields, not the values of the URL the page shows.
-        form.filters method="get" action=(action) role="search" aria-label="Filter events" autocomplete="off" {
+        form.filters method="get" action=(action) role="search" aria-label=(legend) autocomplete="off" {
             fieldset {
-                legend { "Filter events" }
+                legend { (legend) }
                 div.grid {
-                    (input("q", "Text (narrative, cause)", "search", &v("q")))
-                    (input("from", "From date", "date", &v("from")))
-                    (input("to", "To date", "date", &v("to")))
-                    (input("year", "Year", "number", &v("year")))
-                    (input("state", "State (2 letters)", "text", &v("state")))
-                    (input("country", "Country", "text", &v("country")))
-                    (select("highest_injury", "Highest injury", &names(InjuryLevel::ALL, InjuryLevel::as_str), &v("highest_injury")))
-                    (select("event_type", "Event type", &names(EventType::ALL, EventType::as_str), &v("event_type")))
-                    (select("damage", "Aircraft damage", &names(Damage::ALL, Damage::as_str), &v("damage")))
-                    (input("make", "Make", "text", &v("make")))
-                    (input("model", "Model (prefix)", "text", &v("model")))
-                    (input("category", "Category (AIR, HELI…)", "text", &v("category")))
-                    (input("far_part", "FAR part (91, 135…)", "text", &v("far_part")))
-                    (select("phase", "Phase of flight", &names(Phase::ALL, Phase::as_str), &v("phase")))
-                    (select("weather", "Weather", &names(Weather::ALL, Weather::as_str), &v("weather")))
-                    (select("has_narrative", "Has narrative", &["true", "false"], &v("has_narrative")))
+                    (input(&n("q"), "Text (narrative, cause)", "search", &v("q")))
+                    (input(&n("from"), "From date", "date", &v("from")))
+                    (input(&n("to"), "To date", "date", &v("to")))
+                    (input(&n("year"), "Year", "number", &v("year")))
+                    (input(&n("state"), "State (2 letters)", "text", &v("state")))
+                    (input(&n("country"), "Country", "text", &v("country")))
+                    (select(&n("highest_injury"), "Highest injury", &names(InjuryLevel::ALL, InjuryLevel::as_str), &v("highest_injury")))
+                    (select(&n("event_type"), "Event type", &names(EventType::ALL, EventType::as_str), &v("event_type")))
+                    (select(&n("damage"), "Aircraft damage", &names(Damage::ALL, Damage::as_str), &v("damage")))
+                    (input(&n("make"), "Make", "text", &v("make")))
+                    (input(&n("model"), "Model (prefix)", "text", &v("model")))
+                    (input(&n("category"), "Category (AIR, HELI…)", "text", &v("category")))
+                    (input(&n("far_part"), "FAR part (91, 135…)", "text", &v("far_part")))
+                    (select(&n("phase"), "Phase of flight", &names(Phase::ALL, Phase::as_str), &v("phase")))
+                    (select(&n("weather"), "Weather", &names(Weather::ALL, Weather::as_str), &v("weather")))
+                    (select(&n("has_narrative"), "Has narrative", &["true", "false"], &v("has_narrative")))
                 }
-                @if let Some(bbox) = q.get("bbox") {
-                    input type="hidden" name="bbox" value=(bbox);
-                }
-                @for name in keep {
-                    @if let Some(value) = q.get(name) {
-                        input type="hidden" name=(name) value=(value);
-                    }
+                @for (name, value) in hidden {
+                    input type="hidden" name=(name) value=(value);
                 }
                 div.actions {
                     button type="submit" { "Apply filters" }

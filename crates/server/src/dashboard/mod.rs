@@ -21,6 +21,7 @@ mod charts;
 mod event;
 mod geo;
 mod layout;
+mod live;
 mod map;
 mod overview;
 mod predict;
@@ -61,6 +62,8 @@ pub(crate) fn table() -> Vec<(&'static str, bool, Policy, MethodRouter<AppState>
         ("/account/keys", false, User, post(account::create_key)),
         ("/account/keys/{id}/revoke", false, User, post(account::revoke_key)),
         ("/predict", false, User, get(predict::page)),
+        ("/live", false, User, get(live::page)),
+        ("/live/ticket", false, User, post(live::ticket)),
         ("/admin", false, Admin, get(admin::page)),
         ("/admin/users/{id}/role", false, Admin, post(admin::set_role)),
         ("/admin/users/{id}/disabled", false, Admin, post(admin::set_disabled)),

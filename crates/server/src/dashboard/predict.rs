@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::charts::fmt;
 use super::layout::{Page, shell};
 use super::session::Visitor;
-use super::text::pct;
+use super::text::{Text, pct};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -173,16 +173,23 @@ fn predict(state: &AppState, model_name: &str, get: &dyn Fn(&str) -> String) -> 
         }
         other => ApiError::internal(format!("ml: {other}")),
     })?;
-    let mut p = model.predict_top(&facts, SHOWN);
+    Ok(answer(&model, &facts, &format!("Answer of the {model_name} model")))
+}
+
+/// A model's answer for `facts`: the probability, the explanation in words and
+/// the largest contributions as a bar chart and a table (the `/predict` answer
+/// and the event page's score).
+pub(crate) fn answer(model: &ntsb_ml::Model, facts: &Facts, heading: &str) -> Markup {
+    let mut p = model.predict_top(facts, SHOWN);
     let explanation = model.explain(&p, 5);
     p.keep_listed(SHOWN);
     let probability = if model.kind.is_binary() { p.probabilities[1] } else { p.probabilities[p.class] };
     let classes = model.kind.classes();
     let rows: Vec<(String, String, f64)> =
         p.contributions.iter().map(|c| (c.feature.name().to_string(), c.value.to_string(), c.contribution)).collect();
-    Ok(html! {
+    html! {
         section aria-labelledby="answer-title" id="answer" {
-            h2 id="answer-title" { "Answer of the " (model_name) " model" }
+            h2 id="answer-title" { (heading) }
             p {
                 "Probability of a fatal outcome: "
                 data id="probability" value=(format!("{probability:.6}")) { strong { (pct(probability)) } }
@@ -200,7 +207,7 @@ fn predict(state: &AppState, model_name: &str, get: &dyn Fn(&str) -> String) -> 
                     thead { tr { th scope="col" { "feature" } th scope="col" { "value" } th scope="col" { "contribution" } } }
                     tbody {
                         @for (feature, value, c) in &rows {
-                            tr { td { (feature) } td { (value) } td.num { (format!("{c:+.4}")) } }
+                            tr { td { (feature) } td { (Text(value)) } td.num { (format!("{c:+.4}")) } }
                         }
                     }
                     tfoot {
@@ -211,7 +218,7 @@ fn predict(state: &AppState, model_name: &str, get: &dyn Fn(&str) -> String) -> 
                 }
             }
         }
-    })
+    }
 }
 
 /// Contributions as horizontal bars around a zero line: red raises the
@@ -234,8 +241,8 @@ fn contribution_chart(rows: &[(String, String, f64)]) -> Markup {
                 @let len = (c.abs() / max * half).max(1.0);
                 @let x = if *c >= 0.0 { zero } else { zero - len };
                 g {
-                    title { (feature) " = " (value) ": " (format!("{c:+.4}")) }
-                    text x=(fmt(LABEL - 6.0)) y=(fmt(y + 15.0)) text-anchor="end" fill="#1d2939" { (super::charts::shorten(&format!("{feature} = {value}"), 32)) }
+                    title { (feature) " = " (Text(value)) ": " (format!("{c:+.4}")) }
+                    text x=(fmt(LABEL - 6.0)) y=(fmt(y + 15.0)) text-anchor="end" fill="#1d2939" { (Text(&super::charts::shorten(&format!("{feature} = {value}"), 32))) }
                     rect x=(fmt(x)) y=(fmt(y + 3.0)) width=(fmt(len)) height="15" fill=(if *c >= 0.0 { "#b42318" } else { "#1f5fa8" }) {}
                 }
             }

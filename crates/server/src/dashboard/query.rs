@@ -74,6 +74,17 @@ impl PageQuery {
 
     /// Parses `raw`: the filters, `format`/`table` and the page's own parameters `E`.
     pub fn parse_with<E: QueryPart>(raw: Option<&str>) -> Result<(PageQuery, E), ApiError> {
+        Self::parse_inner(raw, &[])
+    }
+
+    /// Parses `raw`: the filters, `format`/`table`, and parameters named in
+    /// `extra` kept as given (a comparison's second filter set, which
+    /// [`PageQuery::second`] parses as filters).
+    pub fn parse_extra(raw: Option<&str>, extra: &[&str]) -> Result<PageQuery, ApiError> {
+        Self::parse_inner::<NoParams>(raw, extra).map(|(query, _)| query)
+    }
+
+    fn parse_inner<E: QueryPart>(raw: Option<&str>, extra: &[&str]) -> Result<(PageQuery, E), ApiError> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -83,7 +94,7 @@ impl PageQuery {
         let given = given.finish();
         let filter_names = filter_parameter_names();
         let (view_names, own_names) = (names_of::<ViewQuery>(), names_of::<E>());
-        let pairs = checked_pairs(Some(&given), &[&filter_names, view_names, own_names])?;
+        let pairs = checked_pairs(Some(&given), &[&filter_names, view_names, own_names, extra])?;
         let of = |names: &[&str]| -> Vec<(&str, &str)> {
             pairs.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
         };
@@ -99,7 +110,11 @@ impl PageQuery {
                 .filter_map(|name| pairs.iter().find(|(k, _)| k == name))
                 .map(|(k, v)| (k.clone(), v.trim().to_string()))
                 .collect(),
-            extras: of(own_names).into_iter().map(|(k, v)| (k.to_string(), v.trim().to_string())).collect(),
+            extras: pairs
+                .iter()
+                .filter(|(k, _)| own_names.contains(&k.as_str()) || extra.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.trim().to_string()))
+                .collect(),
         };
         // Validate the filter now, so a bad value is reported before any work.
         query.filter.to_filter()?;
@@ -151,6 +166,43 @@ impl PageQuery {
             .filter(|(k, _)| k != name)
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(value.map(|v| (name, v)));
+        with_query(path, &encode(pairs))
+    }
+}
+
+/// Prefix of the second filter set of a comparison (`/trends?far_part=91&b.far_part=135`):
+/// the API's filter names behind `b.`, so both sets stay in one bookmarkable URL.
+pub(crate) const SECOND: &str = "b.";
+
+/// The names of the second filter set (`b.from`, `b.to`, …).
+pub(crate) fn second_names() -> &'static [String] {
+    static NAMES: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| filter_parameter_names().iter().map(|n| format!("{SECOND}{n}")).collect());
+    &NAMES
+}
+
+impl PageQuery {
+    /// The second filter set of a comparison (the `b.` parameters of this query,
+    /// kept among its extras), parsed and validated as a query of its own; a bad
+    /// value is reported under its `b.` name.
+    pub fn second(&self) -> Result<PageQuery, ApiError> {
+        let pairs = self
+            .extras
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(SECOND).map(|k| (k, v.as_str())))
+            .filter(|(k, _)| filter_parameter_names().contains(k));
+        PageQuery::parse(Some(&encode(pairs))).map_err(|e| match e {
+            ApiError::InvalidParameter { parameter, reason } => {
+                ApiError::InvalidParameter { parameter: format!("{SECOND}{parameter}"), reason }
+            }
+            other => other,
+        })
+    }
+
+    /// A link to `path` with this page's parameters, except those named by `drop`.
+    pub fn without(&self, path: &str, drop: impl Fn(&str) -> bool) -> String {
+        let pairs =
+            self.filters.iter().chain(&self.extras).filter(|(k, _)| !drop(k)).map(|(k, v)| (k.as_str(), v.as_str()));
         with_query(path, &encode(pairs))
     }
 }
@@ -215,6 +267,27 @@ mod tests {
         assert_eq!(q.with("/aircraft", "min_count", Some("10")), "/aircraft?year=2010&state=ca&min_count=10");
         assert_eq!(q.with("/aircraft", "state", None), "/aircraft?year=2010&min_count=5");
         assert_eq!(q.structured_filter().unwrap().state.as_deref(), Some("CA"));
+    }
+
+    #[test]
+    fn the_second_filter_set_is_its_own_query_and_travels_with_the_first() {
+        let names: Vec<&str> = second_names().iter().map(String::as_str).chain(["compare"]).collect();
+        let q = PageQuery::parse_extra(Some("far_part=91&b.far_part=135&b.state=tx&compare=on"), &names).unwrap();
+        assert!(q.structured_filter().unwrap().far_part.is_some());
+        let b = q.second().unwrap();
+        assert_eq!(
+            b.filters,
+            vec![("state".to_string(), "tx".to_string()), ("far_part".to_string(), "135".to_string())]
+        );
+        assert_eq!(b.structured_filter().unwrap().state.as_deref(), Some("TX"));
+        // Removing a filter of the first set keeps the second.
+        assert_eq!(q.with("/trends", "far_part", None), "/trends?b.far_part=135&b.state=tx&compare=on");
+        assert_eq!(q.without("/trends", |k| k.starts_with(SECOND) || k == "compare"), "/trends?far_part=91");
+        let bad = PageQuery::parse_extra(Some("b.year=soon"), &names).unwrap().second().unwrap_err();
+        match bad {
+            ApiError::InvalidParameter { parameter, .. } => assert_eq!(parameter, "b.year"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, Summary};
+use ntsb_model::query::{Breakdown, BreakdownRow, EventFilter, FindingRow, OccurrenceRow, PhaseOccurrences, Summary};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
@@ -148,6 +148,18 @@ pub(crate) async fn occurrences_of(
     }
     let state = state.clone();
     blocking(move || Ok(state.queries.top_occurrences(&filter, limit)?)).await
+}
+
+/// The `occurrences` most frequent occurrences counted per phase of flight (the
+/// dashboard's heat map). The analytical engine holds no occurrence phases, so
+/// the store answers (one statement pair in `ntsb_store`'s shared SQL layer).
+pub(crate) async fn phase_occurrences_of(
+    state: &AppState,
+    filter: EventFilter,
+    occurrences: usize,
+) -> Result<PhaseOccurrences, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.queries.phase_occurrences(&filter, occurrences)?)).await
 }
 
 /// Rows of a list-shaped statistic.

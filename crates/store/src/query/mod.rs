@@ -13,7 +13,7 @@
 
 use ntsb_model::query::{
     Breakdown, BreakdownRow, Cluster, EventDetail, EventFilter, EventPage, EventQuery, EventSummary, FindingRow,
-    GridCell, OccurrenceRow, Summary,
+    GridCell, OccurrenceRow, PhaseOccurrences, Summary,
 };
 
 use std::future::Future;
@@ -154,6 +154,11 @@ pub trait Queries: Send + Sync {
 
     /// Most frequent occurrences among the filtered events.
     fn top_occurrences(&self, f: &EventFilter, limit: usize) -> Result<Vec<OccurrenceRow>>;
+
+    /// The `occurrences` most frequent occurrences among the filtered events
+    /// (grouped by meaning, so the CICTT codes' phase part does not split them),
+    /// each counted per broad phase of flight: the phase × occurrence heat map.
+    fn phase_occurrences(&self, f: &EventFilter, occurrences: usize) -> Result<PhaseOccurrences>;
 
     /// Filtered events that have coordinates, newest first, at most `limit`.
     fn geo_events(&self, f: &EventFilter, limit: usize) -> Result<Vec<EventSummary>>;

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use ntsb_model::query::{
     Breakdown, BreakdownRow, Cluster, EventDetail, EventFilter, EventPage, EventQuery, EventSummary, FindingRow,
-    GridCell, Injuries, MAX_PAGE, OccurrenceRow, Sort, SortField, Summary, fatal_rate, haversine_km,
+    GridCell, Injuries, MAX_PAGE, OccurrenceRow, OccurrenceTotal, PhaseOccurrenceCell, PhaseOccurrences, Sort,
+    SortField, Summary, fatal_rate, haversine_km,
 };
 
 use super::filter::{DESTROYED, FATAL, Where};
@@ -487,6 +488,50 @@ impl<S: SqlStore + Documents> Queries for S {
                     defining: count(r.get(3)?),
                 })
             })
+        })
+    }
+
+    fn phase_occurrences(&self, f: &EventFilter, occurrences: usize) -> Result<PhaseOccurrences> {
+        let w = Where::from_filter(f, self.dialect())?;
+        self.read(|db| {
+            let join = if w.sql().is_empty() { "" } else { "JOIN event_facts e ON e.id = o.event_id" };
+            // The occurrence without its phase: CICTT codes are phase×1000+event, so
+            // the meaning (the event part) is what the phases share.
+            const KIND: &str =
+                "CASE WHEN o.occurrence_meaning <> '' THEN o.occurrence_meaning ELSE o.occurrence_code END";
+            let top = format!(
+                "SELECT {KIND}, count(DISTINCT o.event_id) FROM occurrences o {join} \
+                 WHERE o.occurrence_code <> '' {and} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
+                and = w.and_sql()
+            );
+            let totals = db.query(&top, &with(&w, [limit_arg(occurrences)]), |r| {
+                Ok(OccurrenceTotal { occurrence: r.get(0)?, events: count(r.get(1)?) })
+            })?;
+            if totals.is_empty() {
+                return Ok(PhaseOccurrences::default());
+            }
+            let marks = vec!["?"; totals.len()].join(", ");
+            let cells_sql = format!(
+                "SELECT COALESCE(o.phase, 'unknown'), {KIND}, count(DISTINCT o.event_id) FROM occurrences o {join} \
+                 WHERE o.occurrence_code <> '' {and} AND {KIND} IN ({marks}) GROUP BY 1, 2",
+                and = w.and_sql()
+            );
+            let kinds = totals.iter().map(|t| Arg::from(t.occurrence.as_str()));
+            let mut cells = db.query(&cells_sql, &with(&w, kinds), |r| {
+                Ok(PhaseOccurrenceCell { phase: r.get(0)?, occurrence: r.get(1)?, events: count(r.get(2)?) })
+            })?;
+            // Occurrences in ranking order, phases in flight order (unknown names last).
+            let rank = |o: &str| totals.iter().position(|t| t.occurrence == o).unwrap_or(usize::MAX);
+            let phase_rank =
+                |p: &str| ntsb_model::vocab::Phase::ALL.iter().position(|v| v.as_str() == p).unwrap_or(usize::MAX);
+            cells.sort_by(|a, b| {
+                (rank(&a.occurrence), phase_rank(&a.phase), &a.phase).cmp(&(
+                    rank(&b.occurrence),
+                    phase_rank(&b.phase),
+                    &b.phase,
+                ))
+            });
+            Ok(PhaseOccurrences { occurrences: totals, cells })
         })
     }
 
