@@ -12,13 +12,13 @@ import schemathesis
 
 
 def _reversed_dates(query):
-    # crates/server/src/params.rs, `event_filter`: `to` must not be before `from`.
+    # crates/server/src/params/filter.rs, `FilterQuery::to_filter`: `to` must not be before `from`.
     start, end = query.get("from"), query.get("to")
     return isinstance(start, str) and isinstance(end, str) and len(start) == len(end) == 10 and end < start
 
 
 def _reversed_box(query):
-    # crates/server/src/params.rs, `bbox`: the minimum must not exceed the maximum.
+    # crates/server/src/params/values.rs, `BoundingBox`: the minimum must not exceed the maximum.
     raw = query.get("bbox")
     if not isinstance(raw, str):
         return False

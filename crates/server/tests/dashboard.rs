@@ -542,10 +542,7 @@ async fn the_phase_occurrence_heat_map_shows_what_the_event_documents_hold() {
         let least_shown = shown.iter().map(|k| totals[k]).min().unwrap();
         assert!(totals.iter().filter(|(k, _)| !shown.contains(*k)).all(|(_, n)| *n <= least_shown), "{filter}");
         // The figures are the store's own statistic (one home, both backends: crates/store tests).
-        let filter_params = ntsb_server::params::Params::parse(Some(filter), &[ntsb_server::params::FILTER_PARAMS])
-            .unwrap()
-            .event_filter()
-            .unwrap();
+        let filter_params = ntsb_server::params::event_filter_of(filter).unwrap();
         let store = fixture().state.queries.phase_occurrences(&filter_params, 15).unwrap();
         assert_eq!(store.cells.len(), rows.len());
     }

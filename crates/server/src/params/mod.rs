@@ -41,6 +41,12 @@ pub fn filter_parameter_names() -> Vec<&'static str> {
     names
 }
 
+/// The store filter of a query string of structured event filters (no `q`),
+/// read as every endpoint reads it; `None` when the query is not valid.
+pub fn event_filter_of(raw: &str) -> Option<ntsb_model::query::EventFilter> {
+    Query::<FilterQuery>::parse(Some(raw)).ok()?.0.to_filter().ok()
+}
+
 /// One part of a query string: a type that parses its parameters (with
 /// `deny_unknown_fields`) and documents them.
 pub(crate) trait QueryPart: DeserializeOwned + IntoParams + 'static {}
