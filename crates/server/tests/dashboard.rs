@@ -596,7 +596,7 @@ async fn the_us_map_zooms_and_pans_by_links_and_its_points_lead_to_their_events(
     assert!(html.contains("viewBox=\"0 147.5 487.5 305\""), "{}", &html[html.find("id=\"map-us\"").unwrap()..][..300]);
     assert!(html.contains("id=\"zoom-in\" href=\"/map?state=CA&amp;zoom=4&amp;cx=243.8&amp;cy=300\""), "filters kept");
     assert!(html.contains("id=\"zoom-out\" href=\"/map?state=CA\""), "zoom 1 is the plain view");
-    assert!(html.contains("class=\"zoom-off\" title=\"Pan west\""), "at the west edge already");
+    assert!(html.contains("class=\"zoom zoom-off\" id=\"pan-west\""), "at the west edge already");
     assert!(html.contains("<input type=\"hidden\" name=\"zoom\" value=\"2\">"), "the filter form keeps the view");
     let whole = page("/map").await;
     assert!(whole.contains("id=\"map-us\" viewBox=\"0 0 975 610\""));

@@ -76,6 +76,9 @@
         links[j].setAttribute("data-zoom", String(to.zoom));
         links[j].setAttribute("data-cx", String(to.cx));
         links[j].setAttribute("data-cy", String(to.cy));
+        var off = to.zoom === view.zoom && to.cx === view.cx && to.cy === view.cy;
+        links[j].classList.toggle("zoom-off", off);
+        if (off) links[j].setAttribute("aria-disabled", "true"); else links[j].removeAttribute("aria-disabled");
       }
     }
     var level = document.getElementById("zoom-level");
@@ -85,6 +88,7 @@
     var a = e.target.closest ? e.target.closest("a.zoom") : null;
     if (!a) return;
     e.preventDefault();
+    if (a.getAttribute("aria-disabled") === "true") return;
     var to = { zoom: Number(a.getAttribute("data-zoom")), cx: Number(a.getAttribute("data-cx")), cy: Number(a.getAttribute("data-cy")) };
     show(to);
     history.pushState({ mapView: view }, "", urlOf(view));
@@ -93,8 +97,6 @@
     var p = new URLSearchParams(location.search);
     show({ zoom: Number(p.get("zoom")) || 1, cx: Number(p.get("cx")) || frame[0] / 2, cy: Number(p.get("cy")) || frame[1] / 2 });
   });
-  // Controls that a page without the script showed as disabled become links on the next view change;
-  // keep the server's markup otherwise.
 })();
 
 // A popup per event point on the maps (without this script a point is a link to its event).

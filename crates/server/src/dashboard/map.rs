@@ -268,15 +268,14 @@ fn zoom_controls(q: &PageQuery, v: &View) -> Markup {
     let zin = View { zoom: (v.zoom * 2).min(8), ..*v };
     let zout = View { zoom: (v.zoom / 2).max(1), ..*v };
     let pan = |dx: f64, dy: f64| View { cx: v.cx + dx * w / 2.0, cy: v.cy + dy * h / 2.0, ..*v };
+    // Every control is a link, so the script can move the view in place and
+    // keep them current; one that would not change the view is marked off.
     let link = |id: &str, label: &str, text: &str, to: View| {
-        let disabled = to.clamped() == *v;
+        let to = to.clamped();
+        let off = to == *v;
         html! {
-            @if disabled {
-                span.zoom-off title=(label) { (text) span.visually-hidden { " (" (label) ": not available here)" } }
-            } @else {
-                a.zoom id=(id) href=(View::href(q, to)) title=(label) aria-label=(label) data-zoom=(to.clamped().zoom)
-                    data-cx=(fmt(to.clamped().cx)) data-cy=(fmt(to.clamped().cy)) { (text) }
-            }
+            a.zoom.zoom-off[off] id=(id) href=(View::href(q, to)) title=(label) aria-label=(label)
+                aria-disabled=[off.then_some("true")] data-zoom=(to.zoom) data-cx=(fmt(to.cx)) data-cy=(fmt(to.cy)) { (text) }
         }
     };
     html! {
@@ -287,7 +286,7 @@ fn zoom_controls(q: &PageQuery, v: &View) -> Markup {
             (link("pan-north", "Pan north", "↑", pan(0.0, -1.0)))
             (link("pan-south", "Pan south", "↓", pan(0.0, 1.0)))
             (link("pan-east", "Pan east", "→", pan(1.0, 0.0)))
-            (link("zoom-reset", "Whole map", "Reset", View { zoom: 1, cx: US_FRAME.0 / 2.0, cy: US_FRAME.1 / 2.0 }))
+            (link("zoom-reset", "Whole map", "Whole map", View { zoom: 1, cx: US_FRAME.0 / 2.0, cy: US_FRAME.1 / 2.0 }))
             span.zoom-level id="zoom-level" { "Zoom ×" (v.zoom) }
         }
     }
