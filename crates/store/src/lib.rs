@@ -87,7 +87,9 @@ pub trait Store: Send + Sync {
         kind: SourceKind,
         file: &str,
         records: Vec<SourcedRecord>,
-    ) -> Result<BatchOutcome>;
+    ) -> Result<BatchOutcome> {
+        self.write_stream_batch(load, kind, file, records, &[], &[])
+    }
     /// [`Store::write_batch`] for a stream consumer: in the same transaction,
     /// also records `rejects` (malformed messages) against the load and stores
     /// `cursors` (where the consumer resumes), so the records, the rejects and

@@ -501,16 +501,6 @@ impl Store for PostgresStore {
         self.transaction(|db| ledger::begin_load(db, source))
     }
 
-    fn write_batch(
-        &self,
-        load: LoadId,
-        kind: SourceKind,
-        file: &str,
-        records: Vec<SourcedRecord>,
-    ) -> Result<BatchOutcome> {
-        self.write_stream_batch(load, kind, file, records, &[], &[])
-    }
-
     fn write_stream_batch(
         &self,
         load: LoadId,

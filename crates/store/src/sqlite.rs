@@ -337,16 +337,6 @@ impl Store for SqliteStore {
         self.write(|db| ledger::begin_load(db, source))
     }
 
-    fn write_batch(
-        &self,
-        load: LoadId,
-        kind: SourceKind,
-        file: &str,
-        records: Vec<SourcedRecord>,
-    ) -> Result<BatchOutcome> {
-        self.write_stream_batch(load, kind, file, records, &[], &[])
-    }
-
     fn write_stream_batch(
         &self,
         load: LoadId,

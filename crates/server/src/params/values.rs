@@ -74,13 +74,8 @@ pub(crate) fn show(v: &str) -> String {
 }
 
 /// A string schema with a pattern and the common length limit.
-fn string_schema(pattern: &str, description: Option<String>) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(pattern))
-        .max_length(Some(MAX_VALUE_CHARS))
-        .description(description)
-        .into()
+fn string_schema(pattern: &str) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).max_length(Some(MAX_VALUE_CHARS)).into()
 }
 
 /// Implements `ToSchema` under the type's own name (the schemas are inlined
@@ -124,7 +119,7 @@ impl<'de> Deserialize<'de> for FilterText {
 
 impl utoipa::PartialSchema for FilterText {
     fn schema() -> RefOr<Schema> {
-        string_schema(TEXT_PATTERN, None)
+        string_schema(TEXT_PATTERN)
     }
 }
 
@@ -156,7 +151,7 @@ impl<'de> Deserialize<'de> for StateCode {
 
 impl utoipa::PartialSchema for StateCode {
     fn schema() -> RefOr<Schema> {
-        string_schema(STATE_PATTERN, None)
+        string_schema(STATE_PATTERN)
     }
 }
 
@@ -187,7 +182,7 @@ impl<'de> Deserialize<'de> for FarPart {
 
 impl utoipa::PartialSchema for FarPart {
     fn schema() -> RefOr<Schema> {
-        string_schema(FAR_PART_PATTERN, None)
+        string_schema(FAR_PART_PATTERN)
     }
 }
 
@@ -333,7 +328,7 @@ impl<'de> Deserialize<'de> for BoundingBox {
 
 impl utoipa::PartialSchema for BoundingBox {
     fn schema() -> RefOr<Schema> {
-        string_schema(BBOX_PATTERN, None)
+        string_schema(BBOX_PATTERN)
     }
 }
 

@@ -499,23 +499,7 @@ mod named_rows {
             BreakdownRow::new("3".into(), Some("Wednesday".into()), 0, 0, 0, 0, 0),
             BreakdownRow { fatal_rate: f64::NAN, ..BreakdownRow::new("x".into(), None, 1, 0, 0, 0, 0) },
         ];
-        for by in [
-            Breakdown::Year,
-            Breakdown::Month,
-            Breakdown::Season,
-            Breakdown::DayOfWeek,
-            Breakdown::Decade,
-            Breakdown::State,
-            Breakdown::Make,
-            Breakdown::MakeModel,
-            Breakdown::Phase,
-            Breakdown::Weather,
-            Breakdown::FarPart,
-            Breakdown::Country,
-            Breakdown::Category,
-            Breakdown::Engines,
-            Breakdown::AmateurBuilt,
-        ] {
+        for &by in Breakdown::ALL {
             for row in &rows {
                 let old = serde_json::to_string(&as_object(by, row)).unwrap();
                 let new = serde_json::to_string(&NamedRow { by, row: row.clone() }).unwrap();
